@@ -1,0 +1,102 @@
+// `idlerig`: the headless provider node and its admin verbs. Never imports Electron.
+import { parseArgs } from 'node:util';
+import { IdlerigError } from '../shared/errors';
+import { VERSION } from '../shared/version';
+import { serveVerb, DEFAULT_PORT } from './cli/serve';
+import { statusVerb } from './cli/status';
+
+const HELP = `Idlerig ${VERSION}: rent your idle GPU to an AI-inference market.
+
+Usage:
+  idlerig --headless [--data-dir DIR] [--port N] [--listen ADDR] [--quiet]
+      Run the provider node without a window; serve the dashboard and API on
+      127.0.0.1:N (default ${DEFAULT_PORT}; 0 picks a free port). Prints the dashboard link.
+  idlerig status [--data-dir DIR] [--json]
+      Show what the node running on that data folder is doing.
+  idlerig --version | --help
+
+Options:
+  --data-dir DIR   the node's data folder (default: the desktop app's folder, or $IDLERIG_DATA_DIR)
+  --listen ADDR    listen on a non-loopback address (prints a warning; the token is still required)
+`;
+
+function usage(message: string): never {
+  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_PORT;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    usage(`--port must be 0..65535, not ${JSON.stringify(value)}`);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        headless: { type: 'boolean' },
+        'data-dir': { type: 'string' },
+        port: { type: 'string' },
+        listen: { type: 'string' },
+        json: { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const [verb, ...rest] = positionals;
+  if (values.help || verb === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (verb === undefined) {
+    if (!values.headless) {
+      process.stdout.write(HELP);
+      return 0;
+    }
+    return serveVerb({
+      dataDir: values['data-dir'],
+      port: parsePort(values.port),
+      ...(values.listen ? { listen: values.listen } : {}),
+      quiet: values.quiet ?? false,
+    });
+  }
+  if (rest.length > 0) usage(`Unexpected argument: ${rest[0]}`);
+  switch (verb) {
+    case 'status':
+      return statusVerb({ dataDir: values['data-dir'], json: values.json ?? false });
+    default:
+      usage(`Unknown command: ${verb}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof IdlerigError) {
+      process.stderr.write(`idlerig: ${err.message}\n`);
+      process.exitCode = err.code === 'INVALID_PARAMS' ? 2 : 1;
+    } else {
+      process.stderr.write(
+        `idlerig: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exitCode = 1;
+    }
+  },
+);

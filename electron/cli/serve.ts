@@ -1,0 +1,64 @@
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { startHeadless } from '../provider/headless';
+import { resolveDataDir } from './context';
+
+export const DEFAULT_PORT = 7420;
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export interface ServeOptions {
+  dataDir?: string;
+  port: number;
+  listen?: string;
+  quiet: boolean;
+}
+
+/** `idlerig --headless`: the provider node with the dashboard on loopback until SIGINT/SIGTERM. */
+export async function serveVerb(opts: ServeOptions): Promise<number> {
+  const host = opts.listen ?? '127.0.0.1';
+  if (!LOOPBACK.has(host)) {
+    process.stderr.write(
+      `WARNING: listening on ${host}, not loopback. Anyone who can reach this address and learns the token can control this node.\n`,
+    );
+  }
+  const staticUrl = new URL('../renderer/', import.meta.url);
+  const staticDir = existsSync(new URL('index.html', staticUrl)) ? fileURLToPath(staticUrl) : null;
+  if (!staticDir)
+    process.stderr.write(
+      'The dashboard is not built (run `npm run build`); serving the API only.\n',
+    );
+
+  const paths = resolveDataDir(opts.dataDir);
+  const headless = await startHeadless({
+    dataDir: paths.root,
+    host,
+    port: opts.port,
+    staticDir,
+    echoLogs: !opts.quiet,
+  });
+  process.stdout.write(`Dashboard: ${headless.dashboardUrl}\n`);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      headless.node.logger.scope('node').info('stopping', { signal });
+      // A graceful stop has 5 s; past that the process ends anyway (and says so).
+      const force = setTimeout(() => {
+        process.stderr.write('Graceful stop took over 4.5 s; exiting now.\n');
+        process.exit(1);
+      }, 4500);
+      force.unref();
+      headless.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          process.stderr.write(`Error while stopping: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}

@@ -1,0 +1,199 @@
+import { EventEmitter } from 'node:events';
+import { mkdir } from 'node:fs/promises';
+import type { ApiEvent, Settings, Status, Warning } from '../../shared/api';
+import { VERSION } from '../../shared/version';
+import { dataPaths, type DataPaths } from './paths';
+import { DataDirLock } from './datadir-lock';
+import { Logger, type ScopedLogger } from './logs/logger';
+import { writeDiagnostics } from './logs/diagnostics';
+import { SettingsStore } from './settings/store';
+import { decideState, type StateDecision } from './state';
+
+export interface ProviderNodeOptions {
+  dataDir: string;
+  mode: 'electron' | 'headless';
+  /** Print logs to stderr too (headless). */
+  echoLogs?: boolean;
+  /** Injected clock, for tests of time-dependent state. */
+  now?: () => Date;
+}
+
+type NodeEvents = { event: [ApiEvent] };
+
+/**
+ * The provider node: owns the data folder, the settings, the logs and the services, and knows
+ * why it is or is not earning. It never imports Electron: the desktop shell and the headless
+ * command both host it, and both reach it through the same router.
+ */
+export class ProviderNode extends EventEmitter<NodeEvents> {
+  readonly paths: DataPaths;
+  readonly mode: 'electron' | 'headless';
+  readonly startedAt: Date;
+  logger!: Logger;
+  settings!: SettingsStore;
+  private log!: ScopedLogger;
+  private readonly lock: DataDirLock;
+  private readonly now: () => Date;
+  private readonly warnings: Warning[] = [];
+  private decision: StateDecision | null = null;
+  private pauseTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  /** Filled by the hosting shell: what it adds to the node (the login item under Electron). */
+  capabilities: Status['capabilities'];
+
+  constructor(private readonly opts: ProviderNodeOptions) {
+    super();
+    this.paths = dataPaths(opts.dataDir);
+    this.mode = opts.mode;
+    this.now = opts.now ?? (() => new Date());
+    this.startedAt = this.now();
+    this.lock = new DataDirLock(this.paths.lock, opts.mode);
+    this.capabilities = { loginItem: false, diagnosticsDownload: opts.mode === 'headless' };
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.paths.root, { recursive: true });
+    await this.lock.acquire();
+    try {
+      await mkdir(this.paths.models, { recursive: true });
+      this.logger = new Logger({ dir: this.paths.logs, echo: this.opts.echoLogs ?? false });
+      this.log = this.logger.scope('node');
+      this.logger.on('entry', (entry) => this.emit('event', { type: 'log', entry }));
+
+      this.settings = new SettingsStore(this.paths.settings, this.now);
+      const report = await this.settings.load();
+      this.logger.level = this.settings.get().logs.level;
+      if (report.recoveredFrom) {
+        const message = `Your settings file could not be read (${report.recoveredFrom.problem}). It was kept as ${report.recoveredFrom.backup} and the defaults were restored.`;
+        this.addWarning('SETTINGS_RECOVERED', message);
+        this.log.warn('settings file was corrupt; defaults restored', {
+          backup: report.recoveredFrom.backup,
+        });
+      }
+      if (report.migratedFrom !== undefined) {
+        this.log.info('settings migrated', { from: report.migratedFrom });
+      }
+      this.settings.on('change', (s) => this.onSettingsChange(s));
+
+      this.running = true;
+      this.refreshState();
+      this.log.info('node started', {
+        version: VERSION,
+        mode: this.mode,
+        dataDir: this.paths.root,
+        pid: process.pid,
+      });
+    } catch (err) {
+      await this.lock.release();
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    await this.settings.flush();
+    this.log.info('node stopped', { uptimeSeconds: this.uptimeSeconds() });
+    this.logger.close();
+    await this.lock.release();
+    this.removeAllListeners();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  status(): Status {
+    const d = this.decision ?? decideState({ settings: this.settings.get(), now: this.now() });
+    return {
+      state: d.state,
+      reasonCode: d.reasonCode,
+      reason: d.reason,
+      version: VERSION,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: this.uptimeSeconds(),
+      mode: this.mode,
+      dataDir: this.paths.root,
+      pausedUntil: d.pausedUntil,
+      warnings: [...this.warnings],
+      earningsToday: null,
+      capabilities: { ...this.capabilities },
+    };
+  }
+
+  async pause(minutes: number | null): Promise<Status> {
+    const now = this.now();
+    const until =
+      minutes === null ? null : new Date(now.getTime() + minutes * 60_000).toISOString();
+    await this.settings.mutate((s) => {
+      s.pause = { since: now.toISOString(), until };
+    });
+    this.log.info('paused by the user', { until });
+    return this.status();
+  }
+
+  async resume(): Promise<Status> {
+    await this.settings.mutate((s) => {
+      s.pause = null;
+    });
+    this.log.info('resumed by the user');
+    return this.status();
+  }
+
+  async exportDiagnostics(): Promise<{ fileName: string; path: string; bytes: number }> {
+    const result = await writeDiagnostics({
+      dir: this.paths.diagnostics,
+      version: VERSION,
+      mode: this.mode,
+      settings: this.settings.get(),
+      logFiles: this.logger.files(),
+      extra: { status: this.status() },
+    });
+    this.log.info('diagnostics bundle written', { file: result.fileName, bytes: result.bytes });
+    return result;
+  }
+
+  private uptimeSeconds(): number {
+    return Math.max(0, (this.now().getTime() - this.startedAt.getTime()) / 1000);
+  }
+
+  private addWarning(code: string, message: string): void {
+    this.warnings.push({ code, message, at: this.now().toISOString() });
+  }
+
+  private onSettingsChange(settings: Settings): void {
+    this.logger.level = settings.logs.level;
+    this.emit('event', { type: 'settings', settings });
+    this.refreshState();
+  }
+
+  /** Recomputes the state; emits a status event when it changed; arms the pause-expiry timer. */
+  private refreshState(): void {
+    if (!this.running) return;
+    const settings = this.settings.get();
+    const next = decideState({ settings, now: this.now() });
+    const prev = this.decision;
+    this.decision = next;
+    if (!prev || prev.state !== next.state || prev.reason !== next.reason) {
+      this.log.info('state changed', { state: next.state, reason: next.reason });
+      this.emit('event', { type: 'status', status: this.status() });
+    }
+    if (this.pauseTimer) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    const until = settings.pause?.until;
+    if (until) {
+      const ms = Date.parse(until) - this.now().getTime();
+      if (ms <= 0) {
+        void this.settings.mutate((s) => {
+          s.pause = null;
+        });
+      } else {
+        // setTimeout holds at most ~24.8 days; re-check on wake-up.
+        this.pauseTimer = setTimeout(() => this.refreshState(), Math.min(ms + 50, 2 ** 31 - 1));
+        this.pauseTimer.unref();
+      }
+    }
+  }
+}

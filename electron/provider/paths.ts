@@ -1,0 +1,43 @@
+import { join, resolve } from 'node:path';
+
+/** Where everything of one provider node lives. One node process owns one data folder. */
+export interface DataPaths {
+  root: string;
+  settings: string;
+  logs: string;
+  diagnostics: string;
+  models: string;
+  /** Held while a node runs in this folder (pid inside). */
+  lock: string;
+  /** How to reach the running node: port and token (mode 0600). */
+  endpoint: string;
+}
+
+export function dataPaths(root: string): DataPaths {
+  const r = resolve(root);
+  return {
+    root: r,
+    settings: join(r, 'settings.json'),
+    logs: join(r, 'logs'),
+    diagnostics: join(r, 'diagnostics'),
+    models: join(r, 'models'),
+    lock: join(r, 'node.lock'),
+    endpoint: join(r, 'node-endpoint.json'),
+  };
+}
+
+/**
+ * The default data folder: the same folder Electron uses as userData for the desktop app
+ * ($XDG_CONFIG_HOME/Idlerig, ~/Library/Application Support/Idlerig, %APPDATA%\Idlerig), so the
+ * desktop app, the headless node and the `idlerig` verbs all see one node.
+ */
+export function defaultDataDir(
+  env: NodeJS.ProcessEnv = process.env,
+  platform = process.platform,
+  home = env.HOME ?? env.USERPROFILE ?? '.',
+): string {
+  if (env.IDLERIG_DATA_DIR) return resolve(env.IDLERIG_DATA_DIR);
+  if (platform === 'win32') return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'Idlerig');
+  if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'Idlerig');
+  return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'Idlerig');
+}

@@ -1,0 +1,48 @@
+// The settings the user can see and change, as the API carries them. The provider node keeps
+// the on-disk form (versioned, migrated) in electron/provider/settings; this is the current shape.
+import { z } from 'zod';
+
+export const THEMES = ['system', 'light', 'dark'] as const;
+export const START_AT_LOGIN = ['off', 'on', 'hidden'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export const ThemeSchema = z.enum(THEMES);
+export const StartAtLoginSchema = z.enum(START_AT_LOGIN);
+export const LogLevelSchema = z.enum(LOG_LEVELS);
+
+export type Theme = z.infer<typeof ThemeSchema>;
+export type StartAtLogin = z.infer<typeof StartAtLoginSchema>;
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+
+const NodeNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'The node name cannot be empty')
+  .max(64, 'The node name is at most 64 characters')
+  .regex(/^[\p{L}\p{N} ._-]+$/u, 'Use letters, digits, spaces, dots, dashes or underscores');
+
+export const SettingsSchema = z.object({
+  version: z.literal(2),
+  appearance: z.object({ theme: ThemeSchema }),
+  /** off / on / on and hidden (the app starts in the tray). */
+  startAtLogin: StartAtLoginSchema,
+  node: z.object({ name: NodeNameSchema }),
+  /** A manual pause. `until: null` means until resumed. */
+  pause: z.object({ since: z.iso.datetime(), until: z.iso.datetime().nullable() }).nullable(),
+  logs: z.object({ level: LogLevelSchema }),
+  ui: z.object({ closeToTrayNoticeShown: z.boolean() }),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** What `settings.update` accepts: only fields a user edits; unknown keys are refused. */
+export const SettingsPatchSchema = z
+  .object({
+    appearance: z.object({ theme: ThemeSchema }).strict().partial(),
+    startAtLogin: StartAtLoginSchema,
+    node: z.object({ name: NodeNameSchema }).strict().partial(),
+    logs: z.object({ level: LogLevelSchema }).strict().partial(),
+    ui: z.object({ closeToTrayNoticeShown: z.boolean() }).strict().partial(),
+  })
+  .strict()
+  .partial();
+export type SettingsPatch = z.input<typeof SettingsPatchSchema>;

@@ -1,0 +1,55 @@
+// Error codes shared by every part of Idlerig. An error crossing a process or transport
+// boundary is always { code, message, details? } so the receiver can act on the code.
+
+export const ERROR_CODES = [
+  'INVALID_PARAMS', // a call's parameters failed its schema
+  'UNKNOWN_METHOD', // no such API call
+  'UNAUTHORIZED', // missing or wrong API token
+  'FORBIDDEN', // the caller is not allowed (wrong frame, wrong origin)
+  'NOT_FOUND',
+  'CONFLICT', // the data folder is owned by another process, a model is in use, ...
+  'UNAVAILABLE', // the capability exists but not in this mode (e.g. login item when headless)
+  'PAYLOAD_TOO_LARGE',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: unknown;
+}
+
+/** The one error type the API throws. Its `code` is part of the contract. */
+export class IdlerigError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'IdlerigError';
+    this.code = code;
+    if (details !== undefined) this.details = details;
+  }
+
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+
+  static fromBody(body: ErrorBody): IdlerigError {
+    return new IdlerigError(body.code, body.message, body.details);
+  }
+}
+
+export function isErrorBody(value: unknown): value is ErrorBody {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ErrorBody).code === 'string' &&
+    (ERROR_CODES as readonly string[]).includes((value as ErrorBody).code) &&
+    typeof (value as ErrorBody).message === 'string'
+  );
+}
