@@ -7,6 +7,7 @@ import { DataDirLock } from './datadir-lock';
 import { Logger, type ScopedLogger } from './logs/logger';
 import { writeDiagnostics } from './logs/diagnostics';
 import { SettingsStore } from './settings/store';
+import { ModelRegistry } from './models/registry';
 import { decideState, type StateDecision } from './state';
 
 export interface ProviderNodeOptions {
@@ -31,6 +32,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   readonly startedAt: Date;
   logger!: Logger;
   settings!: SettingsStore;
+  /** Installed models (models/index.json). */
+  models!: ModelRegistry;
   private log!: ScopedLogger;
   private readonly lock: DataDirLock;
   private readonly now: () => Date;
@@ -74,6 +77,9 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         this.log.info('settings migrated', { from: report.migratedFrom });
       }
       this.settings.on('change', (s) => this.onSettingsChange(s));
+
+      this.models = new ModelRegistry(this.paths.models);
+      await this.models.load();
 
       this.running = true;
       this.refreshState();
