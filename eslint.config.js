@@ -85,12 +85,17 @@ export default tseslint.config(
   },
   // The provider node, the CLI and the gateway run headless too: never Electron.
   {
-    files: ['electron/provider/**/*.ts', 'electron/cli.ts', 'gateway/**/*.ts'],
+    files: [
+      'electron/provider/**/*.ts',
+      'electron/cli.ts',
+      'electron/cli/**/*.ts',
+      'gateway/**/*.ts',
+    ],
     rules: restrict({
       paths: [electronBan],
       patterns: [
         {
-          group: ['**/electron/main/**', '**/renderer/**'],
+          group: ['**/electron/main/**', '../main/**', '../../main/**', '**/renderer/**'],
           message: 'Headless code must not reach the shell or the page.',
         },
       ],
@@ -104,8 +109,9 @@ export default tseslint.config(
       patterns: [
         {
           group: [
-            '**/electron/provider/**',
+            '**/provider/**',
             '**/electron/main/**',
+            '../main/**',
             '**/gateway/**',
             '**/renderer/**',
           ],

@@ -182,7 +182,11 @@ export class ApiHttpServer {
       const rpc = /^\/api\/rpc\/([a-z]+\.[a-zA-Z]+)$/.exec(path);
       if (rpc && req.method === 'POST') {
         const body = await readJsonBody(req);
-        if ('error' in body) return this.sendError(res, body.error);
+        if ('error' in body) {
+          // The rest of an oversized body is never read: this connection cannot be reused.
+          if (body.error.code === 'PAYLOAD_TOO_LARGE') res.setHeader('Connection', 'close');
+          return this.sendError(res, body.error);
+        }
         return this.rpc(res, rpc[1]!, body.value);
       }
       const diag = /^\/api\/diagnostics\/([^/]+)$/.exec(path);
@@ -357,6 +361,12 @@ async function readJsonBody(
     req.resume();
     return {
       error: { code: 'INVALID_PARAMS', message: 'Send the parameters as application/json' },
+    };
+  }
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) {
+    return {
+      error: { code: 'PAYLOAD_TOO_LARGE', message: `Request body over ${MAX_BODY_BYTES} bytes` },
     };
   }
   const chunks: Buffer[] = [];

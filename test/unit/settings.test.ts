@@ -1,0 +1,222 @@
+import { describe, it, expect, afterEach } from 'vitest';
+import { readFile, writeFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SettingsStore } from '../../electron/provider/settings/store';
+import {
+  defaultSettings,
+  migrateSettings,
+  CURRENT_SETTINGS_VERSION,
+} from '../../electron/provider/settings/migrations';
+import { ProviderNode } from '../../electron/provider/node';
+import { IdlerigError } from '../../shared/errors';
+import { tempDir } from '../helpers/tmp';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+async function dir(): Promise<string> {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+describe('settings migrations', () => {
+  it('migrates a version 1 file to the current version, keeping what the user chose', () => {
+    const { settings, migratedFrom } = migrateSettings({
+      version: 1,
+      theme: 'dark',
+      openAtLogin: true,
+      nodeName: 'Garage rig',
+    });
+    expect(migratedFrom).toBe(1);
+    expect(settings.version).toBe(CURRENT_SETTINGS_VERSION);
+    expect(settings.appearance.theme).toBe('dark');
+    expect(settings.startAtLogin).toBe('on');
+    expect(settings.node.name).toBe('Garage rig');
+  });
+
+  it('refuses a file written by a newer app instead of downgrading it', () => {
+    expect(() =>
+      migrateSettings({ ...defaultSettings(), version: CURRENT_SETTINGS_VERSION + 1 }),
+    ).toThrow(/newer Idlerig/);
+  });
+
+  it('keeps the version 1 file as a backup when it migrates on load', async () => {
+    const d = await dir();
+    const file = join(d, 'settings.json');
+    const v1 = JSON.stringify({
+      version: 1,
+      theme: 'light',
+      openAtLogin: false,
+      nodeName: 'Attic',
+    });
+    await writeFile(file, v1);
+    const store = new SettingsStore(file);
+    const report = await store.load();
+    expect(report.migratedFrom).toBe(1);
+    expect(await readFile(`${file}.v1.bak`, 'utf8')).toBe(v1);
+    const onDisk = JSON.parse(await readFile(file, 'utf8'));
+    expect(onDisk.version).toBe(CURRENT_SETTINGS_VERSION);
+    expect(onDisk.node.name).toBe('Attic');
+  });
+});
+
+describe('settings store', () => {
+  it('creates the file with defaults on first start', async () => {
+    const d = await dir();
+    const store = new SettingsStore(join(d, 'settings.json'));
+    expect(await store.load()).toEqual({ created: true });
+    expect(JSON.parse(await readFile(join(d, 'settings.json'), 'utf8'))).toEqual(defaultSettings());
+  });
+
+  it('backs up a corrupt file, restores defaults, and never silently wipes it', async () => {
+    const d = await dir();
+    const file = join(d, 'settings.json');
+    await writeFile(file, '{"version": 2, "appearance": {"theme": "dark"');
+    const store = new SettingsStore(file, () => new Date('2026-11-25T10:00:00Z'));
+    const report = await store.load();
+    expect(report.recoveredFrom?.problem).toMatch(/not valid JSON/);
+    expect(await readFile(report.recoveredFrom!.backup, 'utf8')).toBe(
+      '{"version": 2, "appearance": {"theme": "dark"',
+    );
+    expect(store.get()).toEqual(defaultSettings());
+  });
+
+  it('treats a schema-invalid file as corrupt and says which field is wrong', async () => {
+    const d = await dir();
+    const file = join(d, 'settings.json');
+    await writeFile(file, JSON.stringify({ ...defaultSettings(), startAtLogin: 'sometimes' }));
+    const report = await new SettingsStore(file).load();
+    expect(report.recoveredFrom?.problem).toMatch(/startAtLogin/);
+  });
+
+  it('rejects an invalid patch with INVALID_PARAMS and writes nothing', async () => {
+    const d = await dir();
+    const file = join(d, 'settings.json');
+    const store = new SettingsStore(file);
+    await store.load();
+    const before = await readFile(file, 'utf8');
+    const err = await store
+      .update({ appearance: { theme: 'purple' as 'dark' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IdlerigError);
+    expect((err as IdlerigError).code).toBe('INVALID_PARAMS');
+    await expect(store.update({ unknownKey: 1 } as never)).rejects.toMatchObject({
+      code: 'INVALID_PARAMS',
+    });
+    expect(await readFile(file, 'utf8')).toBe(before);
+  });
+
+  it('serialises concurrent updates: every change lands, the file is always whole JSON', async () => {
+    const d = await dir();
+    const file = join(d, 'settings.json');
+    const store = new SettingsStore(file);
+    await store.load();
+    await Promise.all([
+      store.update({ appearance: { theme: 'dark' } }),
+      store.update({ node: { name: 'Rig 7' } }),
+      store.update({ startAtLogin: 'hidden' }),
+      store.update({ logs: { level: 'debug' } }),
+    ]);
+    const onDisk = JSON.parse(await readFile(file, 'utf8'));
+    expect(onDisk).toMatchObject({
+      appearance: { theme: 'dark' },
+      node: { name: 'Rig 7' },
+      startAtLogin: 'hidden',
+      logs: { level: 'debug' },
+    });
+    // No temporary files left behind by the atomic writes.
+    expect((await readdir(d)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('provider node', () => {
+  it('shows a visible warning after recovering a corrupt settings file', async () => {
+    const d = await dir();
+    await writeFile(join(d, 'settings.json'), 'not json at all');
+    const node = new ProviderNode({ dataDir: d, mode: 'headless' });
+    await node.start();
+    try {
+      const status = node.status();
+      expect(status.warnings).toHaveLength(1);
+      expect(status.warnings[0]!.code).toBe('SETTINGS_RECOVERED');
+      expect(status.warnings[0]!.message).toMatch(/defaults were restored/);
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('owns its data folder: a second node on the same folder gets CONFLICT; after stop it can start', async () => {
+    const d = await dir();
+    const a = new ProviderNode({ dataDir: d, mode: 'headless' });
+    await a.start();
+    const b = new ProviderNode({ dataDir: d, mode: 'headless' });
+    // Same pid: simulate another process by writing a lock owned by a live foreign pid (our parent).
+    await a.stop();
+    await writeFile(
+      join(d, 'node.lock'),
+      JSON.stringify({ pid: process.ppid, mode: 'headless', startedAt: new Date().toISOString() }),
+    );
+    await expect(b.start()).rejects.toMatchObject({ code: 'CONFLICT' });
+    // A lock left by a dead process is stale and taken over.
+    await writeFile(
+      join(d, 'node.lock'),
+      JSON.stringify({
+        pid: 2 ** 22 + 12345,
+        mode: 'headless',
+        startedAt: new Date().toISOString(),
+      }),
+    );
+    await b.start();
+    await b.stop();
+  });
+
+  it('pauses with an expiry, says so in words, and resumes by itself when it expires', async () => {
+    const d = await dir();
+    let now = new Date('2026-11-25T10:00:00Z');
+    const node = new ProviderNode({ dataDir: d, mode: 'headless', now: () => now });
+    await node.start();
+    try {
+      const paused = await node.pause(60);
+      expect(paused.state).toBe('paused');
+      expect(paused.reasonCode).toBe('PAUSED_BY_USER');
+      expect(paused.reason).toMatch(/^Paused by you until /);
+      expect(paused.pausedUntil).toBe('2026-11-25T11:00:00.000Z');
+      // The pause survives a restart (it is in the settings file).
+      await node.stop();
+      now = new Date('2026-11-25T10:30:00Z');
+      const again = new ProviderNode({ dataDir: d, mode: 'headless', now: () => now });
+      await again.start();
+      expect(again.status().state).toBe('paused');
+      await again.stop();
+      now = new Date('2026-11-25T11:00:01Z');
+      const later = new ProviderNode({ dataDir: d, mode: 'headless', now: () => now });
+      await later.start();
+      await later.settings.flush();
+      expect(later.status().state).toBe('offline');
+      expect(later.status().reason).toBe('Offline: no gateway configured');
+      expect(later.settings.get().pause).toBeNull();
+      await later.stop();
+    } finally {
+      await node.stop();
+    }
+  });
+
+  it('emits a status event when the state changes and a settings event on every change', async () => {
+    const d = await dir();
+    const node = new ProviderNode({ dataDir: d, mode: 'headless' });
+    await node.start();
+    const events: string[] = [];
+    node.on('event', (e) => events.push(e.type === 'status' ? `status:${e.status.state}` : e.type));
+    await node.pause(null);
+    await node.resume();
+    expect(events.filter((e) => e !== 'log')).toEqual([
+      'settings',
+      'status:paused',
+      'settings',
+      'status:offline',
+    ]);
+    await node.stop();
+  });
+});
