@@ -51,6 +51,9 @@ export default defineConfig({
     build: {
       outDir: resolve(root, 'dist/renderer'),
       emptyOutDir: true,
+      // electron-vite's renderer preset does not minify by default; the headless dashboard is
+      // also served over HTTP, so ship it minified (React's production build either way).
+      minify: true,
       rollupOptions: { input: resolve(root, 'renderer/index.html') },
     },
   },

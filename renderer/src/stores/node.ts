@@ -1,21 +1,45 @@
 import { create } from 'zustand';
-import type { ApiEvent, LogEntry, Settings, SettingsPatch, Status } from '../../../shared/api';
+import type {
+  ApiEvent,
+  LogEntry,
+  MethodName,
+  Params,
+  Result,
+  Settings,
+  SettingsPatch,
+  Status,
+} from '../../../shared/api';
+import { IdlerigError } from '../../../shared/errors';
 import type { ApiClient, ConnectionState } from '../api/client';
+
+/** What a settings change came to: the new settings, or the typed error (for inline display). */
+export type SettingsUpdateOutcome =
+  { ok: true; settings: Settings } | { ok: false; error: IdlerigError };
 
 interface NodeStore {
   client: ApiClient | null;
   status: Status | null;
+  /** When `status` arrived (ms since epoch, this page's clock): uptime counts on from there. */
+  statusReceivedAt: number;
   settings: Settings | null;
   connection: ConnectionState;
+  /** True once the event stream had been open and then dropped, until it is open again. */
+  connectionLost: boolean;
   /** The last error of a call made from the UI, shown in a snackbar. */
   lastError: string | null;
   /** Newest log entries received as events (the Logs view loads the tail first). */
   liveLogs: LogEntry[];
   init(client: ApiClient): () => void;
   refresh(): Promise<void>;
-  updateSettings(patch: SettingsPatch): Promise<boolean>;
+  /**
+   * Changes settings. An INVALID_PARAMS error is returned for the form to show next to its field;
+   * any other error also goes to `lastError`.
+   */
+  updateSettings(patch: SettingsPatch): Promise<SettingsUpdateOutcome>;
   pause(minutes: number | null): Promise<void>;
   resume(): Promise<void>;
+  /** Any other call; an error goes to `lastError` and resolves to undefined. */
+  call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M> | undefined>;
   clearError(): void;
 }
 
@@ -34,7 +58,7 @@ export const useNodeStore = create<NodeStore>((set, get) => {
   const onEvent = (event: ApiEvent): void => {
     switch (event.type) {
       case 'status':
-        set({ status: event.status });
+        set({ status: event.status, statusReceivedAt: Date.now() });
         break;
       case 'settings':
         set({ settings: event.settings });
@@ -49,14 +73,18 @@ export const useNodeStore = create<NodeStore>((set, get) => {
     client: null,
     status: null,
     settings: null,
+    statusReceivedAt: 0,
     connection: 'connecting',
+    connectionLost: false,
     lastError: null,
     liveLogs: [],
     init(client) {
       set({ client });
       const offEvents = client.subscribe(onEvent);
+      let wasOpen = false;
       const offConn = client.onConnection((connection) => {
-        set({ connection });
+        if (connection === 'open') wasOpen = true;
+        set({ connection, connectionLost: wasOpen && connection !== 'open' });
         // After a reconnect, anything may have changed: reload the whole picture.
         if (connection === 'open') void get().refresh();
       });
@@ -74,27 +102,41 @@ export const useNodeStore = create<NodeStore>((set, get) => {
           client.call('status.get', {}),
           client.call('settings.get', {}),
         ]);
-        set({ status, settings });
+        set({ status, settings, statusReceivedAt: Date.now() });
       });
     },
     async updateSettings(patch) {
       const client = get().client;
-      if (!client) return false;
-      const settings = await guard(() => client.call('settings.update', patch));
-      if (settings) set({ settings });
-      return settings !== undefined;
+      if (!client) return { ok: false, error: new IdlerigError('UNAVAILABLE', 'Not connected') };
+      try {
+        const settings = await client.call('settings.update', patch);
+        set({ settings });
+        return { ok: true, settings };
+      } catch (err) {
+        const error =
+          err instanceof IdlerigError
+            ? err
+            : new IdlerigError('INTERNAL', err instanceof Error ? err.message : String(err));
+        if (error.code !== 'INVALID_PARAMS') set({ lastError: error.message });
+        return { ok: false, error };
+      }
     },
     async pause(minutes) {
       const client = get().client;
       if (!client) return;
       const status = await guard(() => client.call('node.pause', { minutes }));
-      if (status) set({ status });
+      if (status) set({ status, statusReceivedAt: Date.now() });
     },
     async resume() {
       const client = get().client;
       if (!client) return;
       const status = await guard(() => client.call('node.resume', {}));
-      if (status) set({ status });
+      if (status) set({ status, statusReceivedAt: Date.now() });
+    },
+    async call(method, params) {
+      const client = get().client;
+      if (!client) return undefined;
+      return guard(() => client.call(method, params));
     },
     clearError() {
       set({ lastError: null });
