@@ -11,7 +11,9 @@ const seen = [];
 if (existsSync('reports/vitest.json')) {
   const v = JSON.parse(readFileSync('reports/vitest.json', 'utf8'));
   passed += v.numPassedTests ?? 0;
-  failed += (v.numFailedTests ?? 0) + (v.numFailedTestSuites && !v.numFailedTests ? v.numFailedTestSuites : 0);
+  failed +=
+    (v.numFailedTests ?? 0) +
+    (v.numFailedTestSuites && !v.numFailedTests ? v.numFailedTestSuites : 0);
   skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
   seen.push('unit');
 }
@@ -23,7 +25,9 @@ if (existsSync('reports/playwright.json')) {
   seen.push('e2e');
 }
 if (seen.length === 0) {
-  console.log('No test reports found (the suite stopped before the tests: see lint/typecheck/build output above).');
+  console.log(
+    'No test reports found (the suite stopped before the tests: see lint/typecheck/build output above).',
+  );
   process.exit(1);
 }
 console.log(`Suites reported: ${seen.join(', ')}`);
