@@ -1,0 +1,392 @@
+// `npm run bench -- engine`: the inference engine process against the libraries used directly.
+//
+// LLM (stories260K and llama-2-tiny-random, 256-token greedy completions): time to first token
+// and decode tokens/s through the engine process (supervisor -> IPC -> engine -> node-llama-cpp,
+// streamed back in chunks) against node-llama-cpp in this process with the same settings (same
+// backend, threads, context size and sequences); aggregate tokens/s with 1, 2 and 4 concurrent
+// jobs, both ways. ONNX (mnist-8, the 10,000 MNIST test images): images/s through the engine
+// against onnxruntime-node directly with the same session options. Runs alternate between the
+// two sides so that other load on the machine hits both alike; medians are reported.
+// Prints one JSON document (goals: LLM ratio >= 0.95 for 256-token completions, ONNX >= 0.9).
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { LlamaContext, LlamaModel, Llama } from 'node-llama-cpp';
+import { EngineSupervisor } from '../electron/provider/engine/supervisor';
+import { chooseThreads } from '../electron/engine/threads';
+import { bundles } from '../test/helpers/engine-bundle';
+import { FIXTURES, MODELS, memoryLogger, modelsFolder } from '../test/helpers/engine';
+import { machine } from './_machine';
+
+const RUNS = Number(process.env.BENCH_ENGINE_RUNS ?? 9);
+const TOKENS = 256;
+const PARALLELISM = 4;
+const CONTEXT = 4096;
+const PROMPTS = ['Once upon a time', 'The little dog', 'Tom and Sue went', 'One day, a bird'];
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const r1 = (x: number): number => Math.round(x * 10) / 10;
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+interface Run {
+  ttftMs: number;
+  decodeTokS: number;
+  totalMs: number;
+  tokens: number;
+}
+
+/** node-llama-cpp in this process, set up as the engine sets up a model. */
+async function direct(llama: Llama, file: string) {
+  const lib = await import('node-llama-cpp');
+  const model: LlamaModel = await llama.loadModel({ modelPath: file, gpuLayers: 'auto' });
+  const threads = chooseThreads({
+    cores: llama.cpuMathCores,
+    modelBytes: model.size,
+  }).threads;
+  const context: LlamaContext = await model.createContext({
+    contextSize: Math.min(CONTEXT, model.trainContextSize),
+    sequences: PARALLELISM,
+    threads,
+  });
+  const sequences = Array.from({ length: PARALLELISM }, () => context.getSequence());
+  const one = async (seqIndex: number, prompt: string): Promise<Run> => {
+    const completion = new lib.LlamaCompletion({ contextSequence: sequences[seqIndex]! });
+    const t0 = performance.now();
+    let first = 0;
+    let last = 0;
+    let tokens = 0;
+    await completion.generateCompletionWithMeta(prompt, {
+      maxTokens: TOKENS,
+      temperature: 0,
+      repeatPenalty: false,
+      disableContextShift: true,
+      contextShiftSize: 0,
+      onToken: (t) => {
+        last = performance.now();
+        if (!first) first = last;
+        tokens += t.length;
+      },
+    });
+    const end = performance.now();
+    completion.dispose({ disposeSequence: false });
+    return {
+      ttftMs: first - t0,
+      decodeTokS: ((tokens - 1) / (last - first)) * 1000,
+      totalMs: end - t0,
+      tokens,
+    };
+  };
+  return {
+    threads,
+    one,
+    async concurrent(n: number): Promise<number> {
+      const t0 = performance.now();
+      const runs = await Promise.all(PROMPTS.slice(0, n).map((p, i) => one(i, p)));
+      return (runs.reduce((s, r) => s + r.tokens, 0) / (performance.now() - t0)) * 1000;
+    },
+    async dispose() {
+      await context.dispose();
+      await model.dispose();
+    },
+  };
+}
+
+/** The same job through the engine process, timed from here (what a caller sees). */
+async function viaEngine(
+  engine: EngineSupervisor,
+  ref: { file: string; sha256: string },
+  prompt: string,
+) {
+  const t0 = performance.now();
+  let first = 0;
+  let firstTokens = 0;
+  const r = await engine.complete(
+    { model: ref, prompt, max_tokens: TOKENS, temperature: 0 },
+    {
+      onEvent: (e) => {
+        if (e.type === 'llm.chunk' && !first) {
+          first = performance.now();
+          firstTokens = e.tokens;
+        }
+      },
+    },
+  );
+  const end = performance.now();
+  const tokens = r.usage.completion_tokens;
+  return {
+    run: {
+      ttftMs: first - t0,
+      // Tokens after the first chunk over the time after it: what the caller receives.
+      decodeTokS: ((tokens - firstTokens) / (end - first)) * 1000,
+      totalMs: end - t0,
+      tokens,
+    } satisfies Run,
+    engineDecodeTokS: r.timings.decode_tokens_per_s ?? 0,
+    threads: r.threads,
+    backend: r.backend,
+  };
+}
+
+function summarize(runs: Run[]) {
+  return {
+    ttft_ms: r3(median(runs.map((r) => r.ttftMs))),
+    decode_tokens_per_s: r1(median(runs.map((r) => r.decodeTokS))),
+    total_ms: r1(median(runs.map((r) => r.totalMs))),
+    /** The least disturbed run (other work on the machine only ever slows a run down). */
+    best_total_ms: r1(Math.min(...runs.map((r) => r.totalMs))),
+    best_decode_tokens_per_s: r1(Math.max(...runs.map((r) => r.decodeTokS))),
+    tokens: median(runs.map((r) => r.tokens)),
+  };
+}
+
+async function benchLlm(engine: EngineSupervisor, llama: Llama, key: 'stories' | 'tiny') {
+  const ref = MODELS[key];
+  const d = await direct(llama, join(FIXTURES, ref.file));
+  await d.one(0, PROMPTS[0]!); // warm-up
+  const warm = await viaEngine(engine, ref, PROMPTS[0]!);
+  const directRuns: Run[] = [];
+  const engineRuns: Run[] = [];
+  const engineInternal: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    directRuns.push(await d.one(0, PROMPTS[0]!));
+    const e = await viaEngine(engine, ref, PROMPTS[0]!);
+    engineRuns.push(e.run);
+    engineInternal.push(e.engineDecodeTokS);
+  }
+  const concurrency: Record<string, unknown> = {};
+  for (const n of [1, 2, 4]) {
+    const directAgg: number[] = [];
+    const engineAgg: number[] = [];
+    for (let i = 0; i < Math.max(3, RUNS >> 1); i++) {
+      directAgg.push(await d.concurrent(n));
+      const t0 = performance.now();
+      const rs = await Promise.all(
+        PROMPTS.slice(0, n).map((p) =>
+          engine.complete({ model: ref, prompt: p, max_tokens: TOKENS, temperature: 0 }),
+        ),
+      );
+      engineAgg.push(
+        (rs.reduce((s, r) => s + r.usage.completion_tokens, 0) / (performance.now() - t0)) * 1000,
+      );
+    }
+    concurrency[String(n)] = {
+      direct_tokens_per_s: r1(median(directAgg)),
+      engine_tokens_per_s: r1(median(engineAgg)),
+      ratio: r3(median(engineAgg) / median(directAgg)),
+    };
+  }
+  await d.dispose();
+  const ds = summarize(directRuns);
+  const es = summarize(engineRuns);
+  return {
+    model: ref.file,
+    backend: warm.backend,
+    threads: { engine: warm.threads, direct: d.threads },
+    completion_tokens: TOKENS,
+    direct: ds,
+    engine: { ...es, engine_internal_decode_tokens_per_s: r1(median(engineInternal)) },
+    ratios: {
+      decode_tokens_per_s: r3(es.decode_tokens_per_s / ds.decode_tokens_per_s),
+      /** Whole 256-token job, direct time / engine time, median of adjacent pairs (goal >= 0.95). */
+      job_throughput: r3(median(directRuns.map((d, i) => d.totalMs / engineRuns[i]!.totalMs))),
+      /** The same from the best run of each side. */
+      job_throughput_best: r3(ds.best_total_ms / es.best_total_ms),
+      ttft_overhead_ms: r3(es.ttft_ms - ds.ttft_ms),
+    },
+    aggregate_by_concurrency: concurrency,
+  };
+}
+
+async function benchOnnx(engine: EngineSupervisor) {
+  const ort = await import('onnxruntime-node');
+  const img = gunzipSync(readFileSync(join(FIXTURES, 't10k-images-idx3-ubyte.gz')));
+  const images = Array.from({ length: 10_000 }, (_, i) =>
+    Float32Array.from(img.subarray(16 + i * 784, 16 + (i + 1) * 784)),
+  );
+  const threads = chooseThreads({ cores: 2, modelBytes: 26_454 }).threads;
+  const session = await ort.InferenceSession.create(join(FIXTURES, MODELS.mnist.file), {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+  });
+  const directPass = async (): Promise<number> => {
+    const t0 = performance.now();
+    for (const data of images)
+      await session.run({ Input3: new ort.Tensor('float32', data, [1, 1, 28, 28]) });
+    return (images.length / (performance.now() - t0)) * 1000;
+  };
+  const enginePass = async (json: boolean): Promise<number> => {
+    const t0 = performance.now();
+    await Promise.all(
+      images.map((data) =>
+        engine.infer(MODELS.mnist, {
+          inputs: [
+            {
+              name: 'Input3',
+              shape: [1, 1, 28, 28],
+              datatype: 'FP32',
+              data: json ? Array.from(data) : data,
+            },
+          ],
+        }),
+      ),
+    );
+    return (images.length / (performance.now() - t0)) * 1000;
+  };
+  await directPass();
+  await enginePass(false);
+  const d: number[] = [];
+  const e: number[] = [];
+  const j: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    d.push(await directPass());
+    e.push(await enginePass(false));
+    j.push(await enginePass(true));
+  }
+  await session.release();
+  return {
+    model: MODELS.mnist.file,
+    images: images.length,
+    threads,
+    direct_images_per_s: Math.round(median(d)),
+    engine_images_per_s: Math.round(median(e)),
+    engine_json_numbers_images_per_s: Math.round(median(j)),
+    /** Median of adjacent (direct, engine) pairs. */
+    ratio: r3(median(e.map((x, i) => x / d[i]!))),
+    ratio_best: r3(Math.max(...e) / Math.max(...d)),
+    ratio_json_numbers: r3(median(j.map((x, i) => x / d[i]!))),
+  };
+}
+
+/** Cancel and crash handling, timed from here: what the node sees. */
+async function benchSupervision(entry: string, modelsDir: string) {
+  const engine = new EngineSupervisor({
+    entry,
+    log: memoryLogger(),
+    config: { modelsDir, llm: { contextSize: CONTEXT, parallelism: PARALLELISM } },
+    // The default first delay, kept flat so every round is like a first crash.
+    backoff: { initialMs: 500, factor: 1 },
+  });
+  const long = {
+    model: MODELS.stories,
+    prompt: 'Once upon a time',
+    max_tokens: 4000,
+    temperature: 0.8,
+  };
+  try {
+    await engine.complete({ ...long, max_tokens: 4 });
+    const cancelMs: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const controller = new AbortController();
+      let chunks = 0;
+      const job = engine.complete(
+        { ...long, seed: i },
+        {
+          signal: controller.signal,
+          onEvent: (e) => void (e.type === 'llm.chunk' && chunks++),
+        },
+      );
+      while (chunks < 2) await new Promise((r) => setTimeout(r, 2));
+      const t = performance.now();
+      controller.abort();
+      await job;
+      cancelMs.push(performance.now() - t);
+    }
+    const failMs: number[] = [];
+    const backMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      let chunks = 0;
+      const job = engine.complete(
+        { ...long, seed: i },
+        { onEvent: (e) => void (e.type === 'llm.chunk' && chunks++) },
+      );
+      while (chunks < 2) await new Promise((r) => setTimeout(r, 2));
+      const t = performance.now();
+      process.kill(engine.pid!, 'SIGKILL');
+      await job.catch(() => undefined);
+      failMs.push(performance.now() - t);
+      await engine.complete({ ...long, max_tokens: 1 });
+      backMs.push(performance.now() - t);
+    }
+    return {
+      cancel_to_result_ms: { median: r1(median(cancelMs)), max: r1(Math.max(...cancelMs)) },
+      sigkill_to_engine_crashed_ms: { median: r1(median(failMs)), max: r1(Math.max(...failMs)) },
+      sigkill_to_next_token_ms: {
+        median: Math.round(median(backMs)),
+        note: 'includes the 500 ms first restart delay, a new process, loading llama.cpp and the model',
+      },
+    };
+  } finally {
+    await engine.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { engine: entry } = await bundles();
+  const folder = await modelsFolder(['stories', 'tiny', 'mnist']);
+  const engine = new EngineSupervisor({
+    entry,
+    log: memoryLogger(),
+    config: { modelsDir: folder.dir, llm: { contextSize: CONTEXT, parallelism: PARALLELISM } },
+  });
+  const lib = await import('node-llama-cpp');
+  const llama = await lib.getLlama({
+    gpu: 'auto',
+    build: 'never',
+    skipDownload: true,
+    progressLogs: false,
+    logLevel: lib.LlamaLogLevel.error,
+    maxThreads: 0,
+  });
+  try {
+    await engine.start();
+    const stories = await benchLlm(engine, llama, 'stories');
+    const tiny = await benchLlm(engine, llama, 'tiny');
+    const onnx = await benchOnnx(engine);
+    const supervision = await benchSupervision(entry, folder.dir);
+    const out = {
+      benchmark: 'engine',
+      machine: {
+        ...machine(),
+        llamaCpuMathCores: llama.cpuMathCores,
+        llamaBackend: llama.gpu || 'cpu',
+      },
+      settings: {
+        runs: RUNS,
+        completion_tokens: TOKENS,
+        temperature: 0,
+        context_size: CONTEXT,
+        parallelism: PARALLELISM,
+        stream: 'chunks flushed every 30 ms or 32 tokens (first token at once)',
+      },
+      llm: { stories260K: stories, 'llama-2-tiny-random': tiny },
+      onnx,
+      supervision,
+      goals: {
+        llm_job_throughput_ratio_min: 0.95,
+        onnx_ratio_min: 0.9,
+        met: {
+          stories260K: stories.ratios.job_throughput >= 0.95,
+          'llama-2-tiny-random': tiny.ratios.job_throughput >= 0.95,
+          onnx: onnx.ratio >= 0.9,
+        },
+        load_average_during_run: os.loadavg().map((x) => r1(x)),
+      },
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } finally {
+    await engine.close();
+    await llama.dispose();
+    await folder.cleanup();
+  }
+}
+
+await main();

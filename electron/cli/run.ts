@@ -1,0 +1,246 @@
+// `idlerig run MODEL_FILE ...`: one job through the engine process, for trying a model and for
+// scripts. The file is hashed first (the hash goes to stderr) and the engine loads it only with
+// that hash, from its own folder. LLMs stream their text to stdout; with --json a last line of
+// JSON follows (usage, finish_reason, timings, backend, threads). ONNX models read an Open
+// Inference Protocol request and print the response as JSON.
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { IdlerigError } from '../../shared/errors';
+import {
+  ChatMessageSchema,
+  LLM_BACKENDS,
+  OipInferRequestSchema,
+  oipResponseToJson,
+  type ChatMessage,
+  type EngineEvent,
+  type LlmBackendChoice,
+  type LlmResult,
+  type OipInferRequest,
+} from '../../shared/engine-protocol';
+import { EngineSupervisor } from '../provider/engine/supervisor';
+import type { ScopedLogger } from '../provider/logs/logger';
+import { z } from 'zod';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+
+export const RUN_HELP = `  idlerig run MODEL_FILE [--prompt TEXT | --messages FILE | --input TENSORS.json]
+              [--max-tokens N] [--temperature T] [--seed S] [--threads N]
+              [--backend auto|cuda|vulkan|metal|cpu] [--json] [--verbose]
+      Run one job through the engine process: a .gguf model continues --prompt or answers
+      the chat in --messages (a JSON array of {role, content}); an .onnx model reads an Open
+      Inference Protocol request ({"inputs": [{name, shape, datatype, data}]}) from --input.
+      The file's sha256 goes to stderr; with --json the last line is the job's JSON summary.
+`;
+
+function usage(message: string): never {
+  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
+}
+
+function num(
+  name: string,
+  value: string | undefined,
+  opts: { int?: boolean; min?: number } = {},
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (
+    !Number.isFinite(n) ||
+    (opts.int && !Number.isInteger(n)) ||
+    (opts.min !== undefined && n < opts.min)
+  )
+    usage(
+      `--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, not ${JSON.stringify(value)}`,
+    );
+  return n;
+}
+
+async function sha256Of(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
+    hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Engine logs on stderr: errors always, the rest with --verbose. */
+function stderrLogger(verbose: boolean): ScopedLogger {
+  const at =
+    (level: string, show: boolean) =>
+    (msg: string, data?: Record<string, unknown>): void => {
+      if (show)
+        process.stderr.write(`engine ${level}: ${msg}${data ? ` ${JSON.stringify(data)}` : ''}\n`);
+    };
+  return {
+    debug: at('debug', verbose),
+    info: at('info', verbose),
+    warn: at('warn', verbose),
+    error: at('error', true),
+  };
+}
+
+export async function runVerb(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        prompt: { type: 'string' },
+        messages: { type: 'string' },
+        input: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        temperature: { type: 'string' },
+        seed: { type: 'string' },
+        threads: { type: 'string' },
+        backend: { type: 'string' },
+        json: { type: 'boolean' },
+        verbose: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) usage('idlerig run takes one MODEL_FILE');
+  const given = resolve(positionals[0]!);
+  const st = await stat(given).catch(() => null);
+  if (!st?.isFile()) throw new IdlerigError('NOT_FOUND', `No such model file: ${given}`);
+  const file = await realpath(given);
+  const ext = extname(file).toLowerCase();
+  const kind = ext === '.gguf' ? 'llm' : ext === '.onnx' ? 'onnx' : null;
+  if (!kind)
+    usage(`MODEL_FILE must be a .gguf or .onnx file, not ${JSON.stringify(basename(file))}`);
+  const inputs = [values.prompt, values.messages, values.input].filter((v) => v !== undefined);
+  if (inputs.length !== 1) usage('Give exactly one of --prompt, --messages or --input');
+  if (kind === 'llm' && values.input !== undefined)
+    usage('--input is for .onnx models; use --prompt or --messages');
+  if (kind === 'onnx' && values.input === undefined)
+    usage('An .onnx model reads its tensors from --input TENSORS.json');
+  const backend = values.backend ?? 'auto';
+  if (!(LLM_BACKENDS as readonly string[]).includes(backend))
+    usage(`--backend must be one of ${LLM_BACKENDS.join(', ')}`);
+  const maxTokens = num('max-tokens', values['max-tokens'], { int: true, min: 1 });
+  const temperature = num('temperature', values.temperature, { min: 0 });
+  const seed = num('seed', values.seed, { int: true, min: 0 });
+  const threads = num('threads', values.threads, { int: true, min: 1 });
+  const json = values.json ?? false;
+
+  // Read the job's input before starting anything.
+  let messages: ChatMessage[] | null = null;
+  let oip: OipInferRequest | null = null;
+  if (values.messages !== undefined) {
+    const raw = JSON.parse(await readFile(values.messages, 'utf8')) as unknown;
+    const list = Array.isArray(raw) ? raw : (raw as { messages?: unknown }).messages;
+    const checked = z.array(ChatMessageSchema).min(1).safeParse(list);
+    if (!checked.success)
+      usage(
+        `--messages must hold a JSON array of {role, content}: ${checked.error.issues[0]?.message}`,
+      );
+    messages = checked.data;
+  }
+  if (values.input !== undefined) {
+    const raw = JSON.parse(await readFile(values.input, 'utf8')) as unknown;
+    const checked = OipInferRequestSchema.safeParse(Array.isArray(raw) ? { inputs: raw } : raw);
+    if (!checked.success)
+      usage(
+        `--input must hold an inference request {"inputs": [{name, shape, datatype, data}]}: ${checked.error.issues[0]?.path.join('.')} ${checked.error.issues[0]?.message}`,
+      );
+    oip = checked.data;
+  }
+
+  const sha256 = await sha256Of(file);
+  process.stderr.write(`sha256 ${sha256}  ${file}\n`);
+  const model = { file: basename(file), sha256 };
+
+  const engine = new EngineSupervisor({
+    log: stderrLogger(values.verbose ?? false),
+    config: {
+      modelsDir: dirname(file),
+      llm: { backend: backend as LlmBackendChoice, threads: threads ?? null },
+      onnx: { threads: threads ?? null },
+      // One job, as long as it takes: the per-job timeout is for the node's market jobs.
+      limits: { jobTimeoutMs: 24 * 3_600_000 },
+    },
+  });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = (): void => {
+    if (++interrupts > 1) process.exit(130);
+    process.stderr.write('\nStopping (Ctrl-C again to quit at once)...\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    if (kind === 'onnx') {
+      const t0 = performance.now();
+      const info = await engine.request('models.load', { kind: 'onnx', model });
+      const response = await engine.infer(model, oip!, { signal: controller.signal });
+      process.stdout.write(`${JSON.stringify(oipResponseToJson(response))}\n`);
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify({
+            sha256,
+            execution_providers: info.onnx?.executionProviders ?? [],
+            threads: info.onnx?.threads ?? null,
+            timings: {
+              total_ms: Math.round((performance.now() - t0) * 10) / 10,
+              load_ms: info.loadMs,
+            },
+          })}\n`,
+        );
+      }
+      return 0;
+    }
+    const sampling = {
+      ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+    };
+    let wroteText = false;
+    const onEvent = (e: EngineEvent): void => {
+      if (e.type !== 'llm.chunk' || e.text === '') return;
+      process.stdout.write(e.text);
+      wroteText = true;
+    };
+    let result: LlmResult;
+    try {
+      result = messages
+        ? await engine.chat(
+            { model, messages, ...sampling },
+            { signal: controller.signal, onEvent },
+          )
+        : await engine.complete(
+            { model, prompt: values.prompt!, ...sampling },
+            { signal: controller.signal, onEvent },
+          );
+    } catch (err) {
+      if (wroteText) process.stdout.write('\n');
+      if (json && err instanceof IdlerigError) {
+        process.stdout.write(
+          `${JSON.stringify({ finish_reason: 'error', error: err.toBody(), sha256 })}\n`,
+        );
+      }
+      throw err;
+    }
+    process.stdout.write('\n');
+    if (json) {
+      process.stdout.write(
+        `${JSON.stringify({
+          usage: result.usage,
+          finish_reason: result.finish_reason,
+          timings: result.timings,
+          backend: result.backend,
+          threads: result.threads,
+          gpu_layers: result.gpu_layers,
+          chat_wrapper: result.chat_wrapper,
+          sha256,
+        })}\n`,
+      );
+    }
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    await engine.close();
+  }
+}

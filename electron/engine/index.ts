@@ -1,0 +1,57 @@
+// Entry of the engine process (bundled to dist/main/engine.js). The same file runs as an
+// Electron utility process (messages through process.parentPort) and, headless, as a
+// child_process.fork child (process.send / 'message', serialization 'advanced'). Native code
+// (llama.cpp, ONNX Runtime) runs only here, so a native crash never takes the app down: the
+// supervisor in electron/provider/engine restarts this process.
+import { EngineServer, type EngineTransport } from './server';
+import type { EngineToParent } from '../../shared/engine-protocol';
+
+/** The part of Electron's utility-process parentPort this entry uses (no 'electron' import). */
+interface ParentPortLike {
+  on(event: 'message', listener: (e: { data: unknown }) => void): void;
+  postMessage(message: unknown): void;
+}
+
+function transport(): EngineTransport | null {
+  const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort;
+  if (parentPort) {
+    return {
+      send: (m: EngineToParent) => parentPort.postMessage(m),
+      onMessage: (listener) => parentPort.on('message', (e) => listener(e.data)),
+    };
+  }
+  if (typeof process.send === 'function') {
+    // The supervisor is gone: nobody will read our replies any more.
+    process.on('disconnect', () => process.exit(0));
+    return {
+      send: (m: EngineToParent) => {
+        if (process.connected) process.send!(m);
+      },
+      onMessage: (listener) => process.on('message', listener),
+    };
+  }
+  return null;
+}
+
+const t = transport();
+if (!t) {
+  process.stderr.write(
+    'This is the Idlerig engine process; it is started by the app (or `idlerig run`), not by hand.\n',
+  );
+  process.exit(2);
+} else {
+  const server = new EngineServer(t, (code) => process.exit(code));
+  // A bug that escapes a request leaves native state unknown: log it and let the supervisor
+  // restart a clean process.
+  process.on('uncaughtException', (err) => {
+    server.log('error', 'uncaught exception in the engine', { error: err.stack ?? String(err) });
+    setTimeout(() => process.exit(70), 50);
+  });
+  process.on('unhandledRejection', (err) => {
+    server.log('error', 'unhandled rejection in the engine', {
+      error: err instanceof Error ? (err.stack ?? err.message) : String(err),
+    });
+    setTimeout(() => process.exit(70), 50);
+  });
+  server.start();
+}

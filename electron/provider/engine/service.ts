@@ -1,0 +1,241 @@
+// The engine as the provider node uses it: the supervisor (started with the first job, stopped
+// with the node), jobs on installed models by id (the registry gives file and sha256, and marks
+// the model in use so it cannot be deleted meanwhile), the "Test a model" call of the API, and
+// the engine's state as API events.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { IdlerigError } from '../../../shared/errors';
+import type { ApiEvent } from '../../../shared/api';
+import type { EngineStatus, EngineTestEvent, EngineTestResult } from '../../../shared/api/engine';
+import type { EngineTestParamsSchema } from '../../../shared/api/engine';
+import type {
+  EngineConfigInput,
+  LoadedModel,
+  ModelRef,
+  OipDatatype,
+  OipTensor,
+} from '../../../shared/engine-protocol';
+import type { z } from 'zod';
+import type { ScopedLogger } from '../logs/logger';
+import type { InstalledModel, ModelRegistry } from '../models/registry';
+import { EngineSupervisor, type SupervisorOptions } from './supervisor';
+
+export interface EngineServiceOptions {
+  modelsDir: string;
+  registry: ModelRegistry;
+  log: ScopedLogger;
+  /** Engine settings other than the models folder (backend, threads, limits, ...). */
+  config?: Omit<EngineConfigInput, 'modelsDir'>;
+  /** Supervisor options: the engine entry, an Electron spawner, restart delays, ... */
+  supervisor?: Partial<Omit<SupervisorOptions, 'config' | 'log'>>;
+}
+
+type TestParams = z.output<typeof EngineTestParamsSchema>;
+
+export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
+  readonly supervisor: EngineSupervisor;
+  private readonly tests = new Map<string, AbortController>();
+
+  constructor(private readonly opts: EngineServiceOptions) {
+    super();
+    this.supervisor = new EngineSupervisor({
+      ...opts.supervisor,
+      config: { ...opts.config, modelsDir: opts.modelsDir },
+      log: opts.log,
+    });
+    this.supervisor.on('status', (engine) => {
+      this.emit('event', { type: 'engine.status', engine });
+      // A process that is gone holds no model.
+      if (engine.state !== 'ready') this.markLoaded([]);
+    });
+  }
+
+  status(): EngineStatus {
+    return this.supervisor.status();
+  }
+
+  async loadedModels(): Promise<LoadedModel[]> {
+    const models = await this.supervisor.loadedModels();
+    this.markLoaded(models);
+    return models;
+  }
+
+  /** The installed model `id` as the engine names it, marked in use until release(). */
+  useModel(id: string): { model: InstalledModel; ref: ModelRef; release(): void } {
+    const model = this.opts.registry.get(id);
+    if (!model) throw new IdlerigError('NOT_FOUND', `No installed model ${JSON.stringify(id)}`);
+    const release = this.opts.registry.acquire(id);
+    void this.opts.registry.touch(id).catch(() => undefined);
+    return { model, ref: { file: model.file, sha256: model.sha256 }, release };
+  }
+
+  private markLoaded(loaded: LoadedModel[]): void {
+    for (const m of this.opts.registry.list()) {
+      this.opts.registry.setLoaded(
+        m.id,
+        loaded.some((l) => l.sha256 === m.sha256 && l.file === m.file),
+      );
+    }
+  }
+
+  cancelTest(testId: string): { cancelled: boolean } {
+    const c = this.tests.get(testId);
+    if (!c) return { cancelled: false };
+    c.abort();
+    return { cancelled: true };
+  }
+
+  /** A short job on an installed model, streamed as `engine.test` events. */
+  async test(params: TestParams): Promise<EngineTestResult> {
+    const testId = params.testId ?? randomBytes(9).toString('base64url');
+    if (this.tests.has(testId))
+      throw new IdlerigError('CONFLICT', `A test with id ${testId} is already running`);
+    const { model, ref, release } = this.useModel(params.modelId);
+    const controller = new AbortController();
+    this.tests.set(testId, controller);
+    const send = (e: Omit<EngineTestEvent, 'type' | 'testId'>): void => {
+      this.emit('event', { type: 'engine.test', testId, ...e });
+    };
+    const started = performance.now();
+    send({ phase: 'started' });
+    try {
+      const result =
+        model.engine === 'onnx'
+          ? await this.testOnnx(testId, model, ref, controller.signal)
+          : await this.testLlm(testId, params, ref, controller.signal, send);
+      send({ phase: 'done', text: result.text });
+      this.opts.log.info('model tested', {
+        modelId: model.id,
+        ms: Math.round(performance.now() - started),
+        finishReason: result.finishReason,
+      });
+      return result;
+    } catch (err) {
+      const body =
+        err instanceof IdlerigError
+          ? err.toBody()
+          : { code: 'INTERNAL' as const, message: (err as Error).message };
+      send({ phase: 'error', error: body });
+      throw err;
+    } finally {
+      this.tests.delete(testId);
+      release();
+      void this.loadedModels().catch(() => undefined);
+    }
+  }
+
+  private async testLlm(
+    testId: string,
+    params: TestParams,
+    ref: ModelRef,
+    signal: AbortSignal,
+    send: (e: Omit<EngineTestEvent, 'type' | 'testId'>) => void,
+  ): Promise<EngineTestResult> {
+    const sampling = { max_tokens: params.maxTokens, temperature: params.temperature };
+    const options = {
+      signal,
+      onEvent: (e: { type: string; text?: string; tokens?: number }) => {
+        if (e.type === 'llm.chunk')
+          send({ phase: 'chunk', text: e.text ?? '', tokens: e.tokens ?? 0 });
+      },
+    };
+    const r =
+      params.mode === 'chat'
+        ? await this.supervisor.chat(
+            { model: ref, messages: [{ role: 'user', content: params.prompt }], ...sampling },
+            options,
+          )
+        : await this.supervisor.complete(
+            { model: ref, prompt: params.prompt, ...sampling },
+            options,
+          );
+    return {
+      testId,
+      modelId: params.modelId,
+      kind: 'llm',
+      text: r.text,
+      finishReason: r.finish_reason,
+      usage: r.usage,
+      ttftMs: r.timings.ttft_ms,
+      tokensPerSecond: r.timings.decode_tokens_per_s,
+      totalMs: r.timings.total_ms,
+      backend: r.backend,
+      threads: r.threads,
+      outputs: null,
+    };
+  }
+
+  /** Tensor models: one request of zeros shaped like the model's inputs (free dimensions = 1). */
+  private async testOnnx(
+    testId: string,
+    model: InstalledModel,
+    ref: ModelRef,
+    signal: AbortSignal,
+  ): Promise<EngineTestResult> {
+    const t0 = performance.now();
+    const info = await this.supervisor.request(
+      'models.load',
+      { kind: 'onnx', model: ref },
+      { signal },
+    );
+    const inputs: OipTensor[] = (info.onnx?.inputs ?? []).map((t) => {
+      const shape = t.shape.map((d) => (d < 0 ? 1 : d));
+      const count = shape.reduce((a, b) => a * b, 1);
+      return {
+        name: t.name,
+        shape,
+        datatype: t.datatype as OipDatatype,
+        data: zeros(t.datatype, count),
+      };
+    });
+    const response = await this.supervisor.infer(ref, { inputs }, { signal, modelName: model.id });
+    const outputs = response.outputs.map((o) => ({
+      name: o.name,
+      datatype: o.datatype,
+      shape: o.shape,
+      head: Array.from(o.data as ArrayLike<number | string | boolean | bigint>)
+        .slice(0, 8)
+        .map((v) => (typeof v === 'bigint' ? Number(v) : v)),
+    }));
+    return {
+      testId,
+      modelId: model.id,
+      kind: 'onnx',
+      text: outputs.map((o) => `${o.name} ${o.datatype} [${o.shape.join(', ')}]`).join('; '),
+      finishReason: 'stop',
+      usage: null,
+      ttftMs: null,
+      tokensPerSecond: null,
+      totalMs: Math.round((performance.now() - t0) * 10) / 10,
+      backend: (info.onnx?.executionProviders ?? ['cpu'])[0] ?? 'cpu',
+      threads: info.onnx?.threads ?? null,
+      outputs,
+    };
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.tests.values()) c.abort();
+    await this.supervisor.close();
+  }
+}
+
+function zeros(datatype: string, count: number): OipTensor['data'] {
+  switch (datatype) {
+    case 'FP32':
+      return new Float32Array(count);
+    case 'FP64':
+      return new Float64Array(count);
+    case 'INT64':
+      return new BigInt64Array(count);
+    case 'UINT64':
+      return new BigUint64Array(count);
+    case 'INT32':
+      return new Int32Array(count);
+    case 'BYTES':
+      return new Array<string>(count).fill('');
+    case 'BOOL':
+      return new Array<boolean>(count).fill(false);
+    default:
+      return new Array<number>(count).fill(0);
+  }
+}
