@@ -106,12 +106,22 @@ test('navigation between Dashboard and Settings, by mouse and by keyboard', asyn
   await expect(page.getByRole('link', { name: 'Skip to content' })).toBeFocused();
   await page.keyboard.press('Tab');
   await expect(dashboardLink).toBeFocused();
+  // The links in navigation order (the page registry's order).
+  const navOrder = ['Models', 'Power'].map((name) => nav.getByRole('link', { name, exact: true }));
+  for (const link of navOrder) {
+    await page.keyboard.press('Tab');
+    await expect(link).toBeFocused();
+  }
   await page.keyboard.press('Tab');
   await expect(settingsLink).toBeFocused();
   await page.keyboard.press('Enter');
   await expect(heading(page, 'Settings')).toBeFocused();
   await page.keyboard.press('Shift+Tab');
   await expect(settingsLink).toBeFocused();
+  for (const link of [...navOrder].reverse()) {
+    await page.keyboard.press('Shift+Tab');
+    await expect(link).toBeFocused();
+  }
   await page.keyboard.press('Shift+Tab');
   await expect(dashboardLink).toBeFocused();
   await page.keyboard.press('Enter');

@@ -4,6 +4,9 @@ import { IdlerigError } from '../shared/errors';
 import { VERSION } from '../shared/version';
 import { serveVerb, DEFAULT_PORT } from './cli/serve';
 import { statusVerb } from './cli/status';
+import { modelsVerb, MODELS_HELP } from './cli/models';
+import { runVerb, RUN_HELP } from './cli/run';
+import { gpusVerb, GPUS_HELP } from './cli/gpus';
 
 const HELP = `Idlerig ${VERSION}: rent your idle GPU to an AI-inference market.
 
@@ -13,11 +16,12 @@ Usage:
       127.0.0.1:N (default ${DEFAULT_PORT}; 0 picks a free port). Prints the dashboard link.
   idlerig status [--data-dir DIR] [--json]
       Show what the node running on that data folder is doing.
-  idlerig --version | --help
+${MODELS_HELP}${RUN_HELP}${GPUS_HELP}  idlerig --version | --help
 
 Options:
   --data-dir DIR   the node's data folder (default: the desktop app's folder, or $IDLERIG_DATA_DIR)
   --listen ADDR    listen on a non-loopback address (prints a warning; the token is still required)
+  --catalog SRC    a model catalog file or URL instead of the bundled one (or $IDLERIG_CATALOG)
 `;
 
 function usage(message: string): never {
@@ -33,6 +37,8 @@ function parsePort(value: string | undefined): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `run` has options of its own (electron/cli/run.ts).
+  if (argv[0] === 'run') return runVerb(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -48,6 +54,10 @@ export async function main(argv: string[]): Promise<number> {
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
+        catalog: { type: 'string' },
+        sha256: { type: 'string' },
+        name: { type: 'string' },
+        id: { type: 'string' },
       },
     });
   } catch (err) {
@@ -68,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     }
+    // The node's models service reads the catalog override from the environment.
+    if (values.catalog) process.env.IDLERIG_CATALOG = values.catalog;
     return serveVerb({
       dataDir: values['data-dir'],
       port: parsePort(values.port),
@@ -75,10 +87,22 @@ export async function main(argv: string[]): Promise<number> {
       quiet: values.quiet ?? false,
     });
   }
+  if (verb === 'models') {
+    return modelsVerb(rest, {
+      dataDir: values['data-dir'],
+      json: values.json ?? false,
+      ...(values.catalog ? { catalog: values.catalog } : {}),
+      ...(values.sha256 ? { sha256: values.sha256 } : {}),
+      ...(values.name ? { name: values.name } : {}),
+      ...(values.id ? { id: values.id } : {}),
+    });
+  }
   if (rest.length > 0) usage(`Unexpected argument: ${rest[0]}`);
   switch (verb) {
     case 'status':
       return statusVerb({ dataDir: values['data-dir'], json: values.json ?? false });
+    case 'gpus':
+      return gpusVerb({ dataDir: values['data-dir'], json: values.json ?? false });
     default:
       usage(`Unknown command: ${verb}`);
   }

@@ -11,6 +11,21 @@ export const ERROR_CODES = [
   'UNAVAILABLE', // the capability exists but not in this mode (e.g. login item when headless)
   'PAYLOAD_TOO_LARGE',
   'INTERNAL',
+  // Models (downloads, imports, installed files)
+  'DOWNLOAD_FAILED', // the server refused or kept failing; the reason is in the message
+  'INSUFFICIENT_SPACE', // not enough free disk space for a download, checked before the first byte
+  'HASH_MISMATCH', // a downloaded or installed file's sha256 differs from the pinned one
+  'UNSAFE_PATH', // a model file name or path that would leave the models folder
+  'INSECURE_URL', // plain http to a non-loopback host, or a redirect that leaves https
+  'STALLED', // a download received no bytes for too long, and its retries ran out
+  // Inference engine (electron/engine and its supervisor)
+  'ENGINE_CRASHED', // the engine process died or hung while the job ran (or could not start)
+  'MODEL_UNVERIFIED', // a model file's sha256 differs from the expected one: it is not loaded
+  'INVALID_INPUT', // a job's input does not fit the model (tensor name, dtype, shape; bad grammar)
+  'LIMIT_EXCEEDED', // prompt tokens, completion tokens or request bytes over the configured limit
+  'TIMEOUT', // a job ran past its wall-clock limit and was stopped
+  'QUEUE_FULL', // too many jobs already wait for the engine
+  'CANCELLED', // the job was cancelled before it produced a result (or the engine was stopped)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -58,7 +58,9 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    // `on`, not `once`: a library that installs its own handler (node-llama-cpp re-sends the
+    // signal when it sees no other listener) must always find ours.
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 }

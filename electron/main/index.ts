@@ -83,7 +83,17 @@ async function main(): Promise<void> {
 
   await app.whenReady();
 
-  const node = new ProviderNode({ dataDir: app.getPath('userData'), mode: 'electron' });
+  const node = new ProviderNode({
+    dataDir: app.getPath('userData'),
+    mode: 'electron',
+    // The earning policy's idle-only and battery rules (electron/provider/policy).
+    power: {
+      host: {
+        idleSeconds: () => powerMonitor.getSystemIdleTime(),
+        powerSource: () => (powerMonitor.isOnBatteryPower() ? 'battery' : 'ac'),
+      },
+    },
+  });
   node.capabilities = { ...node.capabilities, loginItem: true, diagnosticsDownload: false };
   try {
     await node.start();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
-import type { ApiEvent, Settings, Status, Warning } from '../../shared/api';
+import type { ApiEvent, PolicyState, Settings, Status, Warning } from '../../shared/api';
 import { VERSION } from '../../shared/version';
 import { dataPaths, type DataPaths } from './paths';
 import { DataDirLock } from './datadir-lock';
@@ -8,7 +8,12 @@ import { Logger, type ScopedLogger } from './logs/logger';
 import { writeDiagnostics } from './logs/diagnostics';
 import { SettingsStore } from './settings/store';
 import { ModelRegistry } from './models/registry';
+import { ModelsService, type ModelsServiceOptions } from './models/service';
+import { factsFromInventory } from './models/fit';
+import { EngineService, type EngineServiceOptions } from './engine/service';
 import { decideState, type StateDecision } from './state';
+import { PowerServices, type PowerServicesOptions } from './policy/power-services';
+import { pauseUntil } from './policy/policy';
 
 export interface ProviderNodeOptions {
   dataDir: string;
@@ -17,6 +22,21 @@ export interface ProviderNodeOptions {
   echoLogs?: boolean;
   /** Injected clock, for tests of time-dependent state. */
   now?: () => Date;
+  /** Options of the models service (catalog override, download timeouts, free-space probe). */
+  models?: Partial<Omit<ModelsServiceOptions, 'modelsDir' | 'registry' | 'log'>>;
+  /**
+   * GPUs, telemetry, energy and the earning policy. `host` is how the shell reports user idle
+   * time and the power source (Electron's powerMonitor; headless: no idle tracking, the OS's
+   * power supply); tests inject tool environments (fake nvidia-smi on PATH) and a time zone.
+   */
+  power?: Partial<
+    Pick<PowerServicesOptions, 'host' | 'toolEnv' | 'detect' | 'timeZone' | 'pace' | 'tickMs'>
+  >;
+  /**
+   * The inference engine: its settings (backend, threads, limits) and supervisor options (the
+   * engine entry; under Electron a spawner over utilityProcess.fork).
+   */
+  engine?: Partial<Omit<EngineServiceOptions, 'modelsDir' | 'registry' | 'log'>>;
 }
 
 type NodeEvents = { event: [ApiEvent] };
@@ -34,11 +54,23 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   settings!: SettingsStore;
   /** Installed models (models/index.json). */
   models!: ModelRegistry;
+  /** Catalog, downloads (resumed after a restart), fit estimates, installed models. */
+  modelService!: ModelsService;
+  /** GPUs, telemetry, the energy ledger (engines report jobStarted/jobEnded here), the policy. */
+  power!: PowerServices;
+  /** The engine process and its supervisor (started by the first job, stopped with the node). */
+  engine!: EngineService;
   private log!: ScopedLogger;
   private readonly lock: DataDirLock;
   private readonly now: () => Date;
   private readonly warnings: Warning[] = [];
   private decision: StateDecision | null = null;
+  /**
+   * The settings as last announced by the store's change event. The state is derived from these,
+   * not from the store's working copy, so a refresh triggered by a background service (telemetry,
+   * the policy's clock) while a change is being written cannot get ahead of its settings event.
+   */
+  private committed: Settings | null = null;
   private pauseTimer: NodeJS.Timeout | null = null;
   private running = false;
   /** Filled by the hosting shell: what it adds to the node (the login item under Electron). */
@@ -76,10 +108,42 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       if (report.migratedFrom !== undefined) {
         this.log.info('settings migrated', { from: report.migratedFrom });
       }
+      this.committed = this.settings.get();
       this.settings.on('change', (s) => this.onSettingsChange(s));
 
       this.models = new ModelRegistry(this.paths.models);
       await this.models.load();
+      this.modelService = new ModelsService({
+        ...this.opts.models,
+        modelsDir: this.paths.models,
+        registry: this.models,
+        log: this.logger.scope('models'),
+      });
+      this.modelService.on('event', (event) => this.emit('event', event));
+      await this.modelService.start();
+
+      this.engine = new EngineService({
+        ...this.opts.engine,
+        modelsDir: this.paths.models,
+        registry: this.models,
+        log: this.logger.scope('engine'),
+      });
+      this.engine.on('event', (event) => this.emit('event', event));
+
+      this.power = new PowerServices({
+        ...this.opts.power,
+        dataDir: this.paths.root,
+        logger: this.logger,
+        settings: () => this.settings.get(),
+        now: this.now,
+      });
+      this.power.on('changed', () => this.refreshState());
+      this.power.on('telemetry', (samples) => this.emit('event', { type: 'telemetry', samples }));
+      await this.power.start();
+      // The fit estimate of the Models page uses the GPUs the power services detected.
+      if (!this.opts.models?.machineFacts) {
+        this.modelService.setMachineFacts(async () => factsFromInventory(await this.power.gpus()));
+      }
 
       this.running = true;
       this.refreshState();
@@ -100,6 +164,9 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     this.running = false;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;
+    await this.engine.stop();
+    await this.modelService.stop();
+    await this.power.stop();
     await this.settings.flush();
     this.log.info('node stopped', { uptimeSeconds: this.uptimeSeconds() });
     this.logger.close();
@@ -129,10 +196,10 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     };
   }
 
-  async pause(minutes: number | null): Promise<Status> {
+  /** Pauses for N minutes, until tomorrow 07:00 local time ('tomorrow'), or until resumed (null). */
+  async pause(minutes: number | null | 'tomorrow'): Promise<Status> {
     const now = this.now();
-    const until =
-      minutes === null ? null : new Date(now.getTime() + minutes * 60_000).toISOString();
+    const until = pauseUntil(minutes === 'tomorrow' ? { until: 'tomorrow' } : { minutes }, now);
     await this.settings.mutate((s) => {
       s.pause = { since: now.toISOString(), until };
     });
@@ -146,6 +213,11 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     });
     this.log.info('resumed by the user');
     return this.status();
+  }
+
+  /** The earning policy's current answer, every rule with its verdict. */
+  policy(): PolicyState {
+    return this.power.policyState() ?? this.power.decide(this.settings.get(), this.now());
   }
 
   async exportDiagnostics(): Promise<{ fileName: string; path: string; bytes: number }> {
@@ -170,20 +242,28 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   }
 
   private onSettingsChange(settings: Settings): void {
+    this.committed = settings;
     this.logger.level = settings.logs.level;
     this.emit('event', { type: 'settings', settings });
+    this.power.onSettings();
     this.refreshState();
   }
 
   /** Recomputes the state; emits a status event when it changed; arms the pause-expiry timer. */
   private refreshState(): void {
     if (!this.running) return;
-    const settings = this.settings.get();
-    const next = decideState({ settings, now: this.now() });
+    const settings = this.committed ?? this.settings.get();
+    const next = this.power
+      ? this.power.decide(settings, this.now())
+      : decideState({ settings, now: this.now() });
     const prev = this.decision;
     this.decision = next;
     if (!prev || prev.state !== next.state || prev.reason !== next.reason) {
-      this.log.info('state changed', { state: next.state, reason: next.reason });
+      this.log.info('state changed', {
+        state: next.state,
+        reasonCode: next.reasonCode,
+        reason: next.reason,
+      });
       this.emit('event', { type: 'status', status: this.status() });
     }
     if (this.pauseTimer) clearTimeout(this.pauseTimer);

@@ -1,4 +1,9 @@
+// Why the node is or is not earning: the earning policy (electron/provider/policy/policy.ts).
+// decideState is its answer from the settings and the clock alone (no telemetry, headless idle,
+// no market), used before the node's power services run; the node itself asks PowerServices,
+// which feeds the policy everything it knows.
 import type { NodeState, Settings } from '../../shared/api';
+import { decidePolicy, type PolicyDecision } from './policy/policy';
 
 export interface StateInput {
   settings: Settings;
@@ -12,34 +17,13 @@ export interface StateDecision {
   pausedUntil: string | null;
 }
 
-function clock(iso: string, now: Date): string {
-  const d = new Date(iso);
-  const sameDay = d.toDateString() === now.toDateString();
-  const time = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-  return sameDay
-    ? time
-    : `${d.toLocaleDateString(undefined, { weekday: 'short', month: 'short', day: 'numeric' })} ${time}`;
-}
-
-/**
- * Why the node is or is not earning, as a pure function of what it knows. The earning policy
- * (schedule, idle, battery, temperature, price) and the market connection extend this.
- */
-export function decideState({ settings, now }: StateInput): StateDecision {
-  const pause = settings.pause;
-  if (pause && (pause.until === null || Date.parse(pause.until) > now.getTime())) {
-    return {
-      state: 'paused',
-      reasonCode: 'PAUSED_BY_USER',
-      reason:
-        pause.until === null ? 'Paused by you' : `Paused by you until ${clock(pause.until, now)}`,
-      pausedUntil: pause.until,
-    };
-  }
-  return {
-    state: 'offline',
-    reasonCode: 'NO_GATEWAY',
-    reason: 'Offline: no gateway configured',
-    pausedUntil: null,
-  };
+export function decideState({ settings, now }: StateInput): PolicyDecision {
+  return decidePolicy({
+    settings: { pause: settings.pause, power: settings.power },
+    now,
+    telemetry: [],
+    idleSeconds: null,
+    powerSource: 'unknown',
+    previous: null,
+  });
 }

@@ -6,6 +6,9 @@ import { SettingsPatchSchema, SettingsSchema, LogLevelSchema } from './settings'
 import { StatusSchema } from './status';
 import { LogEntrySchema } from './logs';
 import type { MethodName } from './methods';
+import { modelsContract, ModelDownloadEventSchema, ModelsInstalledEventSchema } from './models';
+import { powerContract, PauseParamsSchema, TelemetryEventSchema } from './power';
+import { engineContract, EngineStatusEventSchema, EngineTestEventSchema } from './engine';
 
 const NoParams = z.object({}).strict();
 
@@ -31,20 +34,14 @@ export const contract = {
     }),
   },
   'node.pause': {
-    params: z
-      .object({
-        /** Minutes to pause for; null pauses until resumed. */
-        minutes: z
-          .number()
-          .int()
-          .min(1)
-          .max(60 * 24 * 30)
-          .nullable(),
-      })
-      .strict(),
+    /** { minutes } (null: until resumed) or { until: 'tomorrow' } (07:00 local time). */
+    params: PauseParamsSchema,
     result: StatusSchema,
   },
   'node.resume': { params: NoParams, result: StatusSchema },
+  ...modelsContract,
+  ...powerContract,
+  ...engineContract,
 } as const satisfies Record<MethodName, { params: z.ZodType; result: z.ZodType }>;
 
 export type Contract = typeof contract;
@@ -57,6 +54,11 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('status'), status: StatusSchema }),
   z.object({ type: z.literal('settings'), settings: SettingsSchema }),
   z.object({ type: z.literal('log'), entry: LogEntrySchema }),
+  ModelDownloadEventSchema,
+  ModelsInstalledEventSchema,
+  TelemetryEventSchema,
+  EngineStatusEventSchema,
+  EngineTestEventSchema,
 ]);
 export type ApiEvent = z.infer<typeof ApiEventSchema>;
 

@@ -1,6 +1,7 @@
 // The settings the user can see and change, as the API carries them. The provider node keeps
 // the on-disk form (versioned, migrated) in electron/provider/settings; this is the current shape.
 import { z } from 'zod';
+import { PowerSettingsPatchSchema, PowerSettingsSchema } from './power';
 
 export const THEMES = ['system', 'light', 'dark'] as const;
 export const START_AT_LOGIN = ['off', 'on', 'hidden'] as const;
@@ -22,7 +23,7 @@ const NodeNameSchema = z
   .regex(/^[\p{L}\p{N} ._-]+$/u, 'Use letters, digits, spaces, dots, dashes or underscores');
 
 export const SettingsSchema = z.object({
-  version: z.literal(2),
+  version: z.literal(3),
   appearance: z.object({ theme: ThemeSchema }),
   /** off / on / on and hidden (the app starts in the tray). */
   startAtLogin: StartAtLoginSchema,
@@ -31,6 +32,8 @@ export const SettingsSchema = z.object({
   pause: z.object({ since: z.iso.datetime(), until: z.iso.datetime().nullable() }).nullable(),
   logs: z.object({ level: LogLevelSchema }),
   ui: z.object({ closeToTrayNoticeShown: z.boolean() }),
+  /** Schedule, idle-only, battery, temperature, power cap, electricity price (version 3). */
+  power: PowerSettingsSchema,
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -42,6 +45,7 @@ export const SettingsPatchSchema = z
     node: z.object({ name: NodeNameSchema }).strict().partial(),
     logs: z.object({ level: LogLevelSchema }).strict().partial(),
     ui: z.object({ closeToTrayNoticeShown: z.boolean() }).strict().partial(),
+    power: PowerSettingsPatchSchema,
   })
   .strict()
   .partial();

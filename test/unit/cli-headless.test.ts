@@ -3,6 +3,7 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import { BUILT, runCli, startCli, waitForDashboard, type RunningCli } from '../helpers/cli';
 import { tempDir } from '../helpers/tmp';
+import { json } from '../helpers/http';
 
 const running: RunningCli[] = [];
 const cleanups: (() => Promise<void>)[] = [];
@@ -34,7 +35,7 @@ describe.skipIf(!BUILT)('idlerig --headless (built CLI)', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).result.state).toBe('offline');
+    expect((await json(res)).result.state).toBe('offline');
 
     const stopAt = Date.now();
     cli.child.kill('SIGTERM');

@@ -8,6 +8,7 @@ import { startHeadless, type HeadlessNode } from '../../electron/provider/headle
 import { readEndpoint } from '../../electron/provider/datadir-lock';
 import { ServerMessageSchema } from '../../shared/api';
 import { tempDir } from '../helpers/tmp';
+import { json } from '../helpers/http';
 
 let h: HeadlessNode;
 let base: string;
@@ -55,7 +56,7 @@ describe('HTTP transport (headless)', () => {
     const res = await fetch(`${base}/api/status`);
     expect(res.status).toBe(401);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
-    expect((await res.json()).error.code).toBe('UNAUTHORIZED');
+    expect((await json(res)).error.code).toBe('UNAUTHORIZED');
     const wrong = await fetch(`${base}/api/status`, { headers: { authorization: 'Bearer nope' } });
     expect(wrong.status).toBe(401);
   });
@@ -63,7 +64,7 @@ describe('HTTP transport (headless)', () => {
   it('answers GET /api/status with the token', async () => {
     const res = await fetch(`${base}/api/status`, { headers: auth });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await json(res);
     expect(body.result.state).toBe('offline');
     expect(body.result.mode).toBe('headless');
   });
@@ -94,17 +95,17 @@ describe('HTTP transport (headless)', () => {
       });
     const bad = await post('settings.update', JSON.stringify({ appearance: { theme: 'neon' } }));
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error.code).toBe('INVALID_PARAMS');
+    expect((await json(bad)).error.code).toBe('INVALID_PARAMS');
     const unknown = await post('nope.call', '{}');
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error.code).toBe('UNKNOWN_METHOD');
+    expect((await json(unknown)).error.code).toBe('UNKNOWN_METHOD');
     const notJson = await post('status.get', '{oops');
     expect(notJson.status).toBe(400);
     const big = await post('settings.update', JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }));
     expect(big.status).toBe(413);
     const good = await post('settings.update', JSON.stringify({ node: { name: 'Basement' } }));
     expect(good.status).toBe(200);
-    expect((await good.json()).result.node.name).toBe('Basement');
+    expect((await json(good)).result.node.name).toBe('Basement');
   });
 
   it('refuses cross-origin writes and foreign Host headers (DNS rebinding)', async () => {
@@ -165,7 +166,7 @@ describe('HTTP transport (headless)', () => {
       headers: { ...auth, 'content-type': 'application/json' },
       body: '{}',
     });
-    const { result } = await res.json();
+    const { result } = await json(res);
     expect(result.fileName).toMatch(/^idlerig-diagnostics-.*\.json\.gz$/);
     const dl = await fetch(`${base}/api/diagnostics/${result.fileName}`, { headers: auth });
     expect(dl.status).toBe(200);

@@ -2,19 +2,21 @@
 // from a newer app is refused (never downgraded silently). Version history:
 //   1: { version: 1, theme, openAtLogin: boolean, nodeName }            (pre-release shape)
 //   2: appearance/node/logs/ui groups, three-state startAtLogin, a persisted manual pause.
-import { SettingsSchema, type Settings } from '../../../shared/api';
+//   3: the power group (schedule, idle-only, battery, temperature, power cap, electricity, margin).
+import { SettingsSchema, defaultPowerSettings, type Settings } from '../../../shared/api';
 
-export const CURRENT_SETTINGS_VERSION = 2;
+export const CURRENT_SETTINGS_VERSION = 3;
 
 export function defaultSettings(): Settings {
   return {
-    version: 2,
+    version: 3,
     appearance: { theme: 'system' },
     startAtLogin: 'off',
     node: { name: 'My Idlerig node' },
     pause: null,
     logs: { level: 'info' },
     ui: { closeToTrayNoticeShown: false },
+    power: defaultPowerSettings(),
   };
 }
 
@@ -34,6 +36,7 @@ const migrations: Record<number, Migration> = {
       ui: defaults.ui,
     };
   },
+  2: (v2) => ({ ...v2, version: 3, power: defaultPowerSettings() }),
 };
 
 export class SettingsVersionError extends Error {

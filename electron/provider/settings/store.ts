@@ -4,6 +4,7 @@ import { SettingsPatchSchema, type Settings, type SettingsPatch } from '../../..
 import { IdlerigError } from '../../../shared/errors';
 import { writeFileAtomic, SerialQueue } from '../util/atomic-write';
 import { defaultSettings, migrateSettings, SettingsVersionError } from './migrations';
+import { applyPowerPatch } from '../policy/settings-patch';
 
 export interface SettingsLoadReport {
   /** Set when the file was unreadable and was moved aside; defaults were restored. */
@@ -80,6 +81,7 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
       if (p.node) Object.assign(s.node, p.node);
       if (p.logs) Object.assign(s.logs, p.logs);
       if (p.ui) Object.assign(s.ui, p.ui);
+      if (p.power) s.power = applyPowerPatch(s.power, p.power);
     });
   }
 

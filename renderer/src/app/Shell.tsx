@@ -18,6 +18,7 @@ import MenuIcon from '@mui/icons-material/Menu';
 import MemoryIcon from '@mui/icons-material/Memory';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { ErrorSnackbar } from '../components/ErrorSnackbar';
+import { DownloadNotifier } from '../components/models/DownloadNotifier';
 import { StateDot } from '../components/StateDot';
 import { PAGES, findPage, type PageDef } from '../pages/registry';
 import { useNodeStore } from '../stores/node';
@@ -223,6 +224,7 @@ export function Shell() {
         </Box>
       </Box>
       <ErrorSnackbar />
+      <DownloadNotifier />
     </Box>
   );
 }

@@ -81,6 +81,15 @@ function PauseControls({ status }: { status: Status }) {
           <Button
             variant="outlined"
             size="large"
+            startIcon={<BedtimeIcon />}
+            disabled={busy}
+            onClick={() => run(() => pause('tomorrow'))}
+          >
+            Until tomorrow
+          </Button>
+          <Button
+            variant="outlined"
+            size="large"
             startIcon={<PauseIcon />}
             disabled={busy}
             onClick={() => run(() => pause(null))}

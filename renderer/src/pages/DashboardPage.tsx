@@ -16,6 +16,8 @@ import { StateCard } from '../components/StateCard';
 import { useUptime } from '../components/useUptime';
 import { formatDuration, formatTokenAmount } from '../format';
 import { useNodeStore } from '../stores/node';
+import { GpuCards } from '../components/power/GpuCards';
+import { EngineCard } from '../components/EngineCard';
 
 /** Titles for the warning codes the node knows; anything else gets a generic title. */
 const WARNING_TITLES: Record<string, string> = {
@@ -106,6 +108,8 @@ export function DashboardPage() {
           <Warnings warnings={status.warnings} />
           <StateCard status={status} />
           <Figures status={status} />
+          <GpuCards />
+          <EngineCard />
         </>
       ) : (
         <Loading />

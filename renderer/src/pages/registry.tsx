@@ -3,8 +3,12 @@
 import type { ReactElement } from 'react';
 import DashboardIcon from '@mui/icons-material/Dashboard';
 import SettingsIcon from '@mui/icons-material/Settings';
+import BoltIcon from '@mui/icons-material/Bolt';
+import ViewInArIcon from '@mui/icons-material/ViewInAr';
 import { DashboardPage } from './DashboardPage';
+import { ModelsPage } from './ModelsPage';
 import { SettingsPage } from './SettingsPage';
+import { PowerPage } from './PowerPage';
 
 export interface PageDef {
   /** Stable id, used in the URL (#/<id>) and in tests. */
@@ -18,6 +22,8 @@ export interface PageDef {
 
 export const PAGES: readonly PageDef[] = [
   { id: 'dashboard', label: 'Dashboard', icon: <DashboardIcon />, element: <DashboardPage /> },
+  { id: 'models', label: 'Models', icon: <ViewInArIcon />, element: <ModelsPage /> },
+  { id: 'power', label: 'Power', icon: <BoltIcon />, element: <PowerPage /> },
   {
     id: 'settings',
     label: 'Settings',

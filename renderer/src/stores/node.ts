@@ -36,7 +36,8 @@ interface NodeStore {
    * any other error also goes to `lastError`.
    */
   updateSettings(patch: SettingsPatch): Promise<SettingsUpdateOutcome>;
-  pause(minutes: number | null): Promise<void>;
+  /** For N minutes, until tomorrow 07:00 local time ('tomorrow'), or until resumed (null). */
+  pause(minutes: number | null | 'tomorrow'): Promise<void>;
   resume(): Promise<void>;
   /** Any other call; an error goes to `lastError` and resolves to undefined. */
   call<M extends MethodName>(method: M, params: Params<M>): Promise<Result<M> | undefined>;
@@ -124,7 +125,9 @@ export const useNodeStore = create<NodeStore>((set, get) => {
     async pause(minutes) {
       const client = get().client;
       if (!client) return;
-      const status = await guard(() => client.call('node.pause', { minutes }));
+      const status = await guard(() =>
+        client.call('node.pause', minutes === 'tomorrow' ? { until: 'tomorrow' } : { minutes }),
+      );
       if (status) set({ status, statusReceivedAt: Date.now() });
     },
     async resume() {
