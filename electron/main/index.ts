@@ -12,8 +12,10 @@ import {
   session,
   type BrowserWindow,
 } from 'electron';
+import type { DownloadView } from '../../shared/api/models';
 import type { ApiEvent, Settings, StartAtLogin } from '../../shared/api';
 import { IdlerigError } from '../../shared/errors';
+import { utilityProcessSpawner } from './engine-spawner';
 import { ProviderNode } from '../provider/node';
 import { Router } from '../provider/api/router';
 import { nodeHandlers } from '../provider/api/handlers';
@@ -86,6 +88,8 @@ async function main(): Promise<void> {
   const node = new ProviderNode({
     dataDir: app.getPath('userData'),
     mode: 'electron',
+    // The engine runs as an Electron utility process (fork() cannot work with RunAsNode off).
+    engine: { supervisor: { spawner: utilityProcessSpawner } },
     // The earning policy's idle-only and battery rules (electron/provider/policy).
     power: {
       host: {
@@ -225,6 +229,7 @@ async function main(): Promise<void> {
   const onNodeEvent = (event: ApiEvent): void => {
     if (event.type === 'status') tray?.update(event.status);
     if (event.type === 'settings') onSettings(event.settings);
+    if (event.type === 'model.download') onDownload(event.download);
   };
   node.on('event', onNodeEvent);
   disposers.push(() => node.off('event', onNodeEvent));
@@ -268,24 +273,42 @@ async function main(): Promise<void> {
     showWindow(window);
   }
 
+  /** An OS notification; a click opens the window. Kept referenced until closed. */
+  function notify(title: string, body: string): void {
+    if (!Notification.isSupported()) return;
+    const notice = new Notification({
+      title,
+      body,
+      icon: join(resourcesDir, 'icon.png'),
+      silent: true,
+    });
+    notice.on('click', () => reveal());
+    notice.on('close', () => notices.delete(notice));
+    notices.add(notice);
+    notice.show();
+  }
+
+  // A finished or failed download is worth an OS notification when the window is not in front
+  // (the page shows its own notice otherwise).
+  function onDownload(download: DownloadView): void {
+    if (download.state !== 'done' && download.state !== 'failed') return;
+    if (window && !window.isDestroyed() && window.isVisible() && window.isFocused()) return;
+    if (download.state === 'done')
+      notify('Model downloaded', `${download.name} is verified and ready.`);
+    else
+      notify('Download failed', `${download.name}: ${download.error?.message ?? 'unknown error'}`);
+  }
+
   // Closing the window keeps the node earning in the tray; the first time, a notification says so.
   function hideToTray(): void {
     if (!window || window.isDestroyed()) return;
     window.hide();
     if (process.platform === 'darwin') app.dock?.hide();
     if (node.settings.get().ui.closeToTrayNoticeShown) return;
-    if (Notification.isSupported()) {
-      const notice = new Notification({
-        title: `${APP_NAME} is still running`,
-        body: 'It keeps working in the tray. Open it from the tray icon; use Quit there to stop it.',
-        icon: join(resourcesDir, 'icon.png'),
-        silent: true,
-      });
-      notice.on('click', () => reveal());
-      notice.on('close', () => notices.delete(notice));
-      notices.add(notice);
-      notice.show();
-    }
+    notify(
+      `${APP_NAME} is still running`,
+      'It keeps working in the tray. Open it from the tray icon; use Quit there to stop it.',
+    );
     node.settings.update({ ui: { closeToTrayNoticeShown: true } }).catch((err: unknown) => {
       shellLog.warn('could not record the tray notice', { error: String(err) });
     });

@@ -1,6 +1,8 @@
 // The security decisions of the shell as pure functions (no Electron import), so each is unit
 // tested: where our renderer lives, which IPC senders are ours, the Content Security Policy, which
 // external links may open, and how an app:// request maps to a file of dist/renderer.
+import { dashboardCsp } from '../../shared/csp';
+import { mimeType } from '../provider/util/mime';
 import { extname, isAbsolute, relative, resolve } from 'node:path';
 
 /**
@@ -99,38 +101,10 @@ export function isAllowedExternalUrl(
  * preamble and its HMR WebSocket, so development relaxes exactly those two.
  */
 export function contentSecurityPolicy(location: RendererLocation): string {
-  const dev = location.kind === 'dev-server';
-  const wsOrigin = dev ? location.origin.replace(/^http/, 'ws') : '';
-  return [
-    "default-src 'self'",
-    dev ? "script-src 'self' 'unsafe-inline'" : "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    dev ? `connect-src 'self' ${wsOrigin}` : "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  return location.kind === 'dev-server'
+    ? dashboardCsp({ wsOrigin: location.origin.replace(/^http/, 'ws') })
+    : dashboardCsp();
 }
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.webp': 'image/webp',
-  '.woff2': 'font/woff2',
-  '.woff': 'font/woff',
-  '.ttf': 'font/ttf',
-  '.map': 'application/json; charset=utf-8',
-  '.txt': 'text/plain; charset=utf-8',
-};
 
 export type AppRequest =
   | { ok: true; file: string; mimeType: string; isDocument: boolean }
@@ -161,7 +135,7 @@ export function resolveAppRequest(rawUrl: string, rendererDir: string): AppReque
   return {
     ok: true,
     file,
-    mimeType: MIME[ext] ?? 'application/octet-stream',
+    mimeType: mimeType(file),
     isDocument: ext === '.html',
   };
 }

@@ -127,6 +127,11 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         modelsDir: this.paths.models,
         registry: this.models,
         log: this.logger.scope('engine'),
+        // Every job's energy goes to the ledger (created just below, before any job can run).
+        jobs: {
+          started: (id) => this.power.jobStarted(id),
+          ended: (id) => void this.power.jobEnded(id),
+        },
       });
       this.engine.on('event', (event) => this.emit('event', event));
 

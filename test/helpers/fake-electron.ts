@@ -2,6 +2,7 @@
 // in Node (no Electron binary can be downloaded here). It records what the shell asks of Electron
 // and lets a test play the OS and the page: click tray items, close the window, send IPC calls.
 // Only the Electron boundary is faked; the provider node, the router and the files are real.
+import { fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 
@@ -94,6 +95,10 @@ export class FakeBrowserWindow extends EventEmitter {
     return false;
   }
   isVisible(): boolean {
+    return this.visible;
+  }
+  /** The fake's window is focused whenever it is shown. */
+  isFocused(): boolean {
     return this.visible;
   }
   isDestroyed(): boolean {
@@ -308,6 +313,34 @@ export const fakeElectronModule = {
   },
   nativeTheme: { themeSource: 'system', shouldUseDarkColors: false },
   powerMonitor: new EventEmitter(),
+  /**
+   * FAKE utilityProcess: Electron's utility process is a Node child talking over parentPort; here
+   * it is child_process.fork with structured-clone messages, which the engine entry also speaks.
+   */
+  utilityProcess: {
+    fork: (entry: string, args: string[], options: { env?: NodeJS.ProcessEnv }) => {
+      const child = fork(entry, args, {
+        env: options.env,
+        serialization: 'advanced',
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        execArgv: [],
+      });
+      const handle = Object.assign(new EventEmitter(), {
+        get pid() {
+          return child.pid;
+        },
+        stdout: child.stdout,
+        stderr: child.stderr,
+        postMessage: (message: unknown) => {
+          if (child.connected) child.send(message as object);
+        },
+        kill: () => child.kill('SIGTERM'),
+      });
+      child.on('message', (m) => handle.emit('message', m));
+      child.on('exit', (code) => handle.emit('exit', code ?? 1));
+      return handle;
+    },
+  },
   protocol: {
     registerSchemesAsPrivileged: (schemes: unknown[]) => {
       if (fake.calls.privilegedSchemes.length === 0) fake.calls.privilegedSchemes.push(...schemes);

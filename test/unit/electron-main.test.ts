@@ -2,10 +2,11 @@
 // APIs (test/helpers/fake-electron.ts): no Electron binary can be downloaded here. Everything
 // behind the Electron boundary is real: the provider node on a temporary data folder, the router,
 // the settings file, the autostart file.
+import { FIXTURE, fixture, startRangeServer, writeTestCatalog } from './models-helpers';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { IPC_EVENT_CHANNEL, METHOD_NAMES, ipcChannel } from '../../shared/api/methods';
 import { tempDir } from '../helpers/tmp';
@@ -227,6 +228,36 @@ describe('Electron main process (fake Electron)', () => {
     window.close();
     expect(window.isVisible()).toBe(false);
     expect(F.FakeNotification.shown).toHaveLength(1);
+  });
+
+  it('a model download that finishes or fails while the window is hidden gets an OS notification', async () => {
+    const server = await startRangeServer();
+    cleanups.push(() => server.close());
+    server.routes.set('/stories.gguf', { body: fixture(FIXTURE.stories.file) });
+    server.routes.set('/tiny.gguf', { body: fixture(FIXTURE.tiny.file) });
+    const catalog = join(dataDir, '..', `catalog-${process.pid}.json`);
+    writeTestCatalog(catalog, server, [
+      { id: 'stories', route: '/stories.gguf', fixture: FIXTURE.stories },
+      // A pinned sha256 that the served file does not have: the download must fail.
+      { id: 'tiny', route: '/tiny.gguf', fixture: FIXTURE.tiny, sha256: 'ab'.repeat(32) },
+    ]);
+    cleanups.push(() => rm(catalog, { force: true }));
+    process.env.IDLERIG_CATALOG = catalog;
+    const { window, call } = await startShell();
+    await vi.waitFor(() => expect(window.isVisible()).toBe(true));
+    window.close(); // to the tray (first notice)
+    expect(await call('models.download', { modelId: 'stories' })).toMatchObject({ ok: true });
+    await vi.waitFor(
+      () => expect(F.FakeNotification.shown.map((n) => n.title)).toContain('Model downloaded'),
+      { timeout: 15_000 },
+    );
+    expect(await call('models.download', { modelId: 'tiny' })).toMatchObject({ ok: true });
+    await vi.waitFor(
+      () => expect(F.FakeNotification.shown.map((n) => n.title)).toContain('Download failed'),
+      { timeout: 15_000 },
+    );
+    const failed = F.FakeNotification.shown.find((n) => n.title === 'Download failed');
+    expect(failed?.body).toMatch(/sha256/i);
   });
 
   it.runIf(process.platform === 'linux')(

@@ -67,6 +67,17 @@ describe('engine API', () => {
     });
   });
 
+  it('a test job is a job of the energy ledger (started and ended around it)', async () => {
+    await router.call(
+      'engine.test',
+      { modelId: 'stories', testId: 'energy-1', mode: 'completion', temperature: 0, maxTokens: 8 },
+      { transport: 'internal' },
+    );
+    const summary = await router.call('energy.summary', {}, { transport: 'internal' });
+    expect(summary.activeJobs).toBe(0);
+    expect(summary.jobs.map((j) => j.id)).toContain('test-energy-1');
+  });
+
   it('engine.test streams an answer from an installed model', async () => {
     const result = await router.call(
       'engine.test',

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { extname, join, resolve, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { timingSafeEqual, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -13,6 +13,8 @@ import { VERSION } from '../../../shared/version';
 import type { ApiEvent, ServerMessage } from '../../../shared/api';
 import type { ErrorBody } from '../../../shared/errors';
 import { isDiagnosticsFileName } from '../logs/diagnostics';
+import { mimeType } from '../util/mime';
+import { dashboardCsp } from '../../../shared/csp';
 import type { ScopedLogger } from '../logs/logger';
 import type { Router } from './router';
 
@@ -31,19 +33,6 @@ export interface HttpServerOptions {
   /** Subscribe to node events; returns the unsubscribe function. */
   subscribe(listener: (event: ApiEvent) => void): () => void;
 }
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.woff': 'font/woff',
-  '.map': 'application/json; charset=utf-8',
-};
 
 const ERROR_STATUS: Record<string, number> = {
   INVALID_PARAMS: 400,
@@ -246,13 +235,13 @@ export class ApiHttpServer {
         });
       }
     }
-    const type = MIME[extname(file)] ?? 'application/octet-stream';
+    const type = mimeType(file);
     res.statusCode = 200;
     res.setHeader('Content-Type', type);
     res.setHeader('Content-Length', info.size);
     if (type.startsWith('text/html')) {
       res.setHeader('Cache-Control', 'no-cache');
-      res.setHeader('Content-Security-Policy', DASHBOARD_CSP);
+      res.setHeader('Content-Security-Policy', dashboardCsp());
     } else if (file.includes(`${sep}assets${sep}`)) {
       res.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
     }
@@ -337,20 +326,6 @@ export class ApiHttpServer {
     res.end(text);
   }
 }
-
-/** The dashboard's CSP when served over HTTP. MUI (emotion) injects <style> tags, hence style-src 'unsafe-inline'. */
-export const DASHBOARD_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
 
 function bigintReplacer(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;

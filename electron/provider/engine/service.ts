@@ -28,6 +28,8 @@ export interface EngineServiceOptions {
   config?: Omit<EngineConfigInput, 'modelsDir'>;
   /** Supervisor options: the engine entry, an Electron spawner, restart delays, ... */
   supervisor?: Partial<Omit<SupervisorOptions, 'config' | 'log'>>;
+  /** Told when a job starts and ends, so its energy is measured (the node's energy ledger). */
+  jobs?: { started(id: string): void; ended(id: string): void };
 }
 
 type TestParams = z.output<typeof EngineTestParamsSchema>;
@@ -97,7 +99,9 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
       this.emit('event', { type: 'engine.test', testId, ...e });
     };
     const started = performance.now();
+    const jobId = `test-${testId}`;
     send({ phase: 'started' });
+    this.opts.jobs?.started(jobId);
     try {
       const result =
         model.engine === 'onnx'
@@ -118,6 +122,7 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
       send({ phase: 'error', error: body });
       throw err;
     } finally {
+      this.opts.jobs?.ended(jobId);
       this.tests.delete(testId);
       release();
       void this.loadedModels().catch(() => undefined);

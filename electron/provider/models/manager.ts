@@ -418,8 +418,9 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
         j.samples = [];
         j.bytes = await partialBytes(this.opts.modelsDir, j.file);
         if (reason === 'pause') {
-          this.setState(j, 'paused');
+          await this.settle(j, 'paused');
           log?.info('download paused', { id: j.id, bytes: j.bytes });
+          return;
         } else if (reason === 'shutdown') {
           // Stays queued in downloads.json: the next start resumes it.
           j.state = 'queued';
@@ -437,8 +438,7 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
       j.samples = [];
       j.bytes = await partialBytes(this.opts.modelsDir, j.file);
       log?.warn('download failed', { id: j.id, code: body.code, error: body.message });
-      this.setState(j, 'failed');
-      await this.persist();
+      await this.settle(j, 'failed');
       return;
     }
 
@@ -469,9 +469,19 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
       sha256: result.sha256,
       resumedFrom: result.resumedFrom,
     });
-    this.setState(j, 'done');
-    await this.persist();
+    await this.settle(j, 'done');
     this.emit('installed', j.id);
+  }
+
+  /**
+   * A state that ends the job's run: written to downloads.json first, announced after, so
+   * whoever reacts to the event (or a crash right after it) finds the same state on disk.
+   */
+  private async settle(j: Job, state: DownloadState): Promise<void> {
+    j.state = state;
+    j.updatedAt = new Date().toISOString();
+    await this.persist();
+    this.emitView(j, true);
   }
 
   private setState(j: Job, state: DownloadState): void {
