@@ -12,7 +12,7 @@ import type { NodeApiClient } from '../provider/api/node-client';
 import type { DataPaths } from '../provider/paths';
 import { formatBytes } from '../provider/models/download';
 import { ModelRegistry } from '../provider/models/registry';
-import { ModelsService } from '../provider/models/service';
+import { ModelsService, installedModelView } from '../provider/models/service';
 import { findOwner, resolveDataDir, unreachableError } from './context';
 
 export interface ModelsVerbOptions {
@@ -175,21 +175,10 @@ async function listVerb(paths: DataPaths, opts: ModelsVerbOptions): Promise<numb
     // Read-only: index.json and downloads.json are written atomically, so no lock is needed.
     const registry = new ModelRegistry(paths.models);
     await registry.load();
-    const models = registry.list().map((m) => ({
-      id: m.id,
-      name: m.name,
-      engine: m.engine,
-      file: m.file,
-      sizeBytes: m.sizeBytes,
-      sha256: m.sha256,
-      source: m.source.kind,
-      catalogId: m.source.kind === 'catalog' ? m.source.catalogId : null,
-      installedAt: m.installedAt,
-      lastUsedAt: m.lastUsedAt,
-      verifiedAt: m.verifiedAt ?? null,
-      loaded: false,
-      inUse: false,
-    }));
+    // No node runs: nothing is loaded or in use.
+    const models = registry
+      .list()
+      .map((m) => installedModelView(m, { loaded: false, inUse: false }));
     installed = { models, totalBytes: registry.totalBytes(), dir: paths.models };
     downloads = await readPendingDownloads(paths.models);
   }

@@ -280,21 +280,10 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
   // ---- installed models ------------------------------------------------------------------------
 
   private viewOf(m: InstalledModel): InstalledModelView {
-    return {
-      id: m.id,
-      name: m.name,
-      engine: m.engine,
-      file: m.file,
-      sizeBytes: m.sizeBytes,
-      sha256: m.sha256,
-      source: m.source.kind,
-      catalogId: m.source.kind === 'catalog' ? m.source.catalogId : null,
-      installedAt: m.installedAt,
-      lastUsedAt: m.lastUsedAt,
-      verifiedAt: m.verifiedAt ?? null,
+    return installedModelView(m, {
       loaded: this.opts.registry.isLoaded(m.id),
       inUse: this.opts.registry.isInUse(m.id),
-    };
+    });
   }
 
   installedView(): InstalledList {
@@ -464,4 +453,25 @@ async function checkGgufMagic(path: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/** How the API shows an installed model (also read from disk by `idlerig models list`). */
+export function installedModelView(
+  m: InstalledModel,
+  live: { loaded: boolean; inUse: boolean },
+): InstalledModelView {
+  return {
+    id: m.id,
+    name: m.name,
+    engine: m.engine,
+    file: m.file,
+    sizeBytes: m.sizeBytes,
+    sha256: m.sha256,
+    source: m.source.kind,
+    catalogId: m.source.kind === 'catalog' ? m.source.catalogId : null,
+    installedAt: m.installedAt,
+    lastUsedAt: m.lastUsedAt,
+    verifiedAt: m.verifiedAt ?? null,
+    ...live,
+  };
 }
