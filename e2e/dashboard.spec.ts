@@ -163,7 +163,7 @@ test.describe('with the OS in light mode', () => {
     // An invalid name is refused by the node; its typed error shows next to the field.
     const name = page.getByRole('textbox', { name: 'Node name' });
     await name.fill('bad/name!');
-    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('settings-node').getByRole('button', { name: 'Save' }).click();
     await expect(name).toHaveAttribute('aria-invalid', 'true');
     await expect(page.getByTestId('settings-node')).toContainText(
       'Use letters, digits, spaces, dots, dashes or underscores',

@@ -33,10 +33,12 @@ export interface ProviderNodeOptions {
     Pick<PowerServicesOptions, 'host' | 'toolEnv' | 'detect' | 'timeZone' | 'pace' | 'tickMs'>
   >;
   /**
-   * The inference engine: its settings (backend, threads, limits) and supervisor options (the
-   * engine entry; under Electron a spawner over utilityProcess.fork).
+   * The inference engine: configuration the host fixes (backend, threads, limits) and supervisor
+   * options (the engine entry; under Electron a spawner over utilityProcess.fork). The user's
+   * engine settings (settings.json `engine`) fill every field `config` leaves out; a field
+   * `config` gives wins over them (electron/provider/engine/effective-config.ts).
    */
-  engine?: Partial<Omit<EngineServiceOptions, 'modelsDir' | 'registry' | 'log'>>;
+  engine?: Partial<Omit<EngineServiceOptions, 'modelsDir' | 'registry' | 'log' | 'settings'>>;
 }
 
 type NodeEvents = { event: [ApiEvent] };
@@ -127,6 +129,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         modelsDir: this.paths.models,
         registry: this.models,
         log: this.logger.scope('engine'),
+        // The user's settings; the power cap's limit follows with the first policy decision.
+        settings: this.committed.engine,
         // Every job's energy goes to the ledger (created just below, before any job can run).
         jobs: {
           started: (id) => this.power.jobStarted(id),
@@ -263,6 +267,12 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       : decideState({ settings, now: this.now() });
     const prev = this.decision;
     this.decision = next;
+    // The engine follows the settings and the policy's limit on jobs at once (a power cap that
+    // the driver could not apply is kept by lower parallelism); a no-op when nothing changed.
+    this.engine.applySettings(settings.engine, {
+      maxParallelJobs: next.maxParallelJobs,
+      detail: next.powerCap.detail,
+    });
     if (!prev || prev.state !== next.state || prev.reason !== next.reason) {
       this.log.info('state changed', {
         state: next.state,

@@ -1,7 +1,83 @@
 // The inference engine as the API shows it: the supervisor's state, the loaded models and the
 // "Test a model" call. The engine's own protocol is in shared/engine-protocol.ts.
 import { z } from 'zod';
-import { ErrorBodySchema, LoadedModelSchema, UsageSchema } from '../engine-protocol';
+import { ErrorBodySchema, LLM_BACKENDS, LoadedModelSchema, UsageSchema } from '../engine-protocol';
+
+// ---------------------------------------------------------------------------------------------
+// The engine's settings as the user sees them (settings.json version 4, the Settings page). The
+// node turns them into the engine's configuration (shared/engine-protocol.ts) and applies them to
+// the running engine at once; see electron/provider/engine/effective-config.ts.
+
+/** llama.cpp backends a user may choose ('auto' picks the best one present). */
+export const ENGINE_BACKENDS = LLM_BACKENDS;
+export const MAX_ENGINE_THREADS = 256;
+export const MAX_ENGINE_PARALLELISM = 16;
+export const MIN_MEMORY_BUDGET_GIB = 0.5;
+export const MAX_MEMORY_BUDGET_GIB = 4096;
+
+const EngineThreadsSchema = z
+  .number({ error: 'Threads must be a number' })
+  .int('Threads must be a whole number')
+  .min(1, 'At least 1 thread')
+  .max(MAX_ENGINE_THREADS, `At most ${MAX_ENGINE_THREADS} threads`);
+const EngineParallelismSchema = z
+  .number({ error: 'Parallel jobs must be a number' })
+  .int('Parallel jobs must be a whole number')
+  .min(1, 'At least 1 job at a time')
+  .max(MAX_ENGINE_PARALLELISM, `At most ${MAX_ENGINE_PARALLELISM} jobs at a time`);
+const MemoryBudgetGiBSchema = z
+  .number({ error: 'The memory budget must be a number of GiB' })
+  .min(MIN_MEMORY_BUDGET_GIB, `The memory budget is at least ${MIN_MEMORY_BUDGET_GIB} GiB`)
+  .max(MAX_MEMORY_BUDGET_GIB, `The memory budget is at most ${MAX_MEMORY_BUDGET_GIB} GiB`);
+const EngineBackendSchema = z.enum(LLM_BACKENDS, {
+  error: `The backend is one of ${LLM_BACKENDS.join(', ')}`,
+});
+
+export const EngineSettingsSchema = z.object({
+  /** llama.cpp's backend: auto picks the best one this machine has. */
+  backend: EngineBackendSchema,
+  /** CPU threads of LLM decoding; null: the engine's rule (electron/engine/threads.ts). */
+  threads: EngineThreadsSchema.nullable(),
+  /** Jobs one model decodes at once (sequences of its context); more jobs queue. */
+  parallelism: EngineParallelismSchema,
+  /** RAM + VRAM the loaded models may use before the least recently used is evicted; null: automatic. */
+  memoryBudgetGiB: MemoryBudgetGiBSchema.nullable(),
+});
+export type EngineSettings = z.infer<typeof EngineSettingsSchema>;
+
+export const EngineSettingsPatchSchema = EngineSettingsSchema.strict().partial();
+export type EngineSettingsPatch = z.input<typeof EngineSettingsPatchSchema>;
+
+export function defaultEngineSettings(): EngineSettings {
+  return { backend: 'auto', threads: null, parallelism: 4, memoryBudgetGiB: null };
+}
+
+/** Engine settings fields a host (command line, tests) may fix over the user's settings. */
+export const ENGINE_CONFIG_FIELDS = [
+  'backend',
+  'threads',
+  'parallelism',
+  'memoryBudgetBytes',
+] as const;
+
+/** The configuration the engine runs with now, after the settings, the host and the policy. */
+export const EngineEffectiveConfigSchema = z.object({
+  /** The backend asked for ('auto' included); `backend` of the status is the one in use. */
+  backend: z.enum(LLM_BACKENDS),
+  /** null: the engine's rule chooses per model (the loaded model reports its choice). */
+  threads: z.number().int().positive().nullable(),
+  /** Jobs one model decodes at once, as applied. */
+  parallelism: z.number().int().positive(),
+  /** What the settings (or the host) ask for, before the earning policy's limit. */
+  parallelismSetting: z.number().int().positive(),
+  /** Why `parallelism` is below `parallelismSetting`: a power cap nvidia-smi could not apply. */
+  parallelismCappedBy: z.enum(['power-cap']).nullable(),
+  /** null: half the RAM plus the VRAM. */
+  memoryBudgetBytes: z.number().int().positive().nullable(),
+  /** Fields the host that started the node fixed over the settings (they ignore the settings). */
+  fixedByHost: z.array(z.enum(ENGINE_CONFIG_FIELDS)),
+});
+export type EngineEffectiveConfig = z.infer<typeof EngineEffectiveConfigSchema>;
 
 export const ENGINE_STATES = ['stopped', 'starting', 'ready', 'crashed', 'stopping'] as const;
 export const EngineStateSchema = z.enum(ENGINE_STATES);
@@ -22,8 +98,12 @@ export const EngineStatusSchema = z.object({
   inFlight: z.number().int().nonnegative(),
   /** The llama.cpp backend in use, once the engine has loaded it ('cpu', 'cuda', ...). */
   backend: z.string().nullable(),
+  /** The settings the engine runs with (applied at once when they change). */
+  config: EngineEffectiveConfigSchema,
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
+/** The engine process as the supervisor knows it (the node adds the configuration). */
+export type EngineProcessStatus = Omit<EngineStatus, 'config'>;
 
 export const EngineModelsResultSchema = z.object({ models: z.array(LoadedModelSchema) });
 

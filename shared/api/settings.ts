@@ -2,6 +2,7 @@
 // the on-disk form (versioned, migrated) in electron/provider/settings; this is the current shape.
 import { z } from 'zod';
 import { PowerSettingsPatchSchema, PowerSettingsSchema } from './power';
+import { EngineSettingsPatchSchema, EngineSettingsSchema } from './engine';
 
 export const THEMES = ['system', 'light', 'dark'] as const;
 export const START_AT_LOGIN = ['off', 'on', 'hidden'] as const;
@@ -23,7 +24,7 @@ const NodeNameSchema = z
   .regex(/^[\p{L}\p{N} ._-]+$/u, 'Use letters, digits, spaces, dots, dashes or underscores');
 
 export const SettingsSchema = z.object({
-  version: z.literal(3),
+  version: z.literal(4),
   appearance: z.object({ theme: ThemeSchema }),
   /** off / on / on and hidden (the app starts in the tray). */
   startAtLogin: StartAtLoginSchema,
@@ -34,6 +35,8 @@ export const SettingsSchema = z.object({
   ui: z.object({ closeToTrayNoticeShown: z.boolean() }),
   /** Schedule, idle-only, battery, temperature, power cap, electricity price (version 3). */
   power: PowerSettingsSchema,
+  /** The inference engine: backend, threads, parallel jobs, memory budget (version 4). */
+  engine: EngineSettingsSchema,
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -46,6 +49,7 @@ export const SettingsPatchSchema = z
     logs: z.object({ level: LogLevelSchema }).strict().partial(),
     ui: z.object({ closeToTrayNoticeShown: z.boolean() }).strict().partial(),
     power: PowerSettingsPatchSchema,
+    engine: EngineSettingsPatchSchema,
   })
   .strict()
   .partial();

@@ -9,6 +9,7 @@ import { Router } from '../../electron/provider/api/router';
 import { nodeHandlers } from '../../electron/provider/api/handlers';
 import { probeBackendEnvironment } from '../../electron/provider/gpu/backends';
 import { defaultPowerSettings } from '../../shared/api/power';
+import { CURRENT_SETTINGS_VERSION } from '../../electron/provider/settings/migrations';
 import { tempDir } from '../helpers/tmp';
 import { installFakeTools, type FakeTools } from './gpu-fake-tools';
 
@@ -75,8 +76,11 @@ describe('earning policy in the provider node (fake nvidia-smi)', () => {
     };
     await writeFile(join(t.dir, 'settings.json'), JSON.stringify(settings));
     const { node, router } = await rigNode(t.dir, fake);
-    // Migrated to version 3 with the power defaults; the old file kept.
-    expect(node.settings.get()).toMatchObject({ version: 3, node: { name: 'Rig' } });
+    // Migrated (through version 3) to the current version with the power defaults; the old file kept.
+    expect(node.settings.get()).toMatchObject({
+      version: CURRENT_SETTINGS_VERSION,
+      node: { name: 'Rig' },
+    });
     expect(node.settings.get().power).toEqual(defaultPowerSettings());
     expect(JSON.parse(await readFile(join(t.dir, 'settings.json.v2.bak'), 'utf8')).version).toBe(2);
 

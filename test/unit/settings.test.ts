@@ -8,6 +8,9 @@ import {
   CURRENT_SETTINGS_VERSION,
 } from '../../electron/provider/settings/migrations';
 import { ProviderNode } from '../../electron/provider/node';
+import { Router } from '../../electron/provider/api/router';
+import { nodeHandlers } from '../../electron/provider/api/handlers';
+import { defaultEngineSettings } from '../../shared/api';
 import { IdlerigError } from '../../shared/errors';
 import { tempDir } from '../helpers/tmp';
 
@@ -59,6 +62,144 @@ describe('settings migrations', () => {
     const onDisk = JSON.parse(await readFile(file, 'utf8'));
     expect(onDisk.version).toBe(CURRENT_SETTINGS_VERSION);
     expect(onDisk.node.name).toBe('Attic');
+  });
+});
+
+/** A version 3 file as a user would have it: every group changed from its default. */
+function v3File(): Record<string, unknown> {
+  const { engine: _engine, ...rest } = defaultSettings();
+  return {
+    ...structuredClone(rest),
+    version: 3,
+    appearance: { theme: 'dark' },
+    startAtLogin: 'hidden',
+    node: { name: 'Basement rig' },
+    pause: { since: '2026-11-25T10:00:00.000Z', until: null },
+    logs: { level: 'debug' },
+    ui: { closeToTrayNoticeShown: true },
+    power: {
+      ...rest.power,
+      idleOnly: { enabled: true, minutes: 25 },
+      powerCap: { wattsPerGpu: 220 },
+      electricity: { ...rest.power.electricity, pricePerKwh: 0.41, currency: 'CHF' },
+    },
+  };
+}
+
+describe('settings migration 3 → 4 (the engine group)', () => {
+  it('keeps everything of a version 3 file and adds the engine defaults', () => {
+    const v3 = v3File();
+    const { settings, migratedFrom } = migrateSettings(structuredClone(v3));
+    expect(migratedFrom).toBe(3);
+    expect(CURRENT_SETTINGS_VERSION).toBe(4);
+    expect(settings).toEqual({ ...v3, version: 4, engine: defaultEngineSettings() });
+    expect(settings.engine).toEqual({
+      backend: 'auto',
+      threads: null,
+      parallelism: 4,
+      memoryBudgetGiB: null,
+    });
+  });
+
+  it('on load: writes version 4, keeps the version 3 file as settings.json.v3.bak', async () => {
+    const d = await dir();
+    const file = join(d, 'settings.json');
+    const text = JSON.stringify(v3File(), null, 2);
+    await writeFile(file, text);
+    const store = new SettingsStore(file);
+    expect(await store.load()).toEqual({ migratedFrom: 3 });
+    expect(await readFile(`${file}.v3.bak`, 'utf8')).toBe(text);
+    const onDisk = JSON.parse(await readFile(file, 'utf8'));
+    expect(onDisk).toEqual({ ...v3File(), version: 4, engine: defaultEngineSettings() });
+    // Loading again migrates nothing.
+    expect(await new SettingsStore(file).load()).toEqual({});
+  });
+
+  it('a version 1 file goes through every step to version 4', () => {
+    const { settings } = migrateSettings({ version: 1, theme: 'light', nodeName: 'Old' });
+    expect(settings).toMatchObject({ version: 4, node: { name: 'Old' } });
+    expect(settings.engine).toEqual(defaultEngineSettings());
+  });
+});
+
+describe('engine settings', () => {
+  const refused: [string, Record<string, unknown>, string][] = [
+    ['threads 0', { threads: 0 }, 'engine.threads'],
+    ['threads 1.5', { threads: 1.5 }, 'engine.threads'],
+    ['threads 257', { threads: 257 }, 'engine.threads'],
+    ['threads "4"', { threads: '4' }, 'engine.threads'],
+    ['parallelism 0', { parallelism: 0 }, 'engine.parallelism'],
+    ['parallelism 17', { parallelism: 17 }, 'engine.parallelism'],
+    ['parallelism null', { parallelism: null }, 'engine.parallelism'],
+    ['backend rocm', { backend: 'rocm' }, 'engine.backend'],
+    ['memory budget 0', { memoryBudgetGiB: 0 }, 'engine.memoryBudgetGiB'],
+    ['memory budget -8', { memoryBudgetGiB: -8 }, 'engine.memoryBudgetGiB'],
+    ['memory budget ""', { memoryBudgetGiB: '' }, 'engine.memoryBudgetGiB'],
+    ['an unknown field', { gpuLayers: 10 }, 'engine'],
+  ];
+
+  it.each(refused)(
+    'refuses %s with INVALID_PARAMS naming the field; writes nothing',
+    async (_name, engine, path) => {
+      const d = await dir();
+      const file = join(d, 'settings.json');
+      const store = new SettingsStore(file);
+      await store.load();
+      const before = await readFile(file, 'utf8');
+      const changes: unknown[] = [];
+      store.on('change', (s) => changes.push(s));
+      const err = (await store
+        .update({ engine } as never)
+        .catch((e: unknown) => e)) as IdlerigError;
+      expect(err).toBeInstanceOf(IdlerigError);
+      expect(err.code).toBe('INVALID_PARAMS');
+      expect(err.message).toContain(path);
+      const issues = err.details as { path: string[]; message: string }[];
+      expect(issues.map((i) => i.path.join('.'))).toContain(path);
+      expect(await readFile(file, 'utf8')).toBe(before);
+      expect(store.get().engine).toEqual(defaultEngineSettings());
+      expect(changes).toEqual([]);
+    },
+  );
+
+  it('through the API: a refused field is named in the typed error; a valid patch merges', async () => {
+    const d = await dir();
+    const node = new ProviderNode({ dataDir: d, mode: 'headless' });
+    await node.start();
+    try {
+      const router = new Router(nodeHandlers(node), node.logger.scope('api'));
+      const ctx = { transport: 'internal' as const };
+      const before = await readFile(join(d, 'settings.json'), 'utf8');
+      // One bad field refuses the whole patch, good fields included.
+      const err = await router
+        .call('settings.update', { engine: { backend: 'cpu', threads: 0 } }, ctx)
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'INVALID_PARAMS' });
+      expect((err as IdlerigError).message).toMatch(/engine\.threads: At least 1 thread/);
+      expect((err as IdlerigError).details).toEqual([
+        expect.objectContaining({ path: ['engine', 'threads'], message: 'At least 1 thread' }),
+      ]);
+      expect(await readFile(join(d, 'settings.json'), 'utf8')).toBe(before);
+
+      const updated = await router.call(
+        'settings.update',
+        { engine: { threads: 2, memoryBudgetGiB: 6.5 } },
+        ctx,
+      );
+      expect(updated.engine).toEqual({
+        backend: 'auto',
+        threads: 2,
+        parallelism: 4,
+        memoryBudgetGiB: 6.5,
+      });
+      const back = await router.call('settings.update', { engine: { threads: null } }, ctx);
+      expect(back.engine).toMatchObject({ threads: null, memoryBudgetGiB: 6.5 });
+      expect(JSON.parse(await readFile(join(d, 'settings.json'), 'utf8')).engine).toEqual(
+        back.engine,
+      );
+    } finally {
+      await node.stop();
+    }
   });
 });
 

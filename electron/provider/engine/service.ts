@@ -6,10 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { IdlerigError } from '../../../shared/errors';
 import type { ApiEvent } from '../../../shared/api';
-import type { EngineStatus, EngineTestEvent, EngineTestResult } from '../../../shared/api/engine';
+import {
+  defaultEngineSettings,
+  type EngineSettings,
+  type EngineStatus,
+  type EngineTestEvent,
+  type EngineTestResult,
+} from '../../../shared/api/engine';
 import type { EngineTestParamsSchema } from '../../../shared/api/engine';
 import type {
-  EngineConfigInput,
   LoadedModel,
   ModelRef,
   OipDatatype,
@@ -19,13 +24,24 @@ import type { z } from 'zod';
 import type { ScopedLogger } from '../logs/logger';
 import type { InstalledModel, ModelRegistry } from '../models/registry';
 import { EngineSupervisor, type SupervisorOptions } from './supervisor';
+import {
+  changedFields,
+  effectiveEngineConfig,
+  type EffectiveEngineConfig,
+  type HostEngineConfig,
+} from './effective-config';
 
 export interface EngineServiceOptions {
   modelsDir: string;
   registry: ModelRegistry;
   log: ScopedLogger;
-  /** Engine settings other than the models folder (backend, threads, limits, ...). */
-  config?: Omit<EngineConfigInput, 'modelsDir'>;
+  /**
+   * Engine configuration fixed by the host (backend, threads, limits, ...): where it gives a
+   * field, that field ignores the user's settings (effective-config.ts).
+   */
+  config?: HostEngineConfig;
+  /** The user's engine settings at start (settings.json); later ones come with applySettings. */
+  settings?: EngineSettings;
   /** Supervisor options: the engine entry, an Electron spawner, restart delays, ... */
   supervisor?: Partial<Omit<SupervisorOptions, 'config' | 'log'>>;
   /** Told when a job starts and ends, so its energy is measured (the node's energy ledger). */
@@ -37,23 +53,76 @@ type TestParams = z.output<typeof EngineTestParamsSchema>;
 export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   readonly supervisor: EngineSupervisor;
   private readonly tests = new Map<string, AbortController>();
+  /** The configuration applied (or being applied) to the engine, and how it came about. */
+  private effective: EffectiveEngineConfig;
+  /** The latest reconfiguration on its way to the engine; jobs of this service wait for it. */
+  private applying: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: EngineServiceOptions) {
     super();
+    this.effective = effectiveEngineConfig(
+      opts.config,
+      opts.settings ?? defaultEngineSettings(),
+      null,
+    );
     this.supervisor = new EngineSupervisor({
       ...opts.supervisor,
-      config: { ...opts.config, modelsDir: opts.modelsDir },
+      config: { ...this.effective.config, modelsDir: opts.modelsDir },
       log: opts.log,
     });
+    opts.log.info('engine settings', { ...this.effective.view });
     this.supervisor.on('status', (engine) => {
-      this.emit('event', { type: 'engine.status', engine });
+      this.emit('event', { type: 'engine.status', engine: { ...engine, config: this.view() } });
       // A process that is gone holds no model.
       if (engine.state !== 'ready') this.markLoaded([]);
     });
   }
 
   status(): EngineStatus {
-    return this.supervisor.status();
+    return { ...this.supervisor.status(), config: this.view() };
+  }
+
+  private view(): EngineStatus['config'] {
+    return structuredClone(this.effective.view);
+  }
+
+  /**
+   * The user's engine settings and the earning policy's limit on jobs at once (a power cap kept
+   * by lower parallelism). When the configuration they make differs from the one applied, the
+   * change is logged and the engine reconfigured at once: a running engine takes it for its
+   * next jobs (loaded models reload with it), a stopped one starts with it.
+   */
+  applySettings(
+    settings: EngineSettings,
+    limit: { maxParallelJobs: number | null; detail?: string } = { maxParallelJobs: null },
+  ): void {
+    const next = effectiveEngineConfig(this.opts.config, settings, limit.maxParallelJobs);
+    const prev = this.effective;
+    if (
+      JSON.stringify(next.config) === JSON.stringify(prev.config) &&
+      JSON.stringify(next.view) === JSON.stringify(prev.view)
+    )
+      return;
+    this.effective = next;
+    const v = next.view;
+    this.opts.log.info('engine settings changed', {
+      changed: changedFields(prev.view, v),
+      ...v,
+      ...(v.parallelismCappedBy === 'power-cap'
+        ? {
+            why: `Parallel jobs lowered from ${v.parallelismSetting} to ${v.parallelism} to keep the power cap${limit.detail ? ` (${limit.detail})` : ''}`,
+          }
+        : {}),
+    });
+    const config = { ...next.config, modelsDir: this.opts.modelsDir };
+    this.applying = this.applying
+      .then(() => this.supervisor.reconfigure(config))
+      .catch((err: unknown) => {
+        this.opts.log.warn('the engine did not take its new settings', {
+          error: (err as Error).message,
+        });
+      });
+    this.emit('event', { type: 'engine.status', engine: this.status() });
   }
 
   async loadedModels(): Promise<LoadedModel[]> {
@@ -89,6 +158,8 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
 
   /** A short job on an installed model, streamed as `engine.test` events. */
   async test(params: TestParams): Promise<EngineTestResult> {
+    // A job asked for right after a settings change runs with the new settings.
+    await this.applying;
     const testId = params.testId ?? randomBytes(9).toString('base64url');
     if (this.tests.has(testId))
       throw new IdlerigError('CONFLICT', `A test with id ${testId} is already running`);

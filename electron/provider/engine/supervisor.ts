@@ -37,7 +37,7 @@ import {
   type ParentToEngine,
   type VerifiedFile,
 } from '../../../shared/engine-protocol';
-import type { EngineState, EngineStatus } from '../../../shared/api/engine';
+import type { EngineProcessStatus, EngineState } from '../../../shared/api/engine';
 import type { ScopedLogger } from '../logs/logger';
 
 // ---------------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ interface OnnxItem {
 }
 
 type SupervisorEvents = {
-  status: [EngineStatus];
+  status: [EngineProcessStatus];
   verified: [VerifiedFile];
 };
 
@@ -236,7 +236,7 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
   // -------------------------------------------------------------------------------------------
   // Status
 
-  status(): EngineStatus {
+  status(): EngineProcessStatus {
     const now = Date.now();
     this.crashTimes = this.crashTimes.filter((t) => now - t < HOUR);
     const crashes = this.crashTimes.length;

@@ -3,13 +3,19 @@
 //   1: { version: 1, theme, openAtLogin: boolean, nodeName }            (pre-release shape)
 //   2: appearance/node/logs/ui groups, three-state startAtLogin, a persisted manual pause.
 //   3: the power group (schedule, idle-only, battery, temperature, power cap, electricity, margin).
-import { SettingsSchema, defaultPowerSettings, type Settings } from '../../../shared/api';
+//   4: the engine group (backend, threads, parallel jobs, memory budget).
+import {
+  SettingsSchema,
+  defaultEngineSettings,
+  defaultPowerSettings,
+  type Settings,
+} from '../../../shared/api';
 
-export const CURRENT_SETTINGS_VERSION = 3;
+export const CURRENT_SETTINGS_VERSION = 4;
 
 export function defaultSettings(): Settings {
   return {
-    version: 3,
+    version: 4,
     appearance: { theme: 'system' },
     startAtLogin: 'off',
     node: { name: 'My Idlerig node' },
@@ -17,6 +23,7 @@ export function defaultSettings(): Settings {
     logs: { level: 'info' },
     ui: { closeToTrayNoticeShown: false },
     power: defaultPowerSettings(),
+    engine: defaultEngineSettings(),
   };
 }
 
@@ -37,6 +44,7 @@ const migrations: Record<number, Migration> = {
     };
   },
   2: (v2) => ({ ...v2, version: 3, power: defaultPowerSettings() }),
+  3: (v3) => ({ ...v3, version: 4, engine: defaultEngineSettings() }),
 };
 
 export class SettingsVersionError extends Error {

@@ -72,7 +72,16 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
   async update(patch: SettingsPatch): Promise<Settings> {
     const parsed = SettingsPatchSchema.safeParse(patch);
     if (!parsed.success) {
-      throw new IdlerigError('INVALID_PARAMS', 'Invalid settings', parsed.error.issues);
+      const issues = parsed.error.issues.map((i) => ({
+        path: i.path.map(String),
+        message: i.message,
+        code: i.code,
+      }));
+      throw new IdlerigError(
+        'INVALID_PARAMS',
+        `Invalid settings: ${issues.map((i) => `${i.path.join('.') || '(settings)'}: ${i.message}`).join('; ')}`,
+        issues,
+      );
     }
     return this.mutate((s) => {
       const p = parsed.data;
@@ -82,6 +91,7 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
       if (p.logs) Object.assign(s.logs, p.logs);
       if (p.ui) Object.assign(s.ui, p.ui);
       if (p.power) s.power = applyPowerPatch(s.power, p.power);
+      if (p.engine) Object.assign(s.engine, p.engine);
     });
   }
 

@@ -97,6 +97,13 @@ export function EngineCard() {
         <Typography variant="body2" color="text.secondary" sx={{ mt: 0.5 }}>
           {[
             status.backend ? `Backend ${status.backend}` : null,
+            status.state === 'ready'
+              ? `${status.config.parallelism} job${status.config.parallelism > 1 ? 's' : ''} at a time${
+                  status.config.parallelismCappedBy === 'power-cap'
+                    ? ' (lowered by the power cap)'
+                    : ''
+                }`
+              : null,
             status.pid !== null ? `process ${status.pid}` : null,
             status.lastCrash
               ? `last crash ${new Date(status.lastCrash.at).toLocaleTimeString()} (${status.lastCrash.reason})`

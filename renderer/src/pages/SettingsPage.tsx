@@ -1,5 +1,5 @@
-// Settings: appearance, start at login (desktop app only), the node's name, the data folder,
-// logs, diagnostics and about. Every change goes through settings.update; the node validates.
+// Settings: appearance, start at login (desktop app only), the node's name, the inference engine,
+// the data folder, logs, diagnostics and about. Every change goes through settings.update; the node validates.
 import { useState, type FormEvent, type ReactElement, type ReactNode } from 'react';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -25,6 +25,7 @@ import {
   type Theme,
 } from '../../../shared/api';
 import type { IdlerigError } from '../../../shared/errors';
+import { EngineSettingsSection } from '../components/EngineSettingsSection';
 import { Loading } from '../components/Loading';
 import { LogsView } from '../components/LogsView';
 import { PageHeader } from '../components/PageHeader';
@@ -313,13 +314,14 @@ export function SettingsPage() {
     <>
       <PageHeader
         title="Settings"
-        subtitle="How Idlerig looks, what it is called, and its records."
+        subtitle="How Idlerig looks, what it is called, how its engine runs, and its records."
       />
       {status && settings ? (
         <Stack spacing={2.5}>
           <AppearanceSection settings={settings} />
           {status.capabilities.loginItem ? <StartAtLoginSection settings={settings} /> : null}
           <NodeSection settings={settings} />
+          <EngineSettingsSection settings={settings.engine} />
           <DataFolderSection status={status} />
           <SettingsSection
             id="logs"
