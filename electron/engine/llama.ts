@@ -8,6 +8,7 @@
 // - Each model has one context with `parallelism` sequences: concurrent jobs decode together in
 //   one batch; more jobs wait in a FIFO queue (bounded by maxQueuedJobs).
 // - Threads are chosen by electron/engine/threads.ts and reported with the rule that chose them.
+import { acquirePinned } from './pinned';
 import os from 'node:os';
 import type {
   ChatHistoryItem,
@@ -272,21 +273,9 @@ export class LlamaEngine {
   /** The loaded (or now loaded) model, pinned: call unpin() when done. */
   private async acquireModel(ref: ModelRef): Promise<LoadedLlm> {
     const verified = await this.verifier.verify(ref);
-    const existing = this.models.get(ref.sha256);
-    if (existing) {
-      existing.pins++;
-      return existing;
-    }
-    let loading = this.loading.get(ref.sha256);
-    if (!loading) {
-      loading = this.loadModel(ref, verified.path, verified.size, verified.hashMs).finally(() =>
-        this.loading.delete(ref.sha256),
-      );
-      this.loading.set(ref.sha256, loading);
-    }
-    const m = await loading;
-    m.pins++;
-    return m;
+    return acquirePinned(ref.sha256, this.models, this.loading, () =>
+      this.loadModel(ref, verified.path, verified.size, verified.hashMs),
+    );
   }
 
   private budget(llama: Llama): number {

@@ -7,6 +7,7 @@
 // installed binary have them), CPU last; the list that was accepted is reported. onnxruntime-node
 // runs a session synchronously on the event loop, so a model's batches run one after another
 // (a FIFO per model, bounded by maxQueuedJobs) and a cancel takes effect between requests.
+import { acquirePinned } from './pinned';
 import os from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type * as OrtModule from 'onnxruntime-node';
@@ -225,21 +226,9 @@ export class OnnxEngine {
 
   private async acquire(ref: ModelRef): Promise<LoadedOnnx> {
     const verified = await this.verifier.verify(ref);
-    const existing = this.sessions.get(ref.sha256);
-    if (existing) {
-      existing.pins++;
-      return existing;
-    }
-    let p = this.loading.get(ref.sha256);
-    if (!p) {
-      p = this.open(ref, verified.path, verified.size, verified.hashMs).finally(() =>
-        this.loading.delete(ref.sha256),
-      );
-      this.loading.set(ref.sha256, p);
-    }
-    const m = await p;
-    m.pins++;
-    return m;
+    return acquirePinned(ref.sha256, this.sessions, this.loading, () =>
+      this.open(ref, verified.path, verified.size, verified.hashMs),
+    );
   }
 
   private async open(
