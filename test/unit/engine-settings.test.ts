@@ -1,6 +1,7 @@
 // The engine's settings (settings.json `engine`, version 4) reach the engine: at start, on every
 // change, and under a power cap that the driver refused (kept by lower parallelism). Real engine
 // process (the bundled entry) and real fixture models; FAKE nvidia-smi for the power cap.
+import { until } from '../helpers/wait';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -23,16 +24,6 @@ afterEach(async () => {
 });
 
 const ctx = { transport: 'internal' as const };
-
-async function until<T>(probe: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** A node with the real engine and stories260K installed as `stories`. */
 async function engineNode(

@@ -1,6 +1,7 @@
 // The earning policy inside a real provider node: FAKE nvidia-smi telemetry drives the
 // temperature rule, the status follows, every change is logged with its reason; power settings
 // are versioned (2 → 3), validated, and the API serves GPUs, telemetry, energy and the policy.
+import { until } from '../helpers/wait';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,16 +18,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
-
-async function until<T>(probe: () => T | undefined | false, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function rigNode(
   dataDir: string,

@@ -259,8 +259,7 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
       j.controller?.abort();
       await j.running.catch(() => undefined);
     } else if (j.state === 'queued') {
-      this.setState(j, 'paused');
-      await this.persist();
+      await this.settle(j, 'paused');
     }
     return this.view(j);
   }
@@ -271,8 +270,7 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
     if (j.state === 'paused' || j.state === 'failed') {
       j.error = null;
       j.retry = null;
-      this.setState(j, 'queued');
-      await this.persist();
+      await this.settle(j, 'queued');
       this.pump();
     }
     return this.view(j);
@@ -474,8 +472,9 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
   }
 
   /**
-   * A state that ends the job's run: written to downloads.json first, announced after, so
-   * whoever reacts to the event (or a crash right after it) finds the same state on disk.
+   * A state that outlives the current run (done, failed, paused, queued again): written to
+   * downloads.json first, announced after, so whoever reacts to the event (or a crash right
+   * after it) finds the same state on disk.
    */
   private async settle(j: Job, state: DownloadState): Promise<void> {
     j.state = state;
