@@ -50,12 +50,12 @@ describe.skipIf(!BUILT)('idlerig --headless (built CLI)', () => {
     running.push(cli);
     await waitForDashboard(cli);
     cli.child.kill('SIGINT');
-    expect((await cli.exited).code).toBe(0);
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
     const again = startCli(['--headless', '--port', '0', '--data-dir', d, '--quiet']);
     running.push(again);
     await waitForDashboard(again);
     again.child.kill('SIGTERM');
-    expect((await again.exited).code).toBe(0);
+    expect(await again.exited).toEqual({ code: 0, signal: null });
   });
 
   it('lets a verb talk to the node that owns the folder, and refuses a second node on it', async () => {
@@ -102,7 +102,7 @@ describe.skipIf(!BUILT)('idlerig --headless (built CLI)', () => {
     expect(new URL(base).hostname).toBe('127.0.0.2');
     expect(cli.stderr()).toMatch(/WARNING: listening on 127\.0\.0\.2, not loopback/);
     cli.child.kill('SIGTERM');
-    expect((await cli.exited).code).toBe(0);
+    expect(await cli.exited).toEqual({ code: 0, signal: null });
   });
 
   it('gives usage errors exit code 2 and a clear message', async () => {
