@@ -83,20 +83,60 @@ export default tseslint.config(
       ],
     }),
   },
-  // The provider node, the CLI and the gateway run headless too: never Electron.
+  // The provider node and the CLI run headless too: never Electron. The provider never reaches
+  // into the gateway or contracts/ (they meet only through shared/ contracts); the CLI may, to
+  // start a gateway or a demo network.
   {
-    files: [
-      'electron/provider/**/*.ts',
-      'electron/cli.ts',
-      'electron/cli/**/*.ts',
-      'gateway/**/*.ts',
-    ],
+    files: ['electron/provider/**/*.ts', 'electron/cli.ts', 'electron/cli/**/*.ts'],
     rules: restrict({
       paths: [electronBan],
       patterns: [
         {
           group: ['**/electron/main/**', '../main/**', '../../main/**', '**/renderer/**'],
           message: 'Headless code must not reach the shell or the page.',
+        },
+      ],
+    }),
+  },
+  {
+    files: ['electron/provider/**/*.ts'],
+    rules: restrict({
+      paths: [electronBan],
+      patterns: [
+        {
+          group: ['**/electron/main/**', '../main/**', '../../main/**', '**/renderer/**'],
+          message: 'Headless code must not reach the shell or the page.',
+        },
+        {
+          group: ['**/gateway/**'],
+          message: 'The provider meets the gateway only through shared/ contracts (DESIGN.md).',
+        },
+      ],
+    }),
+  },
+  // The gateway is the other side of the market: a server of its own. Never Electron, never the
+  // provider node, the engine or the page; shared/ contracts and contracts/ deploy code only.
+  {
+    files: ['gateway/**/*.ts'],
+    rules: restrict({
+      paths: [electronBan],
+      patterns: [
+        {
+          group: ['**/electron/**', '../electron/**', '**/renderer/**'],
+          message: 'gateway/ knows only shared/ contracts and contracts/ (see DESIGN.md).',
+        },
+      ],
+    }),
+  },
+  // contracts/: Solidity sources, their build script and deploy code. Chain code only: no app.
+  {
+    files: ['contracts/**/*.ts'],
+    rules: restrict({
+      paths: [electronBan],
+      patterns: [
+        {
+          group: ['**/electron/**', '**/renderer/**', '**/gateway/**'],
+          message: 'contracts/ holds chain code only: it imports nothing of the app.',
         },
       ],
     }),

@@ -36,9 +36,17 @@ function parsePort(value: string | undefined): number {
   return n;
 }
 
+/**
+ * Verbs that parse their own options (each in its electron/cli/ file). A verb added by a later
+ * part of the app (gateway, jobs, wallet, devnet) adds one line here and its help text above.
+ */
+const OWN_PARSER_VERBS: Record<string, (args: string[]) => Promise<number>> = {
+  run: runVerb,
+};
+
 export async function main(argv: string[]): Promise<number> {
-  // `run` has options of its own (electron/cli/run.ts).
-  if (argv[0] === 'run') return runVerb(argv.slice(1));
+  const ownParser = argv[0] !== undefined ? OWN_PARSER_VERBS[argv[0]] : undefined;
+  if (ownParser && Object.hasOwn(OWN_PARSER_VERBS, argv[0]!)) return ownParser(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

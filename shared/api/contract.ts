@@ -9,6 +9,9 @@ import type { MethodName } from './methods';
 import { modelsContract, ModelDownloadEventSchema, ModelsInstalledEventSchema } from './models';
 import { powerContract, PauseParamsSchema, TelemetryEventSchema } from './power';
 import { engineContract, EngineStatusEventSchema, EngineTestEventSchema } from './engine';
+import { marketContract } from './market';
+import { jobsContract } from './jobs';
+import { walletContract } from './wallet';
 
 const NoParams = z.object({}).strict();
 
@@ -42,6 +45,9 @@ export const contract = {
   ...modelsContract,
   ...powerContract,
   ...engineContract,
+  ...marketContract,
+  ...jobsContract,
+  ...walletContract,
 } as const satisfies Record<MethodName, { params: z.ZodType; result: z.ZodType }>;
 
 export type Contract = typeof contract;

@@ -6,3 +6,6 @@ export * from './logs';
 export * from './models';
 export * from './power';
 export * from './engine';
+export * from './market';
+export * from './jobs';
+export * from './wallet';

@@ -28,6 +28,9 @@ export const METHOD_NAMES = [
   'engine.models',
   'engine.test',
   'engine.testCancel',
+  // The market (shared/api/market.ts).
+  // The job record (shared/api/jobs.ts).
+  // The wallet (shared/api/wallet.ts).
 ] as const;
 
 export type MethodName = (typeof METHOD_NAMES)[number];

@@ -3,6 +3,9 @@
 import { z } from 'zod';
 import { PowerSettingsPatchSchema, PowerSettingsSchema } from './power';
 import { EngineSettingsPatchSchema, EngineSettingsSchema } from './engine';
+import { NetworkSettingsPatchSchema, NetworkSettingsSchema } from './market';
+import { JobsSettingsPatchSchema, JobsSettingsSchema } from './jobs';
+import { WalletSettingsPatchSchema, WalletSettingsSchema } from './wallet';
 
 export const THEMES = ['system', 'light', 'dark'] as const;
 export const START_AT_LOGIN = ['off', 'on', 'hidden'] as const;
@@ -24,7 +27,7 @@ const NodeNameSchema = z
   .regex(/^[\p{L}\p{N} ._-]+$/u, 'Use letters, digits, spaces, dots, dashes or underscores');
 
 export const SettingsSchema = z.object({
-  version: z.literal(4),
+  version: z.literal(5),
   appearance: z.object({ theme: ThemeSchema }),
   /** off / on / on and hidden (the app starts in the tray). */
   startAtLogin: StartAtLoginSchema,
@@ -37,6 +40,12 @@ export const SettingsSchema = z.object({
   power: PowerSettingsSchema,
   /** The inference engine: backend, threads, parallel jobs, memory budget (version 4). */
   engine: EngineSettingsSchema,
+  /** The gateways the node connects to (version 5). */
+  network: NetworkSettingsSchema,
+  /** The job record: how long rows are kept (version 5). */
+  jobs: JobsSettingsSchema,
+  /** The payout address and payment settings (version 5). */
+  wallet: WalletSettingsSchema,
 });
 export type Settings = z.infer<typeof SettingsSchema>;
 
@@ -50,6 +59,9 @@ export const SettingsPatchSchema = z
     ui: z.object({ closeToTrayNoticeShown: z.boolean() }).strict().partial(),
     power: PowerSettingsPatchSchema,
     engine: EngineSettingsPatchSchema,
+    network: NetworkSettingsPatchSchema,
+    jobs: JobsSettingsPatchSchema,
+    wallet: WalletSettingsPatchSchema,
   })
   .strict()
   .partial();

@@ -21,6 +21,16 @@ describe('import boundaries', () => {
     ],
     ['electron/provider/bad.ts', "import { app } from 'electron';\nvoid app;\n"],
     ['gateway/bad.ts', "import { app } from 'electron';\nvoid app;\n"],
+    [
+      'gateway/bad.ts',
+      "import { ProviderNode } from '../electron/provider/node';\nvoid ProviderNode;\n",
+    ],
+    [
+      'electron/provider/market/bad.ts',
+      "import { Gateway } from '../../../gateway/server';\nvoid Gateway;\n",
+    ],
+    ['contracts/bad.ts', "import { app } from 'electron';\nvoid app;\n"],
+    ['contracts/bad.ts', "import { Gateway } from '../gateway/server';\nvoid Gateway;\n"],
     ['shared/bad.ts', "import { app } from 'electron';\nvoid app;\n"],
     ['shared/bad.ts', "import { readFileSync } from 'node:fs';\nvoid readFileSync;\n"],
     [
@@ -40,6 +50,8 @@ describe('import boundaries', () => {
     ['electron/main/ok.ts', "import { app } from 'electron';\nvoid app;\n"],
     ['renderer/src/ok.ts', "import { contract } from '../../shared/api';\nvoid contract;\n"],
     ['electron/provider/ok.ts', "import { readFile } from 'node:fs/promises';\nvoid readFile;\n"],
+    ['gateway/ok.ts', "import { contract } from '../shared/api';\nvoid contract;\n"],
+    ['electron/cli/ok.ts', "import { Gateway } from '../../gateway/server';\nvoid Gateway;\n"],
   ])('%s may import what it needs', async (file, code) => {
     expect(await ruleIds(file, code)).not.toContain('no-restricted-imports');
   });

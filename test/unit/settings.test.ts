@@ -10,7 +10,12 @@ import {
 import { ProviderNode } from '../../electron/provider/node';
 import { Router } from '../../electron/provider/api/router';
 import { nodeHandlers } from '../../electron/provider/api/handlers';
-import { defaultEngineSettings } from '../../shared/api';
+import {
+  defaultEngineSettings,
+  defaultJobsSettings,
+  defaultNetworkSettings,
+  defaultWalletSettings,
+} from '../../shared/api';
 import { IdlerigError } from '../../shared/errors';
 import { tempDir } from '../helpers/tmp';
 
@@ -67,7 +72,7 @@ describe('settings migrations', () => {
 
 /** A version 3 file as a user would have it: every group changed from its default. */
 function v3File(): Record<string, unknown> {
-  const { engine: _engine, ...rest } = defaultSettings();
+  const { engine: _engine, network: _n, jobs: _j, wallet: _w, ...rest } = defaultSettings();
   return {
     ...structuredClone(rest),
     version: 3,
@@ -86,13 +91,19 @@ function v3File(): Record<string, unknown> {
   };
 }
 
-describe('settings migration 3 → 4 (the engine group)', () => {
-  it('keeps everything of a version 3 file and adds the engine defaults', () => {
+const v5Groups = () => ({
+  network: defaultNetworkSettings(),
+  jobs: defaultJobsSettings(),
+  wallet: defaultWalletSettings(),
+});
+
+describe('settings migrations 3 → 4 → 5 (the engine group; network, jobs and wallet)', () => {
+  it('keeps everything of a version 3 file and adds the engine defaults and the version 5 groups', () => {
     const v3 = v3File();
     const { settings, migratedFrom } = migrateSettings(structuredClone(v3));
     expect(migratedFrom).toBe(3);
-    expect(CURRENT_SETTINGS_VERSION).toBe(4);
-    expect(settings).toEqual({ ...v3, version: 4, engine: defaultEngineSettings() });
+    expect(CURRENT_SETTINGS_VERSION).toBe(5);
+    expect(settings).toEqual({ ...v3, version: 5, engine: defaultEngineSettings(), ...v5Groups() });
     expect(settings.engine).toEqual({
       backend: 'auto',
       threads: null,
@@ -101,7 +112,20 @@ describe('settings migration 3 → 4 (the engine group)', () => {
     });
   });
 
-  it('on load: writes version 4, keeps the version 3 file as settings.json.v3.bak', async () => {
+  it('4 → 5 keeps the power and engine groups and fills fields they lacked from the defaults', () => {
+    const { version: _v, network: _n, jobs: _j, wallet: _w, ...v5 } = defaultSettings();
+    const v4 = {
+      ...v5,
+      version: 4,
+      engine: { ...v5.engine, threads: 3 },
+      power: { ...v5.power, marginPercent: 35 },
+    };
+    const { settings, migratedFrom } = migrateSettings(structuredClone(v4));
+    expect(migratedFrom).toBe(4);
+    expect(settings).toEqual({ ...v4, version: 5, ...v5Groups() });
+  });
+
+  it('on load: writes version 5, keeps the version 3 file as settings.json.v3.bak', async () => {
     const d = await dir();
     const file = join(d, 'settings.json');
     const text = JSON.stringify(v3File(), null, 2);
@@ -110,15 +134,21 @@ describe('settings migration 3 → 4 (the engine group)', () => {
     expect(await store.load()).toEqual({ migratedFrom: 3 });
     expect(await readFile(`${file}.v3.bak`, 'utf8')).toBe(text);
     const onDisk = JSON.parse(await readFile(file, 'utf8'));
-    expect(onDisk).toEqual({ ...v3File(), version: 4, engine: defaultEngineSettings() });
+    expect(onDisk).toEqual({
+      ...v3File(),
+      version: 5,
+      engine: defaultEngineSettings(),
+      ...v5Groups(),
+    });
     // Loading again migrates nothing.
     expect(await new SettingsStore(file).load()).toEqual({});
   });
 
-  it('a version 1 file goes through every step to version 4', () => {
+  it('a version 1 file goes through every step to version 5', () => {
     const { settings } = migrateSettings({ version: 1, theme: 'light', nodeName: 'Old' });
-    expect(settings).toMatchObject({ version: 4, node: { name: 'Old' } });
+    expect(settings).toMatchObject({ version: 5, node: { name: 'Old' } });
     expect(settings.engine).toEqual(defaultEngineSettings());
+    expect(settings.network).toEqual(defaultNetworkSettings());
   });
 });
 

@@ -4,18 +4,23 @@
 //   2: appearance/node/logs/ui groups, three-state startAtLogin, a persisted manual pause.
 //   3: the power group (schedule, idle-only, battery, temperature, power cap, electricity, margin).
 //   4: the engine group (backend, threads, parallel jobs, memory budget).
+//   5: the network, jobs and wallet groups; every group's fields added since its version are
+//      filled from its defaults (a group keeps what it had).
 import {
   SettingsSchema,
   defaultEngineSettings,
+  defaultJobsSettings,
+  defaultNetworkSettings,
   defaultPowerSettings,
+  defaultWalletSettings,
   type Settings,
 } from '../../../shared/api';
 
-export const CURRENT_SETTINGS_VERSION = 4;
+export const CURRENT_SETTINGS_VERSION = 5;
 
 export function defaultSettings(): Settings {
   return {
-    version: 4,
+    version: 5,
     appearance: { theme: 'system' },
     startAtLogin: 'off',
     node: { name: 'My Idlerig node' },
@@ -24,6 +29,9 @@ export function defaultSettings(): Settings {
     ui: { closeToTrayNoticeShown: false },
     power: defaultPowerSettings(),
     engine: defaultEngineSettings(),
+    network: defaultNetworkSettings(),
+    jobs: defaultJobsSettings(),
+    wallet: defaultWalletSettings(),
   };
 }
 
@@ -45,6 +53,15 @@ const migrations: Record<number, Migration> = {
   },
   2: (v2) => ({ ...v2, version: 3, power: defaultPowerSettings() }),
   3: (v3) => ({ ...v3, version: 4, engine: defaultEngineSettings() }),
+  4: (v4) => ({
+    ...v4,
+    version: 5,
+    power: { ...defaultPowerSettings(), ...(v4.power as object) },
+    engine: { ...defaultEngineSettings(), ...(v4.engine as object) },
+    network: defaultNetworkSettings(),
+    jobs: defaultJobsSettings(),
+    wallet: defaultWalletSettings(),
+  }),
 };
 
 export class SettingsVersionError extends Error {
