@@ -57,6 +57,8 @@ const ERROR_STATUS: Record<string, number> = {
   TIMEOUT: 504,
   QUEUE_FULL: 429,
   CANCELLED: 409,
+  KEY_LOCKED: 503,
+  KEY_UNREADABLE: 500,
 };
 
 export class ApiHttpServer {
