@@ -18,7 +18,8 @@
  *
  *   gateway  -> provider  offer            job id, model sha256, kind, price, max tokens, deadline
  *   provider -> gateway   accept | decline {reason: the earning policy's code}
- *   gateway  -> provider  input            messages or prompt + sampling, or tensors (after accept)
+ *   gateway  -> provider  input            messages or prompt + sampling, or tensors (after accept;
+ *                                          small inputs come inline in the offer instead)
  *   provider -> gateway   chunk*           batched tokens: text + token count, flushed by time or
  *                                          size (the first token at once)
  *   provider -> gateway   done             usage, timings, output sha256, EIP-712 receipt
@@ -45,6 +46,9 @@ export const MARKET_PROTOCOL_VERSION = 1;
 export const PROVIDER_WS_PATH = '/market/v1';
 /** The largest frame either side accepts (bytes of the UTF-8 text). */
 export const MAX_FRAME_BYTES = 8 * 1024 * 1024;
+/** How a provider batches tokens into chunks: the first at once, then every FLUSH_MS or TOKENS. */
+export const CHUNK_FLUSH_MS = 30;
+export const CHUNK_FLUSH_TOKENS = 32;
 /** Heartbeats a gateway may miss before it marks a provider offline. */
 export const MISSED_HEARTBEATS_OFFLINE = 3;
 
@@ -252,6 +256,11 @@ export const GatewayFrameSchema = z.discriminatedUnion('type', [
     maxTokens: z.number().int().nonnegative(),
     /** Epoch ms after which the gateway cancels the job. */
     deadline: z.number().int().positive(),
+    /**
+     * The input inline (small inputs, to save a round trip): a provider that accepts runs it at
+     * once and no `input` frame follows. Absent: the input frame follows the accept.
+     */
+    input: JobInputBodySchema.optional(),
   }),
   frame('input', { jobId: JobId, body: JobInputBodySchema }),
   frame('cancel', { jobId: JobId, reason: z.enum(['CLIENT_GONE', 'DEADLINE', 'SHUTDOWN']) }),
