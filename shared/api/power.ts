@@ -1,6 +1,7 @@
 // GPUs, telemetry, energy and the earning policy, as the API carries them (issue 4).
 // The settings part (PowerSettingsSchema) is a group of the versioned settings (settings.ts).
 import { z } from 'zod';
+import { isCurrencyCode } from '../currencies';
 
 // ---------------------------------------------------------------------------------------------
 // Settings: schedule, idle-only, battery, temperature, power cap, electricity price, margin.
@@ -36,7 +37,27 @@ export type TariffPeriod = z.infer<typeof TariffPeriodSchema>;
 
 const CurrencySchema = z
   .string()
-  .regex(/^[A-Z]{3}$/, 'Use a three-letter currency code (EUR, USD…)');
+  .regex(/^[A-Z]{3}$/, 'Use a three-letter currency code (EUR, USD…)')
+  .refine(isCurrencyCode, 'Not an ISO 4217 currency code (EUR, USD, GBP…)');
+
+const CpuWattsSchema = z
+  .number()
+  .int('Use whole watts')
+  .min(1, 'At least 1 W')
+  .max(1000, 'At most 1000 W')
+  .nullable();
+
+/** Watts per logical CPU of the estimate: desktop CPUs draw about 4–8 W per thread at full load. */
+export const CPU_WATTS_PER_THREAD = 6;
+
+/**
+ * The CPU power estimate when the user gave none: logical CPUs × CPU_WATTS_PER_THREAD, at least
+ * 10 W and at most 400 W. A guess for the energy record, always marked as estimated.
+ */
+export function estimateCpuWatts(logicalCpus: number): number {
+  const n = Number.isFinite(logicalCpus) && logicalCpus > 0 ? Math.round(logicalCpus) : 1;
+  return Math.min(400, Math.max(10, n * CPU_WATTS_PER_THREAD));
+}
 
 export const PowerSettingsSchema = z
   .object({
@@ -77,6 +98,11 @@ export const PowerSettingsSchema = z
     }),
     /** The minimum price of a job is its electricity cost plus this margin. */
     marginPercent: z.number().min(0).max(1000),
+    /**
+     * The CPU's power at full load in watts, for the energy of jobs run on the CPU (a CPU
+     * provider); null: estimated from the CPU (estimateCpuWatts). Missing in older files: null.
+     */
+    cpuWatts: CpuWattsSchema.default(null),
   })
   .refine((p) => p.temperature.hysteresisC < p.temperature.maxC, {
     message: 'The hysteresis must be smaller than the temperature limit',
@@ -126,6 +152,7 @@ export const PowerSettingsPatchSchema = z
       .strict()
       .partial(),
     marginPercent: z.number().min(0).max(1000),
+    cpuWatts: CpuWattsSchema,
   })
   .strict()
   .partial();
@@ -145,6 +172,7 @@ export function defaultPowerSettings(): PowerSettings {
       tariff: { enabled: false, periods: [] },
     },
     marginPercent: 20,
+    cpuWatts: null,
   };
 }
 
@@ -233,14 +261,26 @@ export const TelemetrySampleSchema = z.object({
 export type TelemetrySample = z.infer<typeof TelemetrySampleSchema>;
 
 export const TelemetryStatusSchema = z.object({
-  /** Which sampler runs: nvidia-smi's loop mode, amdgpu sysfs, or none. */
-  source: z.enum(['nvidia-smi', 'sysfs', 'none']),
+  /** Which sampler runs: nvidia-smi's loop mode, amdgpu sysfs, the CPU estimate, or none. */
+  source: z.enum(['nvidia-smi', 'sysfs', 'cpu', 'none']),
   running: z.boolean(),
   intervalMs: z.number().int().nonnegative(),
   /** Restarts of the sampler process since the node started. */
   restarts: z.number().int().nonnegative(),
   /** Plain words: what the sampler does, or why there is no telemetry. */
   message: z.string(),
+  /** A CPU provider: the figure its power is estimated from (source 'cpu'). */
+  cpu: z
+    .object({
+      /** Watts at full load: the user's figure, or the estimate. */
+      watts: z.number().nonnegative(),
+      /** True when the figure is the estimate (settings power.cpuWatts is null). */
+      estimated: z.boolean(),
+      logicalCpus: z.number().int().positive(),
+      /** How the figure was found, in words. */
+      basis: z.string(),
+    })
+    .optional(),
 });
 export type TelemetryStatus = z.infer<typeof TelemetryStatusSchema>;
 

@@ -2,12 +2,19 @@
 // per GPU every N ms; a process per sample would cost far more than the sampling itself. It is
 // restarted with a growing delay when it dies, and restarted with a new N when the pace changes
 // (every second while jobs run, slower when idle). AMD on Linux: amdgpu's sysfs files, read in
-// place (no process at all).
+// place (no process at all). No GPU (a CPU provider): a pseudo-device 'cpu' whose power is the
+// CPU's figure × its utilization, estimated, so the energy of CPU jobs is not 0 Wh.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readdir, readFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { TelemetrySample, TelemetryStatus } from '../../../shared/api/power';
+import {
+  CPU_WATTS_PER_THREAD,
+  estimateCpuWatts,
+  type TelemetrySample,
+  type TelemetryStatus,
+} from '../../../shared/api/power';
 import type { ScopedLogger } from '../logs/logger';
 import {
   NVIDIA_TELEMETRY_FIELDS,
@@ -355,5 +362,142 @@ export class AmdSysfsSampler extends EventEmitter<SamplerEvents> implements Samp
     } finally {
       this.busy = false;
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU (a CPU provider: no GPU to sample)
+// ---------------------------------------------------------------------------------------------
+
+/** The id of the CPU pseudo-device in telemetry samples and the energy ledger. */
+export const CPU_DEVICE_ID = 'cpu';
+
+/** Busy and total CPU time so far, summed over every logical CPU (os.cpus()). */
+export interface CpuTimes {
+  busyMs: number;
+  totalMs: number;
+  logicalCpus: number;
+}
+
+export function osCpuTimes(): CpuTimes {
+  let busy = 0;
+  let total = 0;
+  const list = cpus();
+  for (const c of list) {
+    const t = c.times;
+    const all = t.user + t.nice + t.sys + t.irq + t.idle;
+    total += all;
+    busy += all - t.idle;
+  }
+  return { busyMs: busy, totalMs: total, logicalCpus: Math.max(1, list.length) };
+}
+
+/** The CPU's full-load watts: the user's figure (settings power.cpuWatts) or the estimate. */
+export function cpuPowerFigure(
+  userWatts: number | null,
+  logicalCpus: number,
+): NonNullable<TelemetryStatus['cpu']> {
+  if (userWatts !== null)
+    return { watts: userWatts, estimated: false, logicalCpus, basis: 'set on the Power page' };
+  return {
+    watts: estimateCpuWatts(logicalCpus),
+    estimated: true,
+    logicalCpus,
+    basis: `estimated: ${logicalCpus} logical CPUs × ${CPU_WATTS_PER_THREAD} W`,
+  };
+}
+
+export interface CpuSamplerOptions {
+  /** The user's figure now (settings power.cpuWatts); null: estimate. Read at every sample. */
+  userWatts: () => number | null;
+  times?: () => CpuTimes;
+  now?: () => number;
+}
+
+/**
+ * Samples the CPU as a pseudo-device: utilization from the change in os.cpus() times between two
+ * samples, power = full-load watts × utilization, always marked estimated (no sensor is read).
+ * The utilization is the whole machine's, other programs included.
+ */
+export class CpuSampler extends EventEmitter<SamplerEvents> implements Sampler {
+  private timer: NodeJS.Timeout | null = null;
+  private intervalMs = 5000;
+  private last: CpuTimes;
+  private readonly times: () => CpuTimes;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: CpuSamplerOptions) {
+    super();
+    this.times = opts.times ?? osCpuTimes;
+    this.now = opts.now ?? Date.now;
+    this.last = this.times();
+  }
+
+  start(intervalMs: number): void {
+    this.intervalMs = intervalMs;
+    this.last = this.times();
+    this.schedule();
+  }
+
+  setIntervalMs(intervalMs: number): void {
+    if (intervalMs === this.intervalMs) return;
+    this.intervalMs = intervalMs;
+    if (this.timer) this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  figure(): NonNullable<TelemetryStatus['cpu']> {
+    return cpuPowerFigure(this.opts.userWatts(), this.last.logicalCpus);
+  }
+
+  status(): TelemetryStatus {
+    const cpu = this.figure();
+    return {
+      source: 'cpu',
+      running: this.timer !== null,
+      intervalMs: this.intervalMs,
+      restarts: 0,
+      message:
+        this.timer !== null
+          ? `No GPU: CPU power estimated as ${cpu.watts} W (${cpu.basis}) × CPU utilization, every ${formatInterval(this.intervalMs)}`
+          : 'Telemetry is stopped',
+      cpu,
+    };
+  }
+
+  private schedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** One reading since the previous one (also called by tests). */
+  sample(): TelemetrySample {
+    const cur = this.times();
+    const dTotal = cur.totalMs - this.last.totalMs;
+    const dBusy = cur.busyMs - this.last.busyMs;
+    this.last = cur;
+    const util = dTotal > 0 ? Math.min(100, Math.max(0, (100 * dBusy) / dTotal)) : 0;
+    const { watts } = cpuPowerFigure(this.opts.userWatts(), cur.logicalCpus);
+    const sample: TelemetrySample = {
+      gpuId: CPU_DEVICE_ID,
+      t: this.now(),
+      utilizationPct: Math.round(util * 10) / 10,
+      vramUsedMiB: null,
+      vramTotalMiB: null,
+      temperatureC: null,
+      powerW: Math.round(watts * util) / 100,
+      powerEstimated: true,
+      powerLimitW: watts,
+      clockSmMHz: null,
+      clockMemMHz: null,
+      fanPct: null,
+    };
+    this.emit('samples', [sample]);
+    return sample;
   }
 }

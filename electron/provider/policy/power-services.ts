@@ -14,7 +14,7 @@ import type {
 import type { Settings } from '../../../shared/api/settings';
 import type { Logger, ScopedLogger } from '../logs/logger';
 import { detectGpus, type DetectOptions } from '../gpu/detect';
-import { AmdSysfsSampler, NvidiaSampler, type Sampler } from '../gpu/telemetry';
+import { AmdSysfsSampler, CpuSampler, NvidiaSampler, type Sampler } from '../gpu/telemetry';
 import { nominalPowerW } from '../gpu/tdp';
 import {
   EnergyLedger,
@@ -74,6 +74,8 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
   private flushTimer: NodeJS.Timeout | null = null;
   private idlePaceTimer: NodeJS.Timeout | null = null;
   private running = false;
+  /** Limits a crashed run left on the GPUs, restored before the first detection. */
+  private capRecovery: Promise<void> = Promise.resolve();
   private lastTelemetryStatus: TelemetryStatus = {
     source: 'none',
     running: false,
@@ -87,7 +89,12 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
     this.log = opts.logger.scope('power');
     this.host = opts.host ?? headlessSignals();
     this.pace = opts.pace ?? { busyMs: 1000, idleMs: 5000, idleAfterMs: 30_000 };
-    this.cap = new PowerCapController({ env: opts.toolEnv, log: this.log });
+    this.cap = new PowerCapController({
+      ...(opts.toolEnv ? { env: opts.toolEnv } : {}),
+      log: this.log,
+      file: join(opts.dataDir, 'power-cap.json'),
+      now: opts.now,
+    });
     this.ledger = new EnergyLedger({
       dir: join(opts.dataDir, 'energy'),
       price: (at) => priceAt(opts.settings().power.electricity, at, opts.timeZone),
@@ -100,6 +107,11 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
   async start(): Promise<void> {
     this.running = true;
     await this.ledger.load();
+    this.capRecovery = this.cap
+      .recover()
+      .catch((err: unknown) =>
+        this.log.error('power cap recovery failed', { error: (err as Error).message }),
+      );
     await this.pollPowerSource();
     this.tickTimer = setInterval(() => {
       void this.pollPowerSource().then(() => this.emit('changed'));
@@ -127,6 +139,9 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
       ]);
       clearTimeout(timer);
     }
+    // The GPUs get back the limits the cap changed (a failure is logged and tried again at the
+    // next start).
+    await this.cap.release();
     await this.sampler?.stop();
     this.sampler = null;
     await this.ledger.flush();
@@ -144,6 +159,7 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
   redetect(): Promise<GpuInventory> {
     if (this.detecting) return this.detecting;
     const run = async (): Promise<GpuInventory> => {
+      await this.capRecovery;
       const inv =
         this.opts.detect === false
           ? {
@@ -208,6 +224,12 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
     } else if (amd.length > 0 && process.platform === 'linux') {
       this.sampler = new AmdSysfsSampler({
         gpuIds: amd.map((g) => g.pciBusId!),
+        now: () => this.opts.now().getTime(),
+      });
+    } else if (inv.provider === 'cpu') {
+      // Jobs run on the CPU: its estimated power feeds the ledger like a GPU's readings.
+      this.sampler = new CpuSampler({
+        userWatts: () => this.opts.settings().power.cpuWatts,
         now: () => this.opts.now().getTime(),
       });
     } else {

@@ -23,6 +23,7 @@ export function applyPowerPatch(current: PowerSettings, patch: PowerSettingsPatc
     if (tariff) Object.assign(next.electricity.tariff, tariff);
   }
   if (patch.marginPercent !== undefined) next.marginPercent = patch.marginPercent;
+  if (patch.cpuWatts !== undefined) next.cpuWatts = patch.cpuWatts;
   const checked = PowerSettingsSchema.safeParse(next);
   if (!checked.success) {
     throw new IdlerigError(
