@@ -196,16 +196,56 @@ export interface PowerLimitResult {
   message: string;
 }
 
+/** Fields of the power-limit query the power cap reads before it changes a limit. */
+export const NVIDIA_POWER_FIELDS = [
+  'index',
+  'pci.bus_id',
+  'uuid',
+  'power.limit',
+  'power.default_limit',
+  'power.max_limit',
+] as const;
+
+export interface NvidiaPowerLimits {
+  index: number;
+  /** Normalised (0000:41:00.0), as GpuRecord.id. */
+  pciBusId: string | null;
+  uuid: string | null;
+  limitW: number | null;
+  defaultW: number | null;
+  maxW: number | null;
+}
+
+/** Each GPU's power limit now, its default and its maximum; an error in words when it fails. */
+export async function queryNvidiaPowerLimits(
+  opts: ToolOptions = {},
+): Promise<{ gpus: NvidiaPowerLimits[]; error: string | null }> {
+  const res = await runTool('nvidia-smi', queryArgs(NVIDIA_POWER_FIELDS), opts);
+  if (!res.ok) return { gpus: [], error: res.error ?? 'nvidia-smi failed' };
+  return {
+    gpus: parseNvidiaCsv(res.stdout, NVIDIA_POWER_FIELDS).map((row, i) => ({
+      index: nvidiaNumber(row.index) ?? i,
+      pciBusId: normalizePciBusId(row['pci.bus_id']),
+      uuid: row.uuid ?? null,
+      limitW: nvidiaNumber(row['power.limit']),
+      defaultW: nvidiaNumber(row['power.default_limit']),
+      maxW: nvidiaNumber(row['power.max_limit']),
+    })),
+    error: null,
+  };
+}
+
 /**
- * `nvidia-smi -i N -pl W`. It exits 0 even when the driver refuses ("Changing power management
- * limit is not supported for GPU…", laptops), so the answer is read from the text.
+ * `nvidia-smi -i GPU -pl W`; GPU is an index, a UUID or a PCI bus id. It exits 0 even when the
+ * driver refuses ("Changing power management limit is not supported for GPU…", laptops), so
+ * the answer is read from the text.
  */
 export async function setNvidiaPowerLimit(
-  index: number,
+  gpu: number | string,
   watts: number,
   opts: ToolOptions = {},
 ): Promise<PowerLimitResult> {
-  const res = await runTool('nvidia-smi', ['-i', String(index), '-pl', String(watts)], opts);
+  const res = await runTool('nvidia-smi', ['-i', String(gpu), '-pl', String(watts)], opts);
   if (res.missing) return { ok: false, problem: 'missing', message: 'nvidia-smi is not installed' };
   const text = `${res.stdout}\n${res.stderr}`.trim();
   const first = text.split('\n').find((l) => l.trim()) ?? '';
