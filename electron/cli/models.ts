@@ -179,7 +179,7 @@ async function listVerb(paths: DataPaths, opts: ModelsVerbOptions): Promise<numb
     const models = registry
       .list()
       .map((m) => installedModelView(m, { loaded: false, inUse: false }));
-    installed = { models, totalBytes: registry.totalBytes(), dir: paths.models };
+    installed = { models, totalBytes: registry.totalBytes(), dir: paths.models, freeBytes: null };
     downloads = await readPendingDownloads(paths.models);
   }
   if (opts.json) {

@@ -130,6 +130,8 @@ export const FitEstimateSchema = z.object({
   }),
   /** Where the model's facts came from. */
   basis: z.enum(['gguf-header', 'file-size']),
+  /** The header could not be fetched because the network could not be reached (basis file-size). */
+  offline: z.boolean().default(false),
   /** The sentence for the card. */
   summary: z.string(),
   reasons: z.array(z.string()),
@@ -150,6 +152,11 @@ export const InstalledModelViewSchema = z.object({
   verifiedAt: z.iso.datetime().nullable(),
   loaded: z.boolean(),
   inUse: z.boolean(),
+  /**
+   * The file on disk as last seen: ok, missing (deleted behind the node's back), or changed (its
+   * size or modification time differ from when its sha256 was checked: Verify hashes it again).
+   */
+  fileState: z.enum(['ok', 'missing', 'changed']).default('ok'),
 });
 export type InstalledModelView = z.infer<typeof InstalledModelViewSchema>;
 
@@ -157,6 +164,8 @@ export const InstalledListSchema = z.object({
   models: z.array(InstalledModelViewSchema),
   totalBytes: z.number().nonnegative(),
   dir: z.string(),
+  /** Free space on the models folder's disk; null when the system cannot tell. */
+  freeBytes: z.number().nonnegative().nullable().default(null),
 });
 export type InstalledList = z.infer<typeof InstalledListSchema>;
 

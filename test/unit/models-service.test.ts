@@ -146,10 +146,17 @@ describe('models API', () => {
       file: FIXTURE.tiny.file,
     });
     expect(existsSync(join(dir, 'data', 'models', FIXTURE.tiny.file))).toBe(true);
-    // The same file again gets a new name and id, never overwrites.
-    const again = await call<{ id: string; file: string }>('models.import', {
-      path: join(FIXTURES, FIXTURE.tiny.file),
+    // The same file again is refused with the installed model's id: no second copy.
+    await expect(
+      call('models.import', { path: join(FIXTURES, FIXTURE.tiny.file) }),
+    ).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringContaining('installed already as llama-2-tiny-random') as unknown,
     });
+    // Another file of the same name gets a new name and id, never overwrites.
+    const other = join(dir, FIXTURE.tiny.file);
+    await copyFile(join(FIXTURES, FIXTURE.stories.file), other);
+    const again = await call<{ id: string; file: string }>('models.import', { path: other });
     expect(again).toMatchObject({
       id: 'llama-2-tiny-random-2',
       file: 'llama-2-tiny-random-2.gguf',

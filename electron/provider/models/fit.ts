@@ -181,6 +181,8 @@ export interface FitInput {
   facts: MachineFacts;
   /** Why the header could not be read, if it was tried. */
   headerError?: string;
+  /** The header read failed because the network could not be reached. */
+  offline?: boolean;
 }
 
 /** The context the estimate is for: the model's own, capped at 4,096 (node-llama-cpp's default for estimates). */
@@ -207,7 +209,11 @@ export function estimateFit(input: FitInput): FitEstimate {
 
   // ONNX, or a GGUF whose header could not be read: by file size.
   if (!needs) {
-    if (input.headerError)
+    if (input.offline)
+      reasons.push(
+        "Offline: the model's header could not be fetched, so this is estimated from the file size alone.",
+      );
+    else if (input.headerError)
       reasons.push(
         `The model header could not be read (${input.headerError}); estimated from the file size.`,
       );
@@ -238,6 +244,7 @@ export function estimateFit(input: FitInput): FitEstimate {
       need: { weightsBytes: weights, kvCacheBytes: 0, overheadBytes: overhead, totalBytes: total },
       machine,
       basis: 'file-size',
+      offline: input.offline ?? false,
       summary: summaryOf(verdict, total, null, null),
       reasons,
     };
@@ -323,6 +330,7 @@ export function estimateFit(input: FitInput): FitEstimate {
     need: { weightsBytes: weights, kvCacheBytes: kv, overheadBytes: overhead, totalBytes: total },
     machine,
     basis: 'gguf-header',
+    offline: false,
     summary: summaryOf(verdict, total, gpuLayers, needs.layers, ctx),
     reasons,
   };
@@ -482,3 +490,94 @@ export function closeHeaderReader(): Promise<void> {
 export function readGgufHeader(pathOrUrl: string, signal?: AbortSignal): Promise<GgufHeader> {
   return headerReader.read(pathOrUrl, signal);
 }
+
+// ---- fit estimates without the network -------------------------------------------------------
+
+/** Error codes of a network that cannot be reached (no route, no DNS, refused, reset, timed out). */
+const UNREACHABLE_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_FAIL',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ETIMEDOUT',
+  'EPIPE',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
+
+/**
+ * True when a header read failed because the model's server could not be reached (offline, DNS,
+ * refused, timed out) rather than because of the file or the server's answer.
+ */
+export function isUnreachable(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; name?: unknown; cause?: unknown; message?: unknown } | null,
+      depth = 0;
+    e && depth < 4;
+    e = e.cause as typeof e, depth++
+  ) {
+    if (typeof e.code === 'string' && UNREACHABLE_CODES.has(e.code)) return true;
+    if (e.name === 'TimeoutError' || e.name === 'AbortError') return true;
+    if (
+      typeof e.message === 'string' &&
+      /\b(fetch failed|getaddrinfo|socket hang up|No answer from|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ENETUNREACH|ETIMEDOUT)\b/i.test(
+        e.message,
+      )
+    )
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Logs the header reads of the fit estimate that fail: an unreachable network once (a WARN when
+ * it starts, debug for every model after it, an INFO when a read works again), any other failure
+ * once per model. A catalog page visit while offline writes one line, not one per model.
+ */
+export class FitReadNotices {
+  private offline = false;
+  private readonly failedModels = new Set<string>();
+
+  constructor(private readonly log: { debug: LogFn; info: LogFn; warn: LogFn }) {}
+
+  get isOffline(): boolean {
+    return this.offline;
+  }
+
+  failed(modelId: string, err: unknown): { offline: boolean; message: string } {
+    const message = (err instanceof Error ? err.message : String(err)).slice(0, 200);
+    if (isUnreachable(err)) {
+      if (!this.offline)
+        this.log.warn(
+          'fit estimates cannot reach the network: catalog models are estimated from their file size until it can',
+          { modelId, error: message },
+        );
+      else this.log.debug('fit estimate offline', { modelId, error: message });
+      this.offline = true;
+      return { offline: true, message };
+    }
+    if (!this.failedModels.has(modelId)) {
+      this.failedModels.add(modelId);
+      this.log.warn('could not read a GGUF header for the fit estimate', {
+        modelId,
+        error: message,
+      });
+    } else this.log.debug('could not read a GGUF header for the fit estimate', { modelId });
+    return { offline: false, message };
+  }
+
+  succeeded(modelId: string): void {
+    this.failedModels.delete(modelId);
+    if (this.offline) {
+      this.offline = false;
+      this.log.info('fit estimates reach the network again', { modelId });
+    }
+  }
+}
+
+type LogFn = (msg: string, data?: Record<string, unknown>) => void;

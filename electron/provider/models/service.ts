@@ -23,6 +23,7 @@ import { formatBytes, freeSpaceOf, resolveFinalUrl, sha256File } from './downloa
 import {
   closeHeaderReader,
   estimateFit,
+  FitReadNotices,
   ggufNeeds,
   osOnlyFacts,
   readGgufHeader,
@@ -63,12 +64,14 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
   private catalogError: string | null = null;
   private machineFacts: MachineFactsProvider;
   private readonly fitCache = new Map<string, Promise<FitEstimate>>();
+  private readonly fitNotices: FitReadNotices;
   private readonly showDemo: boolean;
   private readonly freeSpace: (dir: string) => Promise<number>;
 
   constructor(private readonly opts: ModelsServiceOptions) {
     super();
     this.machineFacts = opts.machineFacts ?? osOnlyFacts;
+    this.fitNotices = new FitReadNotices(opts.log);
     this.showDemo = opts.showDemo ?? process.env.IDLERIG_DEMO_MODELS === '1';
     this.freeSpace = opts.download?.freeSpace ?? freeSpaceOf;
     this.downloads = new DownloadManager({
@@ -166,9 +169,18 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
     if (!cached) {
       cached = this.computeFit(modelId, variantId);
       this.fitCache.set(key, cached);
-      // A failure is not cached; a fit is kept for 10 minutes (free memory changes).
+      // A failure is not cached; a fit is kept for 10 minutes (free memory changes), one made
+      // offline for a minute (the network may be back).
       cached.catch(() => this.fitCache.delete(key));
-      setTimeout(() => this.fitCache.delete(key), 10 * 60_000).unref();
+      const entry = cached;
+      void entry
+        .then((fit) => (fit.offline ? 60_000 : 10 * 60_000))
+        .catch(() => 0)
+        .then((ms) => {
+          setTimeout(() => {
+            if (this.fitCache.get(key) === entry) this.fitCache.delete(key);
+          }, ms).unref();
+        });
     }
     return cached;
   }
@@ -196,14 +208,11 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
       if (installed) source = this.opts.registry.pathOf(installed);
       else source = await resolveFinalUrl(found!.variant.urls[0]!, signal);
       const info = await readGgufHeader(source, signal);
+      this.fitNotices.succeeded(modelId);
       return estimateFit({ ...base, needs: ggufNeeds(info, fileSize) });
     } catch (err) {
-      const message = err instanceof IdlerigError ? err.message : (err as Error).message;
-      this.opts.log.warn('could not read a GGUF header for the fit estimate', {
-        modelId,
-        error: message,
-      });
-      return estimateFit({ ...base, needs: null, headerError: message.slice(0, 200) });
+      const { offline, message } = this.fitNotices.failed(modelId, err);
+      return estimateFit({ ...base, needs: null, headerError: message, offline });
     }
   }
 
@@ -279,24 +288,39 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
 
   // ---- installed models ------------------------------------------------------------------------
 
-  private viewOf(m: InstalledModel): InstalledModelView {
-    return installedModelView(m, {
-      loaded: this.opts.registry.isLoaded(m.id),
-      inUse: this.opts.registry.isInUse(m.id),
-    });
+  private viewOf(
+    m: InstalledModel,
+    fileState: InstalledModelView['fileState'] = 'ok',
+  ): InstalledModelView {
+    return installedModelView(
+      m,
+      { loaded: this.opts.registry.isLoaded(m.id), inUse: this.opts.registry.isInUse(m.id) },
+      fileState,
+    );
   }
 
-  installedView(): InstalledList {
-    const models = this.opts.registry.list().map((m) => this.viewOf(m));
+  /** The installed models, each file checked (size and mtime, no hashing), and the free space. */
+  async installedView(): Promise<InstalledList> {
+    const list = this.opts.registry.list();
+    const states = await Promise.all(list.map((m) => fileStateOf(m, this.opts.registry.pathOf(m))));
+    const models = list.map((m, i) => this.viewOf(m, states[i]));
+    const freeBytes = await this.freeSpace(this.opts.modelsDir).catch(() => null);
     return {
       models,
       totalBytes: models.reduce((s, m) => s + m.sizeBytes, 0),
       dir: this.opts.modelsDir,
+      freeBytes,
     };
   }
 
   private emitInstalled(): void {
-    this.emit('event', { type: 'models.installed', installed: this.installedView() });
+    void this.installedView().then(
+      (installed) => this.emit('event', { type: 'models.installed', installed }),
+      (err: unknown) =>
+        this.opts.log.warn('could not list the installed models', {
+          error: (err as Error).message,
+        }),
+    );
   }
 
   /** Hashes an installed model's file again and compares it with the recorded sha256. */
@@ -355,6 +379,25 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
     return { id, freedBytes: size };
   }
 
+  /**
+   * An import of a file that is installed already (same size and sha256) is refused with the
+   * installed model's id, instead of making a second copy under another name. Only a file whose
+   * size matches an installed model is hashed for this.
+   */
+  private async refuseDuplicate(src: string, size: number): Promise<void> {
+    const sameSize = this.opts.registry.list().filter((m) => m.sizeBytes === size);
+    if (sameSize.length === 0) return;
+    const { sha256 } = await sha256File(src);
+    const twin = sameSize.find((m) => m.sha256 === sha256);
+    if (twin) {
+      throw new IdlerigError(
+        'CONFLICT',
+        `${basename(src)} is installed already as ${twin.id} (${twin.name}); nothing was copied`,
+        { id: twin.id },
+      );
+    }
+  }
+
   /** Hashes a local model file while copying it into the models folder, and records it. */
   async import(params: { path: string; name?: string; id?: string }): Promise<InstalledModelView> {
     const src = resolve(params.path);
@@ -369,6 +412,7 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
       );
     }
     if (engine === 'llama') await checkGgufMagic(src);
+    await this.refuseDuplicate(src, info.size);
     const taken = (f: string): boolean =>
       this.opts.registry.list().some((m) => m.file === f) ||
       this.downloads.list().some((d) => d.file === f && d.state !== 'done');
@@ -455,10 +499,30 @@ async function checkGgufMagic(path: string): Promise<void> {
   }
 }
 
+/**
+ * Whether an installed model's file is still the one that was verified: missing, or changed when
+ * its size differs from the recorded one, or its mtime from the one recorded at verification
+ * (registry verifiedFile) — for entries without it, when it is newer than the verification.
+ */
+export async function fileStateOf(
+  m: InstalledModel,
+  path: string,
+): Promise<InstalledModelView['fileState']> {
+  // Gone, or unreadable by the node (EACCES): either way the engine cannot load it.
+  const info = await stat(path).catch(() => null);
+  if (!info?.isFile()) return 'missing';
+  if (info.size !== m.sizeBytes) return 'changed';
+  const stamp = (m as { verifiedFile?: { size: number; mtimeMs: number } | null }).verifiedFile;
+  if (stamp) return stamp.size === info.size && stamp.mtimeMs === info.mtimeMs ? 'ok' : 'changed';
+  const checkedAt = Date.parse(m.verifiedAt ?? m.installedAt);
+  return Number.isFinite(checkedAt) && info.mtimeMs > checkedAt + 2000 ? 'changed' : 'ok';
+}
+
 /** How the API shows an installed model (also read from disk by `idlerig models list`). */
 export function installedModelView(
   m: InstalledModel,
   live: { loaded: boolean; inUse: boolean },
+  fileState: InstalledModelView['fileState'] = 'ok',
 ): InstalledModelView {
   return {
     id: m.id,
@@ -473,5 +537,6 @@ export function installedModelView(
     lastUsedAt: m.lastUsedAt,
     verifiedAt: m.verifiedAt ?? null,
     ...live,
+    fileState,
   };
 }
