@@ -13,6 +13,7 @@ import { factsFromInventory } from './models/fit';
 import { EngineService, type EngineServiceOptions } from './engine/service';
 import { decideState, type StateDecision } from './state';
 import { PowerServices, type PowerServicesOptions } from './policy/power-services';
+import { JobsService } from './jobs/service';
 import { pauseUntil } from './policy/policy';
 
 export interface ProviderNodeOptions {
@@ -62,6 +63,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   power!: PowerServices;
   /** The engine process and its supervisor (started by the first job, stopped with the node). */
   engine!: EngineService;
+  /** The job record (jobs.db): every job, its energy and pay; `jobs.recorder` for the market. */
+  jobs!: JobsService;
   private log!: ScopedLogger;
   private readonly lock: DataDirLock;
   private readonly now: () => Date;
@@ -139,8 +142,24 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       });
       this.engine.on('event', (event) => this.emit('event', event));
 
+      this.jobs = new JobsService({
+        file: this.paths.jobsDb,
+        exportsDir: this.paths.exports,
+        log: this.logger.scope('jobs'),
+        retentionDays: () => this.settings.get().jobs.retentionDays,
+        now: this.now,
+        ...(this.opts.power?.timeZone ? { timeZone: this.opts.power.timeZone } : {}),
+      });
+      const jobsDb = this.jobs.open();
+      if (jobsDb.recoveredFrom)
+        this.addWarning(
+          'JOBS_DB_RECOVERED',
+          `The job history could not be read (${jobsDb.recoveredFrom.problem}). It was kept as ${jobsDb.recoveredFrom.backup} and a new one was started.`,
+        );
+
       this.power = new PowerServices({
         ...this.opts.power,
+        jobStore: this.jobs.store,
         dataDir: this.paths.root,
         logger: this.logger,
         settings: () => this.settings.get(),
@@ -176,6 +195,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     await this.engine.stop();
     await this.modelService.stop();
     await this.power.stop();
+    this.jobs.close();
     await this.settings.flush();
     this.log.info('node stopped', { uptimeSeconds: this.uptimeSeconds() });
     this.logger.close();
@@ -200,7 +220,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       dataDir: this.paths.root,
       pausedUntil: d.pausedUntil,
       warnings: [...this.warnings],
-      earningsToday: null,
+      earningsToday: this.jobs ? this.jobs.earningsToday() : null,
       capabilities: { ...this.capabilities },
     };
   }

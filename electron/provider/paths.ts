@@ -11,6 +11,10 @@ export interface DataPaths {
   lock: string;
   /** How to reach the running node: port and token (mode 0600). */
   endpoint: string;
+  /** The job record: every job, its energy and its pay (SQLite). */
+  jobsDb: string;
+  /** CSV exports of the job record. */
+  exports: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -23,6 +27,8 @@ export function dataPaths(root: string): DataPaths {
     models: join(r, 'models'),
     lock: join(r, 'node.lock'),
     endpoint: join(r, 'node-endpoint.json'),
+    jobsDb: join(r, 'jobs.db'),
+    exports: join(r, 'exports'),
   };
 }
 

@@ -30,6 +30,11 @@ export const METHOD_NAMES = [
   'engine.testCancel',
   // The market (shared/api/market.ts).
   // The job record (shared/api/jobs.ts).
+  'jobs.list',
+  'jobs.get',
+  'jobs.aggregates',
+  'jobs.export',
+  'jobs.storage',
   // The wallet (shared/api/wallet.ts).
 ] as const;
 

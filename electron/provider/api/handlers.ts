@@ -35,7 +35,16 @@ export function nodeHandlers(node: ProviderNode): Handlers {
     'policy.get': () => node.policy(),
     'engine.status': () => node.engine.status(),
     'engine.models': async () => ({ models: await node.engine.loadedModels() }),
-    'engine.test': (params) => node.engine.test(params),
+    // A test job is a row of the job record (marked as a test, never earnings).
+    'engine.test': (params) =>
+      node.jobs.recordTest(params, node.models.get(params.modelId) ?? null, (testId) =>
+        node.engine.test({ ...params, testId }),
+      ),
     'engine.testCancel': ({ testId }) => node.engine.cancelTest(testId),
+    'jobs.list': (params) => node.jobs.queries.list(params),
+    'jobs.get': ({ id }) => node.jobs.queries.get(id),
+    'jobs.aggregates': (params) => node.jobs.queries.aggregates(params),
+    'jobs.export': (filter) => node.jobs.exportCsv(filter),
+    'jobs.storage': () => node.jobs.storage(),
   };
 }

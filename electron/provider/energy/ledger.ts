@@ -7,10 +7,13 @@
 //   Σ job energy + idle energy = ∫ power dt   (every slice goes to exactly one of them)
 // Each slice is priced at the electricity price of its start (time-of-use tariff applied).
 //
-// Persistence (data folder/energy): days.json (per-day totals, written atomically every minute
-// and on stop) and jobs.jsonl (one line per finished job, appended; rotated at 5 MB).
-import { appendFile, mkdir, readFile, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+// Persistence: the job database (electron/provider/jobs). A finished job's energy, cost and
+// currency go into its job row in one transaction when it ends; idle draw goes into per-hour idle
+// rows (written at most `idleFlushMs` after it was measured, and on flush). Day totals are read
+// back from those rows, so there is no second file that could disagree, and each row keeps the
+// currency it was priced in. The files of earlier versions (energy/jobs.jsonl, days.json) are
+// imported once (legacy-import.ts) and kept beside as *.imported backups.
+import { existsSync, mkdirSync } from 'node:fs';
 import type {
   EnergyDay,
   EnergySummary,
@@ -18,8 +21,12 @@ import type {
   TelemetrySample,
 } from '../../../shared/api/power';
 import type { ScopedLogger } from '../logs/logger';
-import { SerialQueue, writeFileAtomic } from '../util/atomic-write';
 import { localDate } from '../policy/local-time';
+import { openJobsDb } from '../jobs/db';
+import { JobStore, type IdleWrite } from '../jobs/store';
+import { JobQueries } from '../jobs/queries';
+import { localHour } from '../jobs/amounts';
+import { importLegacyEnergy } from './legacy-import';
 
 export interface LedgerPrice {
   pricePerKwh: number;
@@ -27,14 +34,18 @@ export interface LedgerPrice {
 }
 
 export interface EnergyLedgerOptions {
-  /** Folder of days.json and jobs.jsonl; null keeps everything in memory (tests, benchmark). */
+  /** Folder of an earlier version's days.json and jobs.jsonl (imported once); null: none. */
   dir: string | null;
+  /** The job database; absent: a private in-memory one (tests, benchmark). */
+  store?: JobStore;
   price: (at: Date) => LedgerPrice;
   now?: () => number;
   timeZone?: string;
   /** Longest a reading is held without a new one. */
   maxHoldMs?: number;
   log?: ScopedLogger;
+  /** Longest idle draw waits in memory before it is written (default 5 s). */
+  idleFlushMs?: number;
 }
 
 export interface JobStartOptions {
@@ -76,72 +87,82 @@ interface ActiveJob {
   estimated: boolean;
 }
 
-interface DayTotals {
-  date: string;
-  currency: string;
-  jobWh: number;
-  idleWh: number;
-  jobCost: number;
-  idleCost: number;
-  revenue: number;
-  jobs: number;
-  estimated: boolean;
+interface PendingIdle extends IdleWrite {
+  key: string;
 }
 
-const KEEP_DAYS = 400;
 const KEEP_JOBS = 200;
-const ROTATE_BYTES = 5 * 1024 * 1024;
 
 export class EnergyLedger implements EnergyJobReporter {
   private readonly gpus = new Map<string, GpuState>();
   private readonly active = new Map<string, ActiveJob>();
-  private readonly days = new Map<string, DayTotals>();
   private recent: JobEnergy[] = [];
-  private readonly queue = new SerialQueue();
+  private readonly pendingIdle = new Map<string, PendingIdle>();
+  private lastIdleWrite: number;
   private readonly now: () => number;
   private readonly maxHoldMs: number;
-  private dirty = false;
+  readonly store: JobStore;
+  private readonly queries: JobQueries;
   /** Every watt-hour integrated since this ledger was created (tests check the attribution). */
   readonly totals = { jobWh: 0, idleWh: 0, integratedWh: 0 };
 
   constructor(private readonly opts: EnergyLedgerOptions) {
     this.now = opts.now ?? Date.now;
     this.maxHoldMs = opts.maxHoldMs ?? 30_000;
+    this.lastIdleWrite = this.now();
+    const tz = opts.timeZone ? { timeZone: opts.timeZone } : {};
+    this.store =
+      opts.store ??
+      new JobStore(openJobsDb(':memory:').db, { ...tz, now: this.now, ...logOpt(opts.log) });
+    this.queries = new JobQueries(this.store.db, { ...tz, now: this.now });
   }
 
   get dir(): string | null {
     return this.opts.dir;
   }
 
+  /** Imports an earlier version's files once, then reads the recent jobs back. */
   async load(): Promise<void> {
     const dir = this.opts.dir;
-    if (!dir) return;
-    await mkdir(dir, { recursive: true });
-    try {
-      const doc = JSON.parse(await readFile(join(dir, 'days.json'), 'utf8')) as {
-        days?: DayTotals[];
-      };
-      for (const d of doc.days ?? []) if (d && typeof d.date === 'string') this.days.set(d.date, d);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        this.opts.log?.warn('energy days.json unreadable; starting a new one', {
-          error: (err as Error).message,
-        });
+    if (dir) {
+      if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+      await importLegacyEnergy(dir, this.store, {
+        ...(this.opts.timeZone ? { timeZone: this.opts.timeZone } : {}),
+        ...logOpt(this.opts.log),
+      });
     }
     try {
-      const lines = (await readFile(join(dir, 'jobs.jsonl'), 'utf8')).split('\n');
-      const jobs: JobEnergy[] = [];
-      for (const line of lines.slice(-KEEP_JOBS - 1)) {
-        if (!line.trim()) continue;
-        try {
-          jobs.push(JSON.parse(line) as JobEnergy);
-        } catch {
-          /* a torn last line after a crash */
-        }
-      }
-      this.recent = jobs.reverse();
+      const rows = this.store.db
+        .prepare(
+          `SELECT id, started_at, ended_at, energy_wh, energy_cost, currency, revenue,
+                  energy_estimated
+           FROM jobs WHERE energy_wh IS NOT NULL AND ended_at IS NOT NULL
+           ORDER BY ended_at DESC LIMIT ${KEEP_JOBS}`,
+        )
+        .all() as {
+        id: string;
+        started_at: number;
+        ended_at: number;
+        energy_wh: number;
+        energy_cost: number;
+        currency: string;
+        revenue: number | null;
+        energy_estimated: number;
+      }[];
+      this.recent = rows.map((r) =>
+        jobEnergy(
+          r.id,
+          r.started_at,
+          r.ended_at,
+          r.energy_wh,
+          r.energy_cost,
+          r.currency,
+          r.revenue,
+          r.energy_estimated === 1,
+        ),
+      );
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.opts.log?.warn('could not read recent job energy', { error: (err as Error).message });
     }
   }
 
@@ -165,6 +186,7 @@ export class EnergyLedger implements EnergyJobReporter {
         });
       }
     }
+    if (this.now() - this.lastIdleWrite >= (this.opts.idleFlushMs ?? 5000)) this.writeIdle();
   }
 
   jobStarted(id: string, opts: JobStartOptions = {}): void {
@@ -194,28 +216,30 @@ export class EnergyLedger implements EnergyJobReporter {
     const at = opts.at ?? this.now();
     this.advance(at);
     this.active.delete(id);
-    const price = this.opts.price(new Date(at));
+    const price = this.priceAt(at);
     const revenue = opts.revenue ?? null;
-    const hours = Math.max(at - job.startedAt, 1) / 3_600_000;
-    const record: JobEnergy = {
+    const record = jobEnergy(
       id,
-      startedAt: new Date(job.startedAt).toISOString(),
-      endedAt: new Date(at).toISOString(),
-      kwh: job.wh / 1000,
+      job.startedAt,
+      at,
+      job.wh,
+      job.cost,
+      price.currency,
+      revenue,
+      job.estimated,
+    );
+    this.store.recordEnergy({
+      id,
+      startedAt: job.startedAt,
+      endedAt: at,
+      wh: job.wh,
       cost: job.cost,
       currency: price.currency,
-      revenue,
-      net: revenue === null ? null : revenue - job.cost,
-      avgW: job.wh / hours,
       estimated: job.estimated,
-    };
-    const day = this.day(new Date(at), price.currency);
-    day.jobs++;
-    if (revenue !== null) day.revenue += revenue;
-    this.dirty = true;
+      revenue,
+    });
     this.recent.unshift(record);
     if (this.recent.length > KEEP_JOBS) this.recent.length = KEEP_JOBS;
-    void this.appendJob(record);
     return record;
   }
 
@@ -243,83 +267,96 @@ export class EnergyLedger implements EnergyJobReporter {
     return any ? sum : null;
   }
 
+  /** Today, earlier days (newest first) and recent jobs, read back from the job database. */
   summary(opts: { days?: number; jobs?: number } = {}): EnergySummary {
     const nowMs = this.now();
     this.advance(nowMs);
-    const price = this.opts.price(new Date(nowMs));
+    this.writeIdle();
+    const price = this.priceAt(nowMs);
     const today = localDate(new Date(nowMs), this.opts.timeZone);
-    const toDay = (d: DayTotals): EnergyDay => ({
-      date: d.date,
-      currency: d.currency,
-      jobKwh: d.jobWh / 1000,
-      idleKwh: d.idleWh / 1000,
-      jobCost: d.jobCost,
-      idleCost: d.idleCost,
-      revenue: d.revenue,
-      net: d.revenue - d.jobCost,
-      jobs: d.jobs,
-      estimated: d.estimated,
+    const days = (opts.days ?? 30) + 1;
+    const agg = this.queries.aggregates({ bucket: 'day', to: today, days });
+    const estimated = this.estimatedDays(agg.from);
+    const toDay = (b: (typeof agg.buckets)[number]): EnergyDay => ({
+      date: b.period,
+      currency: b.currency,
+      jobKwh: pos(b.jobKwh),
+      idleKwh: pos(b.idleKwh),
+      jobCost: pos(b.jobCost),
+      idleCost: pos(b.idleCost),
+      revenue: b.revenue,
+      net: b.net,
+      jobs: b.jobs + b.testJobs,
+      estimated: estimated.has(b.period),
     });
-    const empty: DayTotals = {
-      date: today,
-      currency: price.currency,
-      jobWh: 0,
-      idleWh: 0,
-      jobCost: 0,
-      idleCost: 0,
-      revenue: 0,
-      jobs: 0,
-      estimated: false,
-    };
+    const all = agg.buckets.filter((b) => b.currency !== '').map(toDay);
+    const todays = all.filter((d) => d.date === today);
+    const todayRow =
+      todays.find((d) => d.currency === price.currency) ??
+      todays[0] ??
+      emptyDay(today, price.currency);
     return {
       currency: price.currency,
       pricePerKwhNow: price.pricePerKwh,
       powerNowW: this.powerNowW(),
-      today: toDay(this.days.get(today) ?? empty),
-      days: [...this.days.values()]
-        .filter((d) => d.date !== today)
+      today: todayRow,
+      days: all
+        .filter((d) => d !== todayRow)
         .sort((a, b) => b.date.localeCompare(a.date))
-        .slice(0, opts.days ?? 30)
-        .map(toDay),
+        .slice(0, opts.days ?? 30),
       jobs: this.recent.slice(0, opts.jobs ?? 50),
       activeJobs: this.active.size,
     };
   }
 
-  /** Writes days.json if anything changed (the node calls this every minute and on stop). */
+  /**
+   * Writes the idle draw measured so far. Never rejects (the node calls it from an interval and
+   * on stop): a storage failure is logged by the store.
+   */
   flush(): Promise<void> {
-    const dir = this.opts.dir;
-    return this.queue.run(async () => {
-      if (!dir) return;
+    try {
       this.advance(this.now());
-      if (!this.dirty) return;
-      this.dirty = false;
-      const days = [...this.days.values()].sort((a, b) => a.date.localeCompare(b.date));
-      await writeFileAtomic(
-        join(dir, 'days.json'),
-        `${JSON.stringify({ version: 1, days: days.slice(-KEEP_DAYS) })}\n`,
-      );
-    });
+      this.writeIdle();
+    } catch (err) {
+      this.opts.log?.error('energy ledger flush failed', { error: (err as Error).message });
+    }
+    return Promise.resolve();
   }
 
-  private appendJob(record: JobEnergy): Promise<void> {
-    const dir = this.opts.dir;
-    if (!dir) return Promise.resolve();
-    return this.queue
-      .run(async () => {
-        const file = join(dir, 'jobs.jsonl');
-        try {
-          if ((await stat(file)).size > ROTATE_BYTES) await rename(file, join(dir, 'jobs.1.jsonl'));
-        } catch {
-          /* no file yet */
-        }
-        await appendFile(file, `${JSON.stringify(record)}\n`, { mode: 0o600 });
-      })
-      .catch((err: unknown) => {
-        this.opts.log?.error('could not record a job in the energy ledger', {
-          error: (err as Error).message,
-        });
+  private writeIdle(): void {
+    this.lastIdleWrite = this.now();
+    if (this.pendingIdle.size === 0) return;
+    const rows = [...this.pendingIdle.values()];
+    // Kept for the next try when the write failed: idle energy is never dropped silently.
+    if (this.store.recordIdle(rows)) this.pendingIdle.clear();
+  }
+
+  private estimatedDays(from: string): Set<string> {
+    const out = new Set<string>();
+    try {
+      const rows = this.store.db
+        .prepare(
+          `SELECT DISTINCT substr(hour, 1, 10) AS d FROM idle WHERE hour >= ? AND estimated = 1`,
+        )
+        .all(`${from}T00`) as { d: string }[];
+      for (const r of rows) out.add(r.d);
+    } catch {
+      /* a read failure only loses the mark */
+    }
+    for (const p of this.pendingIdle.values())
+      if (p.estimated) out.add(localDate(new Date(p.at), this.opts.timeZone));
+    return out;
+  }
+
+  private priceAt(t: number): LedgerPrice {
+    try {
+      return this.opts.price(new Date(t));
+    } catch (err) {
+      this.opts.log?.warn('no electricity price; counting energy at 0', {
+        error: (err as Error).message,
       });
+      return { pricePerKwh: 0, currency: '' };
+    }
   }
 
   private advance(t: number): void {
@@ -337,11 +374,8 @@ export class EnergyLedger implements EnergyJobReporter {
     if (heldMs <= 0) return;
     const wh = (g.powerW * heldMs) / 3_600_000;
     if (wh <= 0) return;
-    const at = new Date(from);
-    const price = this.opts.price(at);
+    const price = this.priceAt(from);
     const cost = (wh / 1000) * price.pricePerKwh;
-    const day = this.day(at, price.currency);
-    if (g.estimated) day.estimated = true;
     this.totals.integratedWh += wh;
     let weights = 0;
     for (const job of this.active.values())
@@ -354,39 +388,69 @@ export class EnergyLedger implements EnergyJobReporter {
         job.cost += cost * share;
         if (g.estimated) job.estimated = true;
       }
-      day.jobWh += wh;
-      day.jobCost += cost;
       this.totals.jobWh += wh;
     } else {
-      day.idleWh += wh;
-      day.idleCost += cost;
+      const key = `${localHour(from, this.opts.timeZone)}\u0000${price.currency}`;
+      const p = this.pendingIdle.get(key);
+      if (p) {
+        p.wh += wh;
+        p.cost += cost;
+        if (g.estimated) p.estimated = true;
+      } else
+        this.pendingIdle.set(key, {
+          key,
+          at: from,
+          currency: price.currency,
+          wh,
+          cost,
+          estimated: g.estimated,
+        });
       this.totals.idleWh += wh;
     }
-    this.dirty = true;
-  }
-
-  private day(at: Date, currency: string): DayTotals {
-    const date = localDate(at, this.opts.timeZone);
-    let d = this.days.get(date);
-    if (!d) {
-      d = {
-        date,
-        currency,
-        jobWh: 0,
-        idleWh: 0,
-        jobCost: 0,
-        idleCost: 0,
-        revenue: 0,
-        jobs: 0,
-        estimated: false,
-      };
-      this.days.set(date, d);
-      if (this.days.size > KEEP_DAYS + 10) {
-        const oldest = [...this.days.keys()].sort()[0];
-        if (oldest) this.days.delete(oldest);
-      }
-    }
-    d.currency = currency;
-    return d;
   }
 }
+
+function jobEnergy(
+  id: string,
+  startedAt: number,
+  endedAt: number,
+  wh: number,
+  cost: number,
+  currency: string,
+  revenue: number | null,
+  estimated: boolean,
+): JobEnergy {
+  const hours = Math.max(endedAt - startedAt, 1) / 3_600_000;
+  return {
+    id,
+    startedAt: new Date(startedAt).toISOString(),
+    endedAt: new Date(endedAt).toISOString(),
+    kwh: wh / 1000,
+    cost,
+    currency,
+    revenue,
+    net: revenue === null ? null : revenue - cost,
+    avgW: wh / hours,
+    estimated,
+  };
+}
+
+function emptyDay(date: string, currency: string): EnergyDay {
+  return {
+    date,
+    currency,
+    jobKwh: 0,
+    idleKwh: 0,
+    jobCost: 0,
+    idleCost: 0,
+    revenue: 0,
+    net: 0,
+    jobs: 0,
+    estimated: false,
+  };
+}
+
+/** Sums kept by adding and subtracting floats can end a hair below zero. */
+const pos = (x: number): number => (x < 0 ? 0 : x);
+
+const logOpt = (log: ScopedLogger | undefined): { log?: ScopedLogger } => (log ? { log } : {});

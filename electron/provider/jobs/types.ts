@@ -36,7 +36,7 @@
 // committed (WAL) and survives a crash of the process. Calls never throw for a storage problem
 // after the database opened: such a failure is logged and returned as `false`, so a job is
 // never failed because its bookkeeping failed. Invalid input (a bad id, a negative amount)
-// throws IdlerigError('INVALID_ARGUMENT').
+// throws IdlerigError('INVALID_PARAMS').
 //
 // Amounts are bigint in the token's smallest unit (decimal strings on the wire/API and in CSV).
 

@@ -23,6 +23,7 @@ import {
   type JobStartOptions,
 } from '../energy/ledger';
 import type { JobEnergy } from '../../../shared/api/power';
+import type { JobStore } from '../jobs/store';
 import { decidePolicy, type MarketView, type PolicyDecision } from './policy';
 import { priceAt } from './tariff';
 import { PowerCapController } from './power-cap';
@@ -45,6 +46,8 @@ export interface PowerServicesOptions {
   tickMs?: number;
   /** Telemetry kept for the charts. */
   historyMs?: number;
+  /** The job record, where the energy ledger keeps job energy and idle draw. */
+  jobStore?: JobStore;
 }
 
 type PowerEvents = {
@@ -97,6 +100,7 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
     });
     this.ledger = new EnergyLedger({
       dir: join(opts.dataDir, 'energy'),
+      ...(opts.jobStore ? { store: opts.jobStore } : {}),
       price: (at) => priceAt(opts.settings().power.electricity, at, opts.timeZone),
       now: () => opts.now().getTime(),
       ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),

@@ -1,0 +1,155 @@
+// The job database's schema, as versioned migrations (PRAGMA user_version), applied in order in
+// one transaction each. Never edit a released step: add the next one.
+//
+// Amounts: `earned` and `price` are exact decimal strings of the token's smallest unit (bigint in
+// the code). `earned_hi`/`earned_lo` split the same amount at 10^9 so SQLite's integer SUM adds it
+// exactly (Σ lo < 2^63 for 9·10^9 rows; Σ hi < 2^63 up to 9.2·10^27 units); a reader joins them
+// back as hi·10^9 + lo in bigint.
+//
+// Aggregates: `rollup` holds per-hour totals maintained by triggers on `jobs` in the same
+// transaction as the row change (insert, update, delete: old contribution out, new one in), so
+// the totals cannot disagree with the rows. Idle draw is its own rows (`idle`, per local hour and
+// currency). `legacy_days` holds what an earlier version's days.json counted beyond the job lines
+// it still had (its jobs.jsonl was rotated): imported once, added to the day totals.
+
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+/** A job's contribution to the rollup, from the row `r` (NEW or OLD). */
+const contribution = (r: string, sign: '+' | '-'): string => `
+  INSERT INTO rollup (hour, currency, token_symbol, token_address, token_decimals, is_test,
+                      jobs, declined, failed, tokens_in, tokens_out, earned_hi, earned_lo,
+                      revenue, energy_wh, cost)
+  VALUES (${r}.hour, ifnull(${r}.currency, ''), ifnull(${r}.token_symbol, ''),
+          ifnull(${r}.token_address, ''), ifnull(${r}.token_decimals, 0), ${r}.is_test,
+          ${sign}(${r}.status IN ('done', 'failed', 'cancelled')),
+          ${sign}(${r}.status = 'declined'),
+          ${sign}(${r}.status IN ('failed', 'cancelled')),
+          ${sign}ifnull(${r}.tokens_in, 0), ${sign}ifnull(${r}.tokens_out, 0),
+          ${sign}ifnull(${r}.earned_hi, 0), ${sign}ifnull(${r}.earned_lo, 0),
+          ${sign}ifnull(${r}.revenue, 0), ${sign}ifnull(${r}.energy_wh, 0),
+          ${sign}ifnull(${r}.energy_cost, 0))
+  ON CONFLICT (hour, currency, token_symbol, token_address, token_decimals, is_test)
+  DO UPDATE SET
+    jobs = jobs + excluded.jobs, declined = declined + excluded.declined,
+    failed = failed + excluded.failed,
+    tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+    earned_hi = earned_hi + excluded.earned_hi, earned_lo = earned_lo + excluded.earned_lo,
+    revenue = revenue + excluded.revenue, energy_wh = energy_wh + excluded.energy_wh,
+    cost = cost + excluded.cost;`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    // The first job table: one row per job, its timings, tokens, pay and energy.
+    version: 1,
+    sql: `
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        hour TEXT NOT NULL,
+        gateway TEXT,
+        model_id TEXT,
+        model_sha256 TEXT,
+        kind TEXT,
+        is_test INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'running',
+        reason TEXT,
+        error_code TEXT,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        duration_ms REAL,
+        ttft_ms REAL,
+        price TEXT,
+        price_unit TEXT,
+        token_symbol TEXT,
+        token_decimals INTEGER,
+        token_address TEXT,
+        earned TEXT,
+        earned_hi INTEGER,
+        earned_lo INTEGER,
+        revenue REAL,
+        energy_wh REAL,
+        energy_cost REAL,
+        currency TEXT,
+        energy_estimated INTEGER
+      ) STRICT;
+      CREATE INDEX jobs_started ON jobs (started_at);
+      CREATE TABLE idle (
+        hour TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        wh REAL NOT NULL,
+        cost REAL NOT NULL,
+        estimated INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (hour, currency)
+      ) STRICT;
+      CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT;`,
+  },
+  {
+    // Receipts, voucher links, filter indexes, imported day totals and the hourly rollup kept by
+    // triggers (backfilled from the rows).
+    version: 2,
+    sql: `
+      ALTER TABLE jobs ADD COLUMN receipt TEXT;
+      ALTER TABLE jobs ADD COLUMN voucher_id TEXT;
+      CREATE INDEX jobs_model ON jobs (model_id, started_at);
+      CREATE INDEX jobs_status ON jobs (status, started_at);
+      CREATE INDEX jobs_gateway ON jobs (gateway, started_at);
+      CREATE TABLE vouchers (
+        id TEXT PRIMARY KEY NOT NULL,
+        gateway TEXT NOT NULL,
+        token TEXT NOT NULL,
+        cumulative TEXT NOT NULL,
+        at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE rollup (
+        hour TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        token_symbol TEXT NOT NULL,
+        token_address TEXT NOT NULL,
+        token_decimals INTEGER NOT NULL,
+        is_test INTEGER NOT NULL,
+        jobs INTEGER NOT NULL,
+        declined INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        tokens_in INTEGER NOT NULL,
+        tokens_out INTEGER NOT NULL,
+        earned_hi INTEGER NOT NULL,
+        earned_lo INTEGER NOT NULL,
+        revenue REAL NOT NULL,
+        energy_wh REAL NOT NULL,
+        cost REAL NOT NULL,
+        PRIMARY KEY (hour, currency, token_symbol, token_address, token_decimals, is_test)
+      ) STRICT;
+      CREATE TABLE legacy_days (
+        date TEXT NOT NULL,
+        currency TEXT NOT NULL,
+        jobs INTEGER NOT NULL,
+        job_wh REAL NOT NULL,
+        job_cost REAL NOT NULL,
+        revenue REAL NOT NULL,
+        PRIMARY KEY (date, currency)
+      ) STRICT;
+      CREATE TRIGGER jobs_rollup_insert AFTER INSERT ON jobs BEGIN ${contribution('NEW', '+')} END;
+      CREATE TRIGGER jobs_rollup_delete AFTER DELETE ON jobs BEGIN ${contribution('OLD', '-')} END;
+      CREATE TRIGGER jobs_rollup_update AFTER UPDATE ON jobs BEGIN
+        ${contribution('OLD', '-')}
+        ${contribution('NEW', '+')}
+      END;
+      INSERT INTO rollup
+        SELECT hour, ifnull(currency, ''), ifnull(token_symbol, ''), ifnull(token_address, ''),
+               ifnull(token_decimals, 0), is_test,
+               sum(status IN ('done', 'failed', 'cancelled')), sum(status = 'declined'),
+               sum(status IN ('failed', 'cancelled')),
+               sum(ifnull(tokens_in, 0)), sum(ifnull(tokens_out, 0)),
+               sum(ifnull(earned_hi, 0)), sum(ifnull(earned_lo, 0)),
+               total(revenue), total(energy_wh), total(energy_cost)
+        FROM jobs WHERE true
+        GROUP BY 1, 2, 3, 4, 5, 6
+        ON CONFLICT DO NOTHING;`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,312 @@
+// The job record's writes: one row per job (start, end, energy, voucher link) and the idle draw,
+// each change in one transaction (the rollup triggers run inside it). Every write is synchronous:
+// when it returns, the row is committed. A storage failure is logged and reported as `false`;
+// it never fails the job it describes.
+import type { Statement } from 'better-sqlite3';
+import { IdlerigError } from '../../../shared/errors';
+import type { ScopedLogger } from '../logs/logger';
+import { checkAmount, localHour, splitAmount } from './amounts';
+import type { Db } from './db';
+import {
+  JOB_KINDS,
+  type JobEnd,
+  type JobEndInit,
+  type JobEnergyWrite,
+  type JobRecorder,
+  type JobStart,
+  type VoucherLink,
+} from './types';
+
+export interface JobStoreOptions {
+  timeZone?: string;
+  now?: () => number;
+  log?: ScopedLogger;
+}
+
+export interface IdleWrite {
+  /** Any instant in the hour; the row is the local hour's. */
+  at: number;
+  currency: string;
+  wh: number;
+  cost: number;
+  estimated: boolean;
+}
+
+const ms = (v: number | Date | undefined, fallback: number): number =>
+  v === undefined ? fallback : typeof v === 'number' ? v : v.getTime();
+
+function checkId(id: unknown): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 200)
+    throw new IdlerigError('INVALID_PARAMS', 'A job id is a string of 1 to 200 characters');
+  return id;
+}
+
+function checkCount(name: string, v: number | null | undefined): number | null {
+  if (v === undefined || v === null) return null;
+  if (!Number.isSafeInteger(v) || v < 0)
+    throw new IdlerigError('INVALID_PARAMS', `${name} must be a whole number ≥ 0`);
+  return v;
+}
+
+function checkMs(name: string, v: number | null | undefined): number | null {
+  if (v === undefined || v === null) return null;
+  if (!Number.isFinite(v) || v < 0)
+    throw new IdlerigError('INVALID_PARAMS', `${name} must be a number of milliseconds ≥ 0`);
+  return v;
+}
+
+export class JobStore implements JobRecorder {
+  private readonly now: () => number;
+  private readonly st: Record<
+    'insert' | 'end' | 'energy' | 'idle' | 'voucher' | 'link' | 'get',
+    Statement
+  >;
+
+  constructor(
+    readonly db: Db,
+    private readonly opts: JobStoreOptions = {},
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.st = {
+      insert: db.prepare(`
+        INSERT INTO jobs (id, started_at, hour, gateway, model_id, model_sha256, kind, is_test,
+                          tokens_in, price, price_unit, token_symbol, token_decimals, token_address)
+        VALUES (@id, @started_at, @hour, @gateway, @model_id, @model_sha256, @kind, @is_test,
+                @tokens_in, @price, @price_unit, @token_symbol, @token_decimals, @token_address)
+        ON CONFLICT (id) DO UPDATE SET
+          started_at = excluded.started_at, gateway = excluded.gateway,
+          model_id = excluded.model_id, model_sha256 = excluded.model_sha256,
+          kind = excluded.kind, is_test = excluded.is_test,
+          tokens_in = coalesce(excluded.tokens_in, tokens_in), price = excluded.price,
+          price_unit = excluded.price_unit, token_symbol = excluded.token_symbol,
+          token_decimals = excluded.token_decimals, token_address = excluded.token_address,
+          hour = CASE WHEN ended_at IS NULL THEN excluded.hour ELSE hour END`),
+      end: db.prepare(`
+        UPDATE jobs SET status = @status, ended_at = @ended_at, hour = @hour, reason = @reason,
+          error_code = @error_code, tokens_in = coalesce(@tokens_in, tokens_in),
+          tokens_out = coalesce(@tokens_out, tokens_out),
+          ttft_ms = coalesce(@ttft_ms, ttft_ms),
+          duration_ms = coalesce(@duration_ms, @ended_at - started_at),
+          earned = CASE WHEN is_test THEN NULL ELSE @earned END,
+          earned_hi = CASE WHEN is_test THEN NULL ELSE @earned_hi END,
+          earned_lo = CASE WHEN is_test THEN NULL ELSE @earned_lo END,
+          revenue = CASE WHEN is_test THEN NULL ELSE coalesce(@revenue, revenue) END,
+          receipt = coalesce(@receipt, receipt)
+        WHERE id = @id`),
+      energy: db.prepare(`
+        INSERT INTO jobs (id, started_at, ended_at, hour, status, energy_wh, energy_cost, currency,
+                          energy_estimated, revenue, duration_ms)
+        VALUES (@id, @started_at, @ended_at, @hour, 'done', @wh, @cost, @currency, @estimated,
+                @revenue, @ended_at - @started_at)
+        ON CONFLICT (id) DO UPDATE SET
+          energy_wh = excluded.energy_wh, energy_cost = excluded.energy_cost,
+          currency = excluded.currency, energy_estimated = excluded.energy_estimated,
+          revenue = CASE WHEN is_test THEN NULL ELSE coalesce(excluded.revenue, revenue) END`),
+      idle: db.prepare(`
+        INSERT INTO idle (hour, currency, wh, cost, estimated)
+        VALUES (@hour, @currency, @wh, @cost, @estimated)
+        ON CONFLICT (hour, currency) DO UPDATE SET
+          wh = wh + excluded.wh, cost = cost + excluded.cost,
+          estimated = max(estimated, excluded.estimated)`),
+      voucher: db.prepare(`
+        INSERT INTO vouchers (id, gateway, token, cumulative, at)
+        VALUES (@id, @gateway, @token, @cumulative, @at)
+        ON CONFLICT (id) DO NOTHING`),
+      link: db.prepare(`UPDATE jobs SET voucher_id = ? WHERE id = ?`),
+      get: db.prepare(`SELECT id FROM jobs WHERE id = ?`),
+    };
+  }
+
+  private hour(at: number): string {
+    return localHour(at, this.opts.timeZone);
+  }
+
+  /** Runs a write; a storage failure is logged and becomes `false` (bad input still throws). */
+  private guard(what: string, fn: () => void): boolean {
+    try {
+      fn();
+      return true;
+    } catch (err) {
+      if (err instanceof IdlerigError) throw err;
+      this.opts.log?.error(`could not record ${what} in the job database`, {
+        error: (err as Error).message,
+      });
+      return false;
+    }
+  }
+
+  private startParams(job: JobStart): Record<string, unknown> {
+    const id = checkId(job.id);
+    if (!JOB_KINDS.includes(job.kind))
+      throw new IdlerigError('INVALID_PARAMS', `A job kind is one of ${JOB_KINDS.join(', ')}`);
+    if (!job.model || typeof job.model.id !== 'string')
+      throw new IdlerigError('INVALID_PARAMS', 'A job names its model');
+    const startedAt = ms(job.startedAt, this.now());
+    const price = job.price ? checkAmount('price', job.price.amount) : null;
+    return {
+      id,
+      started_at: startedAt,
+      hour: this.hour(startedAt),
+      gateway: job.gateway ?? null,
+      model_id: job.model.id,
+      model_sha256: job.model.sha256 ?? null,
+      kind: job.kind,
+      is_test: job.test ? 1 : 0,
+      tokens_in: checkCount('tokensIn', job.tokensIn),
+      price: price === null ? null : price.toString(),
+      price_unit: job.price?.unit ?? null,
+      token_symbol: job.token?.symbol ?? null,
+      token_decimals: job.token ? checkCount('token decimals', job.token.decimals) : null,
+      token_address: job.token?.address ?? null,
+    };
+  }
+
+  start(job: JobStart): boolean {
+    const params = this.startParams(job);
+    return this.guard('a job start', () => this.st.insert.run(params));
+  }
+
+  end(id: string, end: JobEnd, init?: JobEndInit): boolean {
+    checkId(id);
+    if (!['done', 'failed', 'cancelled', 'declined'].includes(end.status))
+      throw new IdlerigError('INVALID_PARAMS', 'A job ends done, failed, cancelled or declined');
+    const endedAt = ms(end.endedAt, this.now());
+    const earned =
+      end.earned === undefined || end.earned === null ? null : checkAmount('earned', end.earned);
+    const split = earned === null ? null : splitAmount(earned);
+    const params = {
+      id,
+      status: end.status,
+      ended_at: endedAt,
+      hour: this.hour(endedAt),
+      reason: end.reason ?? null,
+      error_code: end.errorCode ?? null,
+      tokens_in: checkCount('tokensIn', end.tokensIn),
+      tokens_out: checkCount('tokensOut', end.tokensOut),
+      ttft_ms: checkMs('ttftMs', end.ttftMs),
+      duration_ms: checkMs('durationMs', end.durationMs),
+      earned: earned === null ? null : earned.toString(),
+      earned_hi: split?.hi ?? null,
+      earned_lo: split?.lo ?? null,
+      revenue: typeof end.revenue === 'number' && Number.isFinite(end.revenue) ? end.revenue : null,
+      receipt: end.receipt === undefined || end.receipt === null ? null : toJson(end.receipt),
+    };
+    const initParams = init ? this.startParams({ ...init, id }) : null;
+    return this.guard('a job end', () =>
+      this.db.transaction(() => {
+        if (!this.st.get.get(id)) {
+          if (!initParams)
+            throw new IdlerigError('NOT_FOUND', `No job ${JSON.stringify(id)} was started`);
+          this.st.insert.run(initParams);
+        }
+        this.st.end.run(params);
+      })(),
+    );
+  }
+
+  /** The energy ledger: a finished job's energy, into its row (created if the job has none). */
+  recordEnergy(e: JobEnergyWrite): boolean {
+    return this.guard('a job energy', () =>
+      this.st.energy.run({
+        id: checkId(e.id),
+        started_at: e.startedAt,
+        ended_at: e.endedAt,
+        hour: this.hour(e.endedAt),
+        wh: e.wh,
+        cost: e.cost,
+        currency: e.currency,
+        estimated: e.estimated ? 1 : 0,
+        revenue: e.revenue,
+      }),
+    );
+  }
+
+  /** The energy ledger: idle draw, added to its hour's row. */
+  recordIdle(rows: readonly IdleWrite[]): boolean {
+    if (rows.length === 0) return true;
+    return this.guard('idle energy', () =>
+      this.db.transaction(() => {
+        for (const r of rows)
+          this.st.idle.run({
+            hour: this.hour(r.at),
+            currency: r.currency,
+            wh: r.wh,
+            cost: r.cost,
+            estimated: r.estimated ? 1 : 0,
+          });
+      })(),
+    );
+  }
+
+  linkVoucher(link: VoucherLink): boolean {
+    checkAmount('cumulative', link.cumulative);
+    const at = ms(link.at, this.now());
+    return this.guard('a voucher', () =>
+      this.db.transaction(() => {
+        this.st.voucher.run({
+          id: link.voucherId,
+          gateway: link.gateway,
+          token: link.token,
+          cumulative: link.cumulative.toString(),
+          at,
+        });
+        for (const j of link.jobIds) this.st.link.run(link.voucherId, checkId(j));
+      })(),
+    );
+  }
+
+  /** Many finished jobs in one transaction (imports, the benchmark). */
+  insertFinished(jobs: readonly { start: JobStart; end: JobEnd; energy?: JobEnergyWrite }[]): void {
+    this.db.transaction(() => {
+      for (const j of jobs) {
+        this.st.insert.run(this.startParams(j.start));
+        if (j.energy) this.st.energy.run(this.energyParams(j.energy));
+        if (!this.end(j.start.id, j.end)) throw new Error('job end not recorded');
+      }
+    })();
+  }
+
+  private energyParams(e: JobEnergyWrite): Record<string, unknown> {
+    return {
+      id: e.id,
+      started_at: e.startedAt,
+      ended_at: e.endedAt,
+      hour: this.hour(e.endedAt),
+      wh: e.wh,
+      cost: e.cost,
+      currency: e.currency,
+      estimated: e.estimated ? 1 : 0,
+      revenue: e.revenue,
+    };
+  }
+
+  /** Retention: deletes jobs that ended (and idle hours) before `beforeMs`; returns rows gone. */
+  deleteBefore(beforeMs: number): number {
+    const hour = this.hour(beforeMs);
+    return this.db.transaction(() => {
+      const jobs = this.db
+        .prepare(
+          `DELETE FROM jobs WHERE status <> 'running' AND coalesce(ended_at, started_at) < ?`,
+        )
+        .run(beforeMs).changes;
+      this.db.prepare(`DELETE FROM idle WHERE hour < ?`).run(hour);
+      this.db.prepare(`DELETE FROM rollup WHERE hour < ? AND jobs = 0 AND declined = 0`).run(hour);
+      return jobs;
+    })();
+  }
+
+  /** Jobs left 'running' by a crash: marked failed at start (they cannot still be running). */
+  closeInterrupted(at = this.now()): number {
+    return this.db
+      .prepare(
+        `UPDATE jobs SET status = 'failed', error_code = 'INTERRUPTED',
+           reason = 'The node stopped while the job ran', ended_at = ?, hour = ?
+         WHERE status = 'running'`,
+      )
+      .run(at, this.hour(at)).changes;
+  }
+}
+
+function toJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+}
