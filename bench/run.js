@@ -12,7 +12,9 @@ const available = readdirSync(dir)
   .map((f) => f.slice(0, -3))
   .sort();
 
-const names = process.argv.slice(2);
+// Short names for benchmarks whose file name says more.
+const aliases = { gas: 'contracts-gas' };
+const names = process.argv.slice(2).map((n) => aliases[n] ?? n);
 if (names.length === 0) {
   console.log(`Benchmarks: ${available.join(', ')}\nRun: npm run bench -- <name> [<name> ...]`);
   process.exit(0);
