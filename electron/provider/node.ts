@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import type { ApiEvent, PolicyState, Settings, Status, Warning } from '../../shared/api';
 import { VERSION } from '../../shared/version';
+import { IdlerigError } from '../../shared/errors';
 import { dataPaths, type DataPaths } from './paths';
 import { DataDirLock } from './datadir-lock';
 import { Logger, type ScopedLogger } from './logs/logger';
@@ -15,6 +16,8 @@ import { decideState, type StateDecision } from './state';
 import { PowerServices, type PowerServicesOptions } from './policy/power-services';
 import { JobsService } from './jobs/service';
 import { pauseUntil } from './policy/policy';
+import { createNodeMarket, type NodeMarketOptions } from './market/node-market';
+import type { MarketClient } from './market';
 
 export interface ProviderNodeOptions {
   dataDir: string;
@@ -40,9 +43,25 @@ export interface ProviderNodeOptions {
    * `config` gives wins over them (electron/provider/engine/effective-config.ts).
    */
   engine?: Partial<Omit<EngineServiceOptions, 'modelsDir' | 'registry' | 'log' | 'settings'>>;
+  /** The market client: command-line gateways, how the node key is kept (market/node-market.ts). */
+  market?: NodeMarketOptions;
 }
 
 type NodeEvents = { event: [ApiEvent] };
+
+/** The whole shutdown fits in 5 s (the shells force an exit a little later). */
+export const STOP_BUDGET_MS = 4000;
+
+/** Runs fn; rejects when it has not settled within ms. */
+function withTimeout(fn: () => Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    Promise.resolve().then(fn),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`did not finish within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
 
 /**
  * The provider node: owns the data folder, the settings, the logs and the services, and knows
@@ -65,6 +84,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   engine!: EngineService;
   /** The job record (jobs.db): every job, its energy and pay; `jobs.recorder` for the market. */
   jobs!: JobsService;
+  /** The gateways this node serves (electron/provider/market). */
+  market!: MarketClient;
   private log!: ScopedLogger;
   private readonly lock: DataDirLock;
   private readonly now: () => Date;
@@ -77,6 +98,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
    */
   private committed: Settings | null = null;
   private pauseTimer: NodeJS.Timeout | null = null;
+  private readonly stopHooks: Array<{ name: string; run: () => Promise<unknown> }> = [];
   private running = false;
   /** Filled by the hosting shell: what it adds to the node (the login item under Electron). */
   capabilities: Status['capabilities'];
@@ -92,7 +114,19 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   }
 
   async start(): Promise<void> {
-    await mkdir(this.paths.root, { recursive: true });
+    await mkdir(this.paths.root, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST' || err.code === 'ENOTDIR')
+        throw new IdlerigError(
+          'CONFLICT',
+          `The data folder ${this.paths.root} is a file, not a folder. Choose another --data-dir, or move the file away.`,
+        );
+      if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS')
+        throw new IdlerigError(
+          'CONFLICT',
+          `Cannot create the data folder ${this.paths.root}: permission denied. Choose another --data-dir.`,
+        );
+      throw err;
+    });
     await this.lock.acquire();
     try {
       await mkdir(this.paths.models, { recursive: true });
@@ -110,6 +144,17 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
           backup: report.recoveredFrom.backup,
         });
       }
+      if (report.repaired) {
+        const fields = report.repaired.fields.join(', ');
+        this.addWarning(
+          'SETTINGS_REPAIRED',
+          `Some settings were invalid and went back to their defaults: ${fields}. Every other setting was kept; the file as it was is kept as ${report.repaired.backup}.`,
+        );
+        this.log.warn('settings had invalid fields; those were reset', {
+          fields: report.repaired.fields,
+          backup: report.repaired.backup,
+        });
+      }
       if (report.migratedFrom !== undefined) {
         this.log.info('settings migrated', { from: report.migratedFrom });
       }
@@ -117,7 +162,19 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       this.settings.on('change', (s) => this.onSettingsChange(s));
 
       this.models = new ModelRegistry(this.paths.models);
-      await this.models.load();
+      const index = await this.models.load(this.now);
+      if (index.recovered) {
+        const { backup, problem, rebuilt } = index.recovered;
+        this.addWarning(
+          'MODELS_INDEX_RECOVERED',
+          `The list of installed models could not be read (${problem}). It was kept as ${backup} and rebuilt from the model files in the folder (${rebuilt.length} found, each checked again).`,
+        );
+        this.log.warn('models/index.json was unusable; rebuilt from the files', {
+          backup,
+          problem,
+          rebuilt,
+        });
+      }
       this.modelService = new ModelsService({
         ...this.opts.models,
         modelsDir: this.paths.models,
@@ -126,6 +183,13 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       });
       this.modelService.on('event', (event) => this.emit('event', event));
       await this.modelService.start();
+      const lostDownloads = this.modelService.downloads.recovered;
+      if (lostDownloads) {
+        this.addWarning(
+          'DOWNLOADS_RECOVERED',
+          `The list of unfinished downloads could not be read (${lostDownloads.problem}). It was kept as ${lostDownloads.backup}; start those downloads again (they resume from their partial files).`,
+        );
+      }
 
       this.engine = new EngineService({
         ...this.opts.engine,
@@ -141,6 +205,17 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         },
       });
       this.engine.on('event', (event) => this.emit('event', event));
+      // Hashes checked by earlier runs (size and mtime unchanged) are not computed again, and
+      // every new check is recorded in the models index.
+      this.engine.supervisor.seedVerified(await this.models.verifiedFiles());
+      this.engine.supervisor.on('verified', (file) => {
+        this.models.recordVerified(file).catch((err: unknown) =>
+          this.log.warn('could not record a verified model hash', {
+            file: file.path,
+            error: (err as Error).message,
+          }),
+        );
+      });
 
       this.jobs = new JobsService({
         file: this.paths.jobsDb,
@@ -174,6 +249,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       }
 
       this.running = true;
+      this.market = createNodeMarket(this, this.opts.market);
+      this.market.start();
       this.refreshState();
       this.log.info('node started', {
         version: VERSION,
@@ -187,20 +264,64 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     }
   }
 
+  /**
+   * Stops the node within STOP_BUDGET_MS: data flushed first (settings, models index), then the
+   * engine and the downloads, the power services (energy ledger, power cap), the servers the
+   * host registered, and last the logs and the data-folder lock. Each step is settled on its
+   * own, with its share of the budget: one that fails or hangs is logged and the rest still run.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;
-    await this.engine.stop();
-    await this.modelService.stop();
-    await this.power.stop();
-    this.jobs.close();
-    await this.settings.flush();
-    this.log.info('node stopped', { uptimeSeconds: this.uptimeSeconds() });
-    this.logger.close();
-    await this.lock.release();
+    const deadline = Date.now() + STOP_BUDGET_MS;
+    const failed: string[] = [];
+    const steps = async (named: Array<[string, () => Promise<unknown>]>): Promise<void> => {
+      const left = Math.max(50, deadline - Date.now() - 300);
+      const results = await Promise.allSettled(named.map(([, fn]) => withTimeout(fn, left)));
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') return;
+        const step = named[i]![0];
+        failed.push(step);
+        this.log.error('a step of the shutdown failed; the others go on', {
+          step,
+          error: r.reason instanceof Error ? r.reason.message : String(r.reason),
+        });
+      });
+    };
+    await steps([
+      ['settings', () => this.settings.flush()],
+      ['models index', () => this.models.flush()],
+    ]);
+    await steps([['market', async () => this.market?.stop()]]);
+    await steps([
+      ['engine', () => this.engine.stop()],
+      ['downloads', () => this.modelService.stop()],
+    ]);
+    await steps([['power', () => this.power.stop()]]);
+    await steps([['jobs', async () => this.jobs.close()]]);
+    await steps(this.stopHooks.map(({ name, run }) => [name, run]));
+    await steps([['settings', () => this.settings.flush()]]);
+    this.log.info('node stopped', {
+      uptimeSeconds: this.uptimeSeconds(),
+      ...(failed.length ? { failedSteps: failed } : {}),
+    });
+    try {
+      this.logger.close();
+    } catch {
+      /* the log is the last thing that may fail */
+    }
+    await this.lock.release().catch(() => undefined);
     this.removeAllListeners();
+  }
+
+  /**
+   * A step the host adds to the shutdown (the HTTP server, the endpoint file): run after the
+   * engine, downloads and power services, before the logs close and the lock is released.
+   */
+  onStop(name: string, run: () => Promise<unknown>): void {
+    this.stopHooks.push({ name, run });
   }
 
   get isRunning(): boolean {
@@ -266,7 +387,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     return Math.max(0, (this.now().getTime() - this.startedAt.getTime()) / 1000);
   }
 
-  private addWarning(code: string, message: string): void {
+  /** A warning shown in status and on the Dashboard until the node restarts. */
+  addWarning(code: string, message: string): void {
     this.warnings.push({ code, message, at: this.now().toISOString() });
   }
 
@@ -275,6 +397,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     this.logger.level = settings.logs.level;
     this.emit('event', { type: 'settings', settings });
     this.power.onSettings();
+    this.market?.onSettings();
     this.refreshState();
   }
 
@@ -293,6 +416,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       maxParallelJobs: next.maxParallelJobs,
       detail: next.powerCap.detail,
     });
+    // Gateways hear of a pause and of a changed price floor or parallelism.
+    this.market?.onPolicy();
     if (!prev || prev.state !== next.state || prev.reason !== next.reason) {
       this.log.info('state changed', {
         state: next.state,
@@ -307,9 +432,14 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     if (until) {
       const ms = Date.parse(until) - this.now().getTime();
       if (ms <= 0) {
-        void this.settings.mutate((s) => {
-          s.pause = null;
-        });
+        this.settings
+          .mutate((s) => {
+            s.pause = null;
+          })
+          .catch((err: unknown) => {
+            // The pause stays on disk; the next refresh tries again.
+            this.log.warn('could not end an expired pause', { error: (err as Error).message });
+          });
       } else {
         // setTimeout holds at most ~24.8 days; re-check on wake-up.
         this.pauseTimer = setTimeout(() => this.refreshState(), Math.min(ms + 50, 2 ** 31 - 1));

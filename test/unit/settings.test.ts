@@ -1,5 +1,5 @@
 import { describe, it, expect, afterEach } from 'vitest';
-import { readFile, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SettingsStore } from '../../electron/provider/settings/store';
 import {
@@ -254,12 +254,45 @@ describe('settings store', () => {
     expect(store.get()).toEqual(defaultSettings());
   });
 
-  it('treats a schema-invalid file as corrupt and says which field is wrong', async () => {
+  it('one invalid field goes back to its default, names the field, and keeps every other field', async () => {
     const d = await dir();
     const file = join(d, 'settings.json');
-    await writeFile(file, JSON.stringify({ ...defaultSettings(), startAtLogin: 'sometimes' }));
-    const report = await new SettingsStore(file).load();
-    expect(report.recoveredFrom?.problem).toMatch(/startAtLogin/);
+    const text = JSON.stringify({
+      ...defaultSettings(),
+      startAtLogin: 'sometimes',
+      node: { name: 'Rig 7' },
+      appearance: { theme: 'dark' },
+      logs: { level: 'loud' },
+    });
+    await writeFile(file, text);
+    const store = new SettingsStore(file);
+    const report = await store.load();
+    expect(report.recoveredFrom).toBeUndefined();
+    expect(report.repaired?.fields.sort()).toEqual(['logs.level', 'startAtLogin']);
+    expect(await readFile(report.repaired!.backup, 'utf8')).toBe(text);
+    expect(store.get()).toMatchObject({
+      startAtLogin: 'off',
+      node: { name: 'Rig 7' },
+      appearance: { theme: 'dark' },
+      logs: { level: 'info' },
+    });
+    // Repaired on disk too, so the next start finds a valid file.
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(store.get());
+  });
+
+  it('a change is in memory only once it is on disk: a failed write changes nothing', async () => {
+    const d = await dir();
+    const file = join(d, 'settings.json');
+    const store = new SettingsStore(file);
+    await store.load();
+    // A folder in the file's place makes the rename of every write fail (even as root).
+    await rm(file);
+    await mkdir(join(file, 'blocker'), { recursive: true });
+    await expect(store.update({ node: { name: 'Not saved' } })).rejects.toThrow();
+    expect(store.get().node.name).toBe(defaultSettings().node.name);
+    await rm(file, { recursive: true });
+    await store.update({ node: { name: 'Saved' } });
+    expect(JSON.parse(await readFile(file, 'utf8')).node.name).toBe('Saved');
   });
 
   it('rejects an invalid patch with INVALID_PARAMS and writes nothing', async () => {

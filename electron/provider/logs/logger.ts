@@ -1,25 +1,31 @@
-import {
-  openSync,
-  writeSync,
-  closeSync,
-  fstatSync,
-  renameSync,
-  existsSync,
-  unlinkSync,
-  mkdirSync,
-} from 'node:fs';
-import { join } from 'node:path';
+// Structured logs through pino into size-rotated files (pino-roll: logs/idlerig.N.log, the
+// newest with the highest N; logs/current.log links to it), secrets redacted before they reach
+// the disk, the last entries kept in memory for the Logs view.
+//
+// Logging never throws into the code that logs, and never blocks on the disk: pino-roll writes
+// through sonic-boom asynchronously. The file stream opens asynchronously; entries logged before
+// it is ready (or while it is being reopened after an error) wait in a bounded buffer. A stream
+// that fails (a rotation that could not open its next file, a full disk) is dropped and opened
+// again after a short delay, so one failed rotation never stops the logs for good.
+import { mkdirSync, readdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { EventEmitter } from 'node:events';
+import pino from 'pino';
+import pinoRoll, { type PinoRollStream } from 'pino-roll';
 import type { LogEntry, LogLevel } from '../../../shared/api';
 import { redact } from './redact';
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const BASE = 'idlerig';
+/** Lines kept while no file stream is open; older ones are dropped (and counted). */
+const MAX_PENDING = 5000;
+const REOPEN_DELAY_MS = 1000;
 
 export interface LoggerOptions {
   dir: string;
   /** Rotate when the current file passes this size. */
   maxBytes?: number;
-  /** Rotated files kept: idlerig.1.log … idlerig.N.log. */
+  /** Rotated files kept beside the current one. */
   keep?: number;
   /** Entries kept in memory for the Logs view. */
   ringSize?: number;
@@ -35,32 +41,54 @@ export interface ScopedLogger {
   error(msg: string, data?: Record<string, unknown>): void;
 }
 
-/**
- * Structured logs: one JSON object per line in logs/idlerig.log, rotated by size, secrets
- * redacted before they reach the disk, the last entries kept in memory for the UI.
- */
 export class Logger extends EventEmitter<{ entry: [LogEntry] }> {
-  readonly file: string;
-  private fd: number | null = null;
-  private size = 0;
   private seq = 0;
   private readonly ring: LogEntry[] = [];
   private readonly maxBytes: number;
   private readonly keep: number;
   private readonly ringSize: number;
   private readonly echo: boolean;
+  private readonly pino: pino.Logger;
+  private stream: PinoRollStream | null = null;
+  private opening: Promise<void> | null = null;
+  private reopenTimer: NodeJS.Timeout | null = null;
+  private pending: string[] = [];
+  private closed = false;
+  /** Lines that could not be kept (buffer full while the file was unavailable). */
+  dropped = 0;
+  /** Stream failures seen (each one followed by a reopen). */
+  failures = 0;
   level: LogLevel;
 
   constructor(private readonly opts: LoggerOptions) {
     super();
-    mkdirSync(opts.dir, { recursive: true });
-    this.file = join(opts.dir, 'idlerig.log');
+    try {
+      mkdirSync(opts.dir, { recursive: true });
+    } catch {
+      /* reported when the stream fails to open; the ring still works */
+    }
     this.maxBytes = opts.maxBytes ?? 5 * 1024 * 1024;
     this.keep = opts.keep ?? 5;
     this.ringSize = opts.ringSize ?? 2000;
     this.level = opts.level ?? 'info';
     this.echo = opts.echo ?? false;
-    this.open();
+    // Every level is written (the node filters before pino); entries carry their own time.
+    this.pino = pino(
+      {
+        level: 'trace',
+        base: null,
+        timestamp: false,
+        messageKey: 'msg',
+        formatters: { level: (label) => ({ level: label }) },
+      },
+      { write: (line: string) => this.sink(line) },
+    );
+    this.openStream();
+  }
+
+  /** The file written now. */
+  get file(): string {
+    return this.stream?.file ?? join(this.opts.dir, `${BASE}.${this.lastNumber()}.log`);
   }
 
   scope(scope: string): ScopedLogger {
@@ -73,17 +101,30 @@ export class Logger extends EventEmitter<{ entry: [LogEntry] }> {
   }
 
   log(level: LogLevel, scope: string, msg: string, data?: Record<string, unknown>): void {
-    if (LEVEL_RANK[level] < LEVEL_RANK[this.level]) return;
-    const entry: LogEntry = { seq: ++this.seq, time: new Date().toISOString(), level, scope, msg };
-    if (data && Object.keys(data).length > 0) entry.data = redact(data) as Record<string, unknown>;
-    this.ring.push(entry);
-    if (this.ring.length > this.ringSize) this.ring.splice(0, this.ring.length - this.ringSize);
-    this.write(`${JSON.stringify(entry)}\n`);
-    if (this.echo)
-      process.stderr.write(
-        `${entry.time} ${level.toUpperCase().padEnd(5)} [${scope}] ${msg}${entry.data ? ` ${JSON.stringify(entry.data)}` : ''}\n`,
-      );
-    this.emit('entry', entry);
+    try {
+      if (LEVEL_RANK[level] < LEVEL_RANK[this.level]) return;
+      const entry: LogEntry = {
+        seq: ++this.seq,
+        time: new Date().toISOString(),
+        level,
+        scope,
+        msg,
+      };
+      if (data && Object.keys(data).length > 0)
+        entry.data = redact(data) as Record<string, unknown>;
+      this.ring.push(entry);
+      if (this.ring.length > this.ringSize) this.ring.splice(0, this.ring.length - this.ringSize);
+      const { msg: text, level: _level, ...fields } = entry;
+      this.pino[level](fields, text);
+      if (this.echo)
+        process.stderr.write(
+          `${entry.time} ${level.toUpperCase().padEnd(5)} [${scope}] ${msg}${entry.data ? ` ${JSON.stringify(entry.data)}` : ''}\n`,
+        );
+      this.emit('entry', entry);
+    } catch {
+      // A value that cannot be serialised, a closed stderr, a listener that throws: logging
+      // must never fail the code that logs.
+    }
   }
 
   tail(limit: number, minLevel: LogLevel = 'debug'): LogEntry[] {
@@ -94,51 +135,129 @@ export class Logger extends EventEmitter<{ entry: [LogEntry] }> {
 
   /** The log files, newest first, for the diagnostics bundle. */
   files(): string[] {
-    const out = [this.file];
-    for (let i = 1; i <= this.keep; i++) {
-      const f = this.rotated(i);
-      if (existsSync(f)) out.push(f);
-    }
-    return out;
-  }
-
-  close(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
-  }
-
-  private rotated(i: number): string {
-    return join(this.opts.dir, `idlerig.${i}.log`);
-  }
-
-  private open(): void {
-    this.fd = openSync(this.file, 'a', 0o600);
-    this.size = fstatSync(this.fd).size;
-  }
-
-  private write(line: string): void {
-    if (this.fd === null) return;
-    const bytes = Buffer.byteLength(line);
-    if (this.size + bytes > this.maxBytes && this.size > 0) this.rotate();
+    let names: string[];
     try {
-      writeSync(this.fd, line);
-      this.size += bytes;
+      names = readdirSync(this.opts.dir);
     } catch {
-      // A full disk must not take the node down; the in-memory ring still has the entry.
+      return [];
+    }
+    return names
+      .map((n) => ({ n, num: numberOf(n) }))
+      .filter((f): f is { n: string; num: number } => f.num !== null)
+      .sort((a, b) => b.num - a.num)
+      .map((f) => join(this.opts.dir, f.n));
+  }
+
+  /** Writes out what is buffered and closes the file (shutdown). */
+  close(): void {
+    this.closed = true;
+    if (this.reopenTimer) clearTimeout(this.reopenTimer);
+    this.reopenTimer = null;
+    const stream = this.stream;
+    this.stream = null;
+    if (!stream) return;
+    try {
+      for (const line of this.pending.splice(0)) stream.write(line);
+      // At shutdown the process may exit right after: write out synchronously, once.
+      stream.flushSync();
+      stream.end();
+    } catch {
+      /* closing a broken stream */
     }
   }
 
-  private rotate(): void {
-    this.close();
-    const oldest = this.rotated(this.keep);
-    if (existsSync(oldest)) unlinkSync(oldest);
-    for (let i = this.keep - 1; i >= 1; i--) {
-      const f = this.rotated(i);
-      if (existsSync(f)) renameSync(f, this.rotated(i + 1));
-    }
-    renameSync(this.file, this.rotated(1));
-    this.open();
+  /** Resolves when the buffered lines have reached the file (tests, diagnostics). */
+  async flush(): Promise<void> {
+    if (this.opening) await this.opening;
+    const stream = this.stream;
+    if (!stream) return;
+    await new Promise<void>((resolve) => {
+      try {
+        stream.flush(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
   }
+
+  private sink(line: string): void {
+    if (this.closed) return;
+    const stream = this.stream;
+    if (stream) {
+      try {
+        stream.write(line);
+        return;
+      } catch (err) {
+        this.onStreamError(stream, err);
+      }
+    }
+    this.pending.push(line);
+    if (this.pending.length > MAX_PENDING) {
+      this.dropped += this.pending.length - MAX_PENDING;
+      this.pending.splice(0, this.pending.length - MAX_PENDING);
+    }
+  }
+
+  private openStream(): void {
+    if (this.closed || this.opening) return;
+    this.opening = pinoRoll({
+      file: join(this.opts.dir, BASE),
+      extension: '.log',
+      size: `${Math.max(1, Math.floor(this.maxBytes / 1024))}k`,
+      // With removeOtherLogFiles the count includes the current file.
+      limit: { count: this.keep + 1, removeOtherLogFiles: true },
+      symlink: true,
+      mkdir: true,
+      mode: 0o600,
+    }).then(
+      (stream) => {
+        this.opening = null;
+        if (this.closed) {
+          stream.end();
+          return;
+        }
+        stream.on('error', (err: unknown) => this.onStreamError(stream, err));
+        this.stream = stream;
+        for (const line of this.pending.splice(0)) stream.write(line);
+      },
+      () => {
+        this.opening = null;
+        this.failures++;
+        this.scheduleReopen();
+      },
+    );
+  }
+
+  /** A stream that failed is dropped and a new one opened shortly after (it continues the numbering). */
+  private onStreamError(stream: PinoRollStream, _err: unknown): void {
+    if (this.stream !== stream) return;
+    this.failures++;
+    this.stream = null;
+    try {
+      stream.destroy();
+    } catch {
+      /* already broken */
+    }
+    this.scheduleReopen();
+  }
+
+  private scheduleReopen(): void {
+    if (this.closed || this.reopenTimer) return;
+    this.reopenTimer = setTimeout(() => {
+      this.reopenTimer = null;
+      this.openStream();
+    }, REOPEN_DELAY_MS);
+    this.reopenTimer.unref();
+  }
+
+  private lastNumber(): number {
+    const first = this.files()[0];
+    return (first && numberOf(basename(first))) || 1;
+  }
+}
+
+/** N of idlerig.N.log, or null for another file. */
+function numberOf(name: string): number | null {
+  const m = /^idlerig\.(\d+)\.log$/.exec(name);
+  return m ? Number(m[1]) : null;
 }

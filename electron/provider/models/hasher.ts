@@ -7,8 +7,11 @@
 // at byte 0 of the partial file, whose bytes are all "written" already.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { InstalledModel } from './registry';
+import { checkModelFileName, engineFromFile, slugFromFile } from './policy';
 
 export interface StreamHasher {
   /** Bytes received from the network, in order (hashed by the inline hasher). */
@@ -171,4 +174,54 @@ class FileTailHasher implements StreamHasher {
   close(): void {
     void this.worker.terminate().finally(() => this.fh.close().catch(() => undefined));
   }
+}
+
+/** sha256 and size of a whole file, streamed. */
+export async function hashWholeFile(path: string): Promise<{ sha256: string; bytes: number }> {
+  const hasher = new InlineHasher(path);
+  const bytes = await hasher.updateFromFile(Number.MAX_SAFE_INTEGER);
+  return { sha256: await hasher.digest(), bytes };
+}
+
+/**
+ * The models index rebuilt from the model files in the folder (the index itself was lost): each
+ * .gguf / .onnx file (not a partial download) hashed again and listed as an import, ids from the
+ * file names. Where the catalog it came from is unknown, it is named after its file.
+ */
+export async function rebuildIndex(dir: string, now: Date): Promise<InstalledModel[]> {
+  const names = (await readdir(dir).catch(() => [] as string[])).sort();
+  const models: InstalledModel[] = [];
+  const ids = new Set<string>();
+  for (const file of names) {
+    const engine = engineFromFile(file);
+    if (!engine) continue;
+    try {
+      checkModelFileName(file);
+    } catch {
+      continue;
+    }
+    const path = join(dir, file);
+    const st = await stat(path).catch(() => null);
+    if (!st?.isFile()) continue;
+    const { sha256, bytes } = await hashWholeFile(path);
+    const after = await stat(path).catch(() => null);
+    if (!after || after.size !== bytes || after.mtimeMs !== st.mtimeMs) continue; // changed meanwhile
+    let id = slugFromFile(file);
+    for (let n = 2; ids.has(id); n++) id = `${slugFromFile(file)}-${n}`;
+    ids.add(id);
+    models.push({
+      id,
+      name: file.replace(/\.(gguf|onnx)$/i, ''),
+      engine,
+      file,
+      sha256,
+      sizeBytes: bytes,
+      source: { kind: 'import', originalPath: path },
+      installedAt: st.mtime.toISOString(),
+      lastUsedAt: null,
+      verifiedAt: now.toISOString(),
+      verifiedFile: { size: bytes, mtimeMs: st.mtimeMs },
+    });
+  }
+  return models;
 }

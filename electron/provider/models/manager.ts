@@ -3,12 +3,13 @@
 // restart (the partial files and sidecars carry the bytes). Pause keeps the partial file; cancel
 // deletes it. Finished downloads are recorded in the model registry.
 import { EventEmitter } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DownloadLimits, DownloadState, DownloadView, ModelEngine } from '../../../shared/api';
 import { IdlerigError } from '../../../shared/errors';
 import type { ScopedLogger } from '../logs/logger';
 import { writeFileAtomic, SerialQueue } from '../util/atomic-write';
+import { readJsonFile } from '../util/json-file';
 import {
   downloadModel,
   freeSpaceOf,
@@ -95,6 +96,8 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
   private limits: DownloadLimits;
   private started = false;
   private stopping = false;
+  /** Set when downloads.json was unusable at start (kept aside at `backup`). */
+  recovered: { backup: string; problem: string } | null = null;
 
   constructor(private readonly opts: DownloadManagerOptions) {
     super();
@@ -109,13 +112,15 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
   /** Loads downloads.json and resumes every download that was under way. */
   async start(): Promise<void> {
     let persisted: PersistedFile | null = null;
-    try {
-      persisted = JSON.parse(await readFile(this.file, 'utf8')) as PersistedFile;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
-        this.opts.log?.warn('downloads.json unreadable; starting with no downloads', {
-          error: (err as Error).message,
-        });
+    const read = await readJsonFile(this.file, checkPersisted);
+    if (read.kind === 'ok') persisted = read.value;
+    else if (read.kind === 'recovered') {
+      // The partial files stay: pulling the same model again resumes from them.
+      this.recovered = { backup: read.backup, problem: read.problem };
+      this.opts.log?.warn('downloads.json unreadable; kept aside, starting with no downloads', {
+        backup: read.backup,
+        problem: read.problem,
+      });
     }
     if (persisted?.limits) {
       this.limits = {
@@ -334,12 +339,21 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
     for (const j of waiting) {
       if (slots <= 0) break;
       slots--;
-      j.running = this.run(j).finally(() => {
-        j.running = null;
-        j.controller = null;
-        j.stopReason = null;
-        this.pump();
-      });
+      j.running = this.run(j)
+        .catch((err: unknown) => {
+          // run() settles its own failures; what is left (a write that failed on the way) is
+          // logged here, never left to end the process as an unhandled rejection.
+          this.opts.log?.error('download ended with an error', {
+            id: j.id,
+            error: err instanceof Error ? err.message : String(err),
+          });
+        })
+        .finally(() => {
+          j.running = null;
+          j.controller = null;
+          j.stopReason = null;
+          this.pump();
+        });
     }
   }
 
@@ -442,20 +456,21 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
 
     this.setState(j, 'verifying');
     const now = new Date().toISOString();
-    await this.opts.registry.upsert({
-      id: j.id,
-      name: j.name,
-      engine: j.engine,
-      file: j.file,
-      sha256: result.sha256,
-      sizeBytes: result.sizeBytes,
-      source: j.catalogId
-        ? { kind: 'catalog', catalogId: j.catalogId, url: result.url }
-        : { kind: 'url', url: result.url },
-      installedAt: now,
-      lastUsedAt: null,
-      verifiedAt: now,
-    });
+    try {
+      await this.recordInstalled(j, result, now);
+    } catch (err) {
+      // The file is whole and verified, but the models index could not be written (disk full,
+      // permissions): the download fails in words and keeps nothing half-recorded.
+      j.error = {
+        code: 'DOWNLOAD_FAILED',
+        message: `Downloaded and verified, but the models index could not be written: ${(err as Error).message}`,
+      };
+      j.retry = null;
+      j.samples = [];
+      log?.error('download verified but not recorded', { id: j.id, error: j.error.message });
+      await this.settle(j, 'failed').catch(() => this.emitView(j, true));
+      return;
+    }
     j.bytes = result.sizeBytes;
     j.totalBytes = result.sizeBytes;
     j.retry = null;
@@ -469,6 +484,23 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
     });
     await this.settle(j, 'done');
     this.emit('installed', j.id);
+  }
+
+  private recordInstalled(j: Job, result: DownloadResult, now: string): Promise<void> {
+    return this.opts.registry.upsert({
+      id: j.id,
+      name: j.name,
+      engine: j.engine,
+      file: j.file,
+      sha256: result.sha256,
+      sizeBytes: result.sizeBytes,
+      source: j.catalogId
+        ? { kind: 'catalog', catalogId: j.catalogId, url: result.url }
+        : { kind: 'url', url: result.url },
+      installedAt: now,
+      lastUsedAt: null,
+      verifiedAt: now,
+    });
   }
 
   /**
@@ -553,6 +585,24 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
       await writeFileAtomic(this.file, `${JSON.stringify(body, null, 2)}\n`);
     });
   }
+}
+
+/** downloads.json's shape, checked enough that start() can trust it. */
+function checkPersisted(raw: unknown): PersistedFile {
+  const body = raw as Partial<PersistedFile> | null;
+  if (!body || typeof body !== 'object' || !Array.isArray(body.jobs))
+    throw new Error('not a downloads list');
+  for (const j of body.jobs) {
+    if (
+      !j ||
+      typeof j.id !== 'string' ||
+      typeof j.file !== 'string' ||
+      !Array.isArray(j.urls) ||
+      typeof j.state !== 'string'
+    )
+      throw new Error('a download entry is incomplete');
+  }
+  return body as PersistedFile;
 }
 
 /** Whether a file exists (for "installed but missing" checks). */

@@ -1,9 +1,15 @@
 // The installed models of a node: <data>/models/index.json, written only by this module (one
-// writer, atomic writes). The engine loads a file only with the sha256 recorded here.
-import { readFile } from 'node:fs/promises';
+// writer, atomic writes). The engine loads a file only with the sha256 recorded here. An index
+// that is empty, half-written or invalid is kept aside and rebuilt from the model files in the
+// folder, each hashed again (hasher.ts).
+import { realpath, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep, isAbsolute } from 'node:path';
+import { z } from 'zod';
 import { IdlerigError } from '../../../shared/errors';
+import type { VerifiedFile } from '../../../shared/engine-protocol';
 import { writeFileAtomic, SerialQueue } from '../util/atomic-write';
+import { readJsonFile } from '../util/json-file';
+import { rebuildIndex } from './hasher';
 
 export type ModelEngineKind = 'llama' | 'onnx';
 
@@ -24,11 +30,43 @@ export interface InstalledModel {
   lastUsedAt: string | null;
   /** When the file's sha256 was last checked against `sha256` (install, import, verify). */
   verifiedAt?: string | null;
+  /**
+   * The file's size and mtime when its sha256 was last checked: while both are unchanged the
+   * engine trusts the recorded hash instead of reading a many-GB file again at every start.
+   */
+  verifiedFile?: { size: number; mtimeMs: number } | null;
 }
+
+const InstalledModelSchema = z.looseObject({
+  id: z.string().min(1),
+  name: z.string(),
+  engine: z.enum(['llama', 'onnx']),
+  file: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  sizeBytes: z.number().int().nonnegative(),
+  source: z.looseObject({ kind: z.enum(['catalog', 'import', 'url']) }),
+  installedAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  verifiedAt: z.string().nullable().optional(),
+  verifiedFile: z
+    .object({ size: z.number().int().nonnegative(), mtimeMs: z.number() })
+    .nullable()
+    .optional(),
+});
+
+const IndexFileSchema = z.object({
+  version: z.literal(1),
+  models: z.array(InstalledModelSchema),
+});
 
 interface IndexFile {
   version: 1;
   models: InstalledModel[];
+}
+
+export interface RegistryLoadReport {
+  /** The index was unusable: kept at `backup`, rebuilt from the files in the folder. */
+  recovered?: { backup: string; problem: string; rebuilt: string[] };
 }
 
 /** A path inside the models folder, or a typed error. Used by everything that touches model files. */
@@ -64,14 +102,23 @@ export class ModelRegistry {
     this.indexFile = join(dir, 'index.json');
   }
 
-  async load(): Promise<void> {
-    try {
-      const parsed = JSON.parse(await readFile(this.indexFile, 'utf8')) as IndexFile;
-      this.models = Array.isArray(parsed.models) ? parsed.models : [];
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.models = [];
+  async load(now: () => Date = () => new Date()): Promise<RegistryLoadReport> {
+    const read = await readJsonFile(this.indexFile, (raw) => IndexFileSchema.parse(raw), now);
+    if (read.kind === 'ok') {
+      this.models = read.value.models as unknown as InstalledModel[];
+      return {};
     }
+    this.models = [];
+    if (read.kind === 'missing') return {};
+    this.models = await rebuildIndex(this.dir, now());
+    await this.queue.run(() => this.persist());
+    return {
+      recovered: {
+        backup: read.backup,
+        problem: read.problem,
+        rebuilt: this.models.map((m) => m.id),
+      },
+    };
   }
 
   list(): InstalledModel[] {
@@ -87,18 +134,27 @@ export class ModelRegistry {
     return resolveModelPath(this.dir, model.file);
   }
 
+  /**
+   * Adds or replaces a model. A model just verified (verifiedAt set) gets its file's size and
+   * mtime recorded with it, unless the caller gave them.
+   */
   upsert(model: InstalledModel): Promise<void> {
     return this.queue.run(async () => {
-      this.models = [...this.models.filter((m) => m.id !== model.id), { ...model }];
-      await this.persist();
+      const entry = { ...model };
+      if (entry.verifiedAt && entry.verifiedFile === undefined)
+        entry.verifiedFile = await this.fileStamp(entry);
+      const next = [...this.models.filter((m) => m.id !== model.id), entry];
+      await this.persist(next);
+      this.models = next;
     });
   }
 
   remove(id: string): Promise<InstalledModel | undefined> {
     return this.queue.run(async () => {
       const found = this.models.find((m) => m.id === id);
-      this.models = this.models.filter((m) => m.id !== id);
-      if (found) await this.persist();
+      const next = this.models.filter((m) => m.id !== id);
+      if (found) await this.persist(next);
+      this.models = next;
       return found;
     });
   }
@@ -152,18 +208,68 @@ export class ModelRegistry {
     return this.models.reduce((sum, m) => sum + m.sizeBytes, 0);
   }
 
-  /** Records a fresh sha256 check of a model's file. */
+  /** Resolves when every write queued so far is on disk (shutdown). */
+  flush(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Records a fresh sha256 check of a model's file (with its size and mtime now). */
   markVerified(id: string, at: Date = new Date()): Promise<void> {
     return this.queue.run(async () => {
       const m = this.models.find((x) => x.id === id);
       if (!m) return;
       m.verifiedAt = at.toISOString();
+      m.verifiedFile = await this.fileStamp(m);
       await this.persist();
     });
   }
 
-  private persist(): Promise<void> {
-    const body: IndexFile = { version: 1, models: this.models };
+  /**
+   * The engine hashed a file (its real path, size, mtime and sha256): recorded on the installed
+   * model it belongs to when the hash is the expected one, so the next start need not hash it.
+   */
+  recordVerified(file: VerifiedFile, at: Date = new Date()): Promise<void> {
+    return this.queue.run(async () => {
+      for (const m of this.models) {
+        if (m.sha256 !== file.sha256 || m.sizeBytes !== file.size) continue;
+        const real = await realpath(this.pathOf(m)).catch(() => null);
+        if (real !== file.path) continue;
+        m.verifiedAt = at.toISOString();
+        m.verifiedFile = { size: file.size, mtimeMs: file.mtimeMs };
+        await this.persist();
+        return;
+      }
+    });
+  }
+
+  /**
+   * The hashes recorded with size and mtime, by real path, as the engine's verifier takes them.
+   * The engine still compares size and mtime before it trusts one.
+   */
+  async verifiedFiles(): Promise<VerifiedFile[]> {
+    const out: VerifiedFile[] = [];
+    for (const m of this.models) {
+      if (!m.verifiedFile) continue;
+      const real = await realpath(this.pathOf(m)).catch(() => null);
+      if (real)
+        out.push({
+          path: real,
+          size: m.verifiedFile.size,
+          mtimeMs: m.verifiedFile.mtimeMs,
+          sha256: m.sha256,
+        });
+    }
+    return out;
+  }
+
+  /** Size and mtime of a model's file when it has the recorded size, else null. */
+  private async fileStamp(m: InstalledModel): Promise<{ size: number; mtimeMs: number } | null> {
+    const st = await stat(this.pathOf(m)).catch(() => null);
+    return st?.isFile() && st.size === m.sizeBytes ? { size: st.size, mtimeMs: st.mtimeMs } : null;
+  }
+
+  private persist(models: InstalledModel[] = this.models): Promise<void> {
+    const body: IndexFile = { version: 1, models };
     return writeFileAtomic(this.indexFile, `${JSON.stringify(body, null, 2)}\n`);
   }
 }

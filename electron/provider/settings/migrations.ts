@@ -74,8 +74,17 @@ export class SettingsVersionError extends Error {
   }
 }
 
-/** Brings a parsed settings object to the current version and validates it. Throws on anything else. */
-export function migrateSettings(raw: unknown): { settings: Settings; migratedFrom: number | null } {
+/**
+ * Brings a parsed settings object to the current version and validates it. A field the schema
+ * refuses is set back to its default and named in `resetFields`; every other field is kept.
+ * Throws SettingsVersionError when there is no usable version, and the schema's error when the
+ * object cannot be repaired field by field.
+ */
+export function migrateSettings(raw: unknown): {
+  settings: Settings;
+  migratedFrom: number | null;
+  resetFields: string[];
+} {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new SettingsVersionError(undefined);
   }
@@ -94,8 +103,67 @@ export function migrateSettings(raw: unknown): { settings: Settings; migratedFro
     if (!step) throw new SettingsVersionError(v);
     obj = step(obj);
   }
+  const { settings, resetFields } = salvageSettings(obj);
   return {
-    settings: SettingsSchema.parse(obj),
+    settings,
     migratedFrom: from === CURRENT_SETTINGS_VERSION ? null : from,
+    resetFields,
   };
+}
+
+/**
+ * Validates a current-version settings object, repairing it field by field: each value the
+ * schema refuses is replaced by the default at the same place (or, where the defaults have
+ * nothing there, the nearest enclosing value is), unknown keys are dropped. Gives up (throws the
+ * schema's error) after a bounded number of rounds or when the root itself is wrong.
+ */
+export function salvageSettings(input: Record<string, unknown>): {
+  settings: Settings;
+  resetFields: string[];
+} {
+  const obj = structuredClone(input);
+  const defaults = defaultSettings() as unknown as Record<string, unknown>;
+  const reset = new Set<string>();
+  for (let round = 0; round < 25; round++) {
+    const parsed = SettingsSchema.safeParse(obj);
+    if (parsed.success) return { settings: parsed.data, resetFields: [...reset] };
+    let repaired = false;
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map((k) => (typeof k === 'symbol' ? String(k) : k));
+      if (issue.code === 'unrecognized_keys') {
+        const parent = at(obj, path);
+        if (parent && typeof parent === 'object') {
+          for (const key of issue.keys) {
+            delete (parent as Record<string, unknown>)[key];
+            reset.add([...path, key].join('.'));
+          }
+          repaired = true;
+        }
+        continue;
+      }
+      // The deepest place where the defaults have a value.
+      let depth = path.length;
+      while (depth > 0 && at(defaults, path.slice(0, depth)) === undefined) depth--;
+      if (depth === 0) continue;
+      const target = path.slice(0, depth);
+      const parent = at(obj, target.slice(0, -1));
+      if (!parent || typeof parent !== 'object') continue;
+      (parent as Record<string | number, unknown>)[target[depth - 1]!] = structuredClone(
+        at(defaults, target),
+      );
+      reset.add(target.join('.'));
+      repaired = true;
+    }
+    if (!repaired) throw parsed.error;
+  }
+  return { settings: SettingsSchema.parse(obj), resetFields: [...reset] };
+}
+
+function at(root: unknown, path: readonly (string | number)[]): unknown {
+  let cur = root;
+  for (const key of path) {
+    if (!cur || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[key];
+  }
+  return cur;
 }

@@ -1,21 +1,27 @@
-import { readFile, rename } from 'node:fs/promises';
 import { EventEmitter } from 'node:events';
 import { SettingsPatchSchema, type Settings, type SettingsPatch } from '../../../shared/api';
 import { IdlerigError } from '../../../shared/errors';
 import { writeFileAtomic, SerialQueue } from '../util/atomic-write';
+import { readJsonFile } from '../util/json-file';
 import { defaultSettings, migrateSettings, SettingsVersionError } from './migrations';
 import { applyPowerPatch } from '../policy/settings-patch';
 
 export interface SettingsLoadReport {
   /** Set when the file was unreadable and was moved aside; defaults were restored. */
   recoveredFrom?: { backup: string; problem: string };
+  /**
+   * Set when some fields were invalid: those went back to their defaults, every other field was
+   * kept; the file as it was is kept at `backup`.
+   */
+  repaired?: { fields: string[]; backup: string };
   migratedFrom?: number;
   created?: boolean;
 }
 
 /**
  * The single writer of settings.json. Every change goes through one queue and is written
- * atomically, so concurrent updates never interleave and a crash never leaves half a file.
+ * atomically, so concurrent updates never interleave and a crash never leaves half a file; the
+ * settings in memory change only once the new file is on disk.
  */
 export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
   private current: Settings = defaultSettings();
@@ -33,39 +39,45 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
   }
 
   async load(): Promise<SettingsLoadReport> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      this.current = defaultSettings();
-      await this.persist();
+    const read = await readJsonFile(
+      this.file,
+      (raw) => {
+        try {
+          return migrateSettings(raw);
+        } catch (err) {
+          if (err instanceof SettingsVersionError && typeof err.found === 'number') {
+            // A newer app's file: refuse to run rather than replace the user's settings.
+            throw new IdlerigError('CONFLICT', err.message);
+          }
+          throw err;
+        }
+      },
+      this.now,
+    );
+    if (read.kind === 'missing') {
+      await this.persist(defaultSettings());
       return { created: true };
     }
-    try {
-      const { settings, migratedFrom } = migrateSettings(JSON.parse(text));
-      this.current = settings;
-      if (migratedFrom !== null) {
-        // Keep the old file beside the new one: a migration must never lose what was there.
-        await writeFileAtomic(`${this.file}.v${migratedFrom}.bak`, text);
-        await this.persist();
-        return { migratedFrom };
-      }
-      return {};
-    } catch (err) {
-      if (err instanceof SettingsVersionError && typeof err.found === 'number') {
-        // A newer app's file: refuse to run rather than replace the user's settings.
-        throw new IdlerigError('CONFLICT', err.message);
-      }
-      const problem =
-        err instanceof SyntaxError ? `not valid JSON (${err.message})` : describe(err);
-      const stamp = this.now().toISOString().replace(/[:.]/g, '-');
-      const backup = `${this.file}.corrupt-${stamp}`;
-      await rename(this.file, backup);
-      this.current = defaultSettings();
-      await this.persist();
-      return { recoveredFrom: { backup, problem } };
+    if (read.kind === 'recovered') {
+      await this.persist(defaultSettings());
+      return { recoveredFrom: { backup: read.backup, problem: read.problem } };
     }
+    const { settings, migratedFrom, resetFields } = read.value;
+    const report: SettingsLoadReport = {};
+    if (resetFields.length > 0) {
+      // Keep the file as it was beside the repaired one.
+      const backup = `${this.file}.corrupt-${this.now().toISOString().replace(/[:.]/g, '-')}`;
+      await writeFileAtomic(backup, read.text, 0o600);
+      report.repaired = { fields: resetFields, backup };
+    }
+    if (migratedFrom !== null) {
+      // Keep the old file beside the new one: a migration must never lose what was there.
+      await writeFileAtomic(`${this.file}.v${migratedFrom}.bak`, read.text, 0o600);
+      report.migratedFrom = migratedFrom;
+    }
+    if (migratedFrom !== null || resetFields.length > 0) await this.persist(settings);
+    this.current = settings;
+    return report;
   }
 
   /** Validates a patch from the API and applies it. Bad input: INVALID_PARAMS, nothing written. */
@@ -95,15 +107,18 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
     });
   }
 
-  /** Applies a change made by the node itself (pause, notices). */
+  /**
+   * Applies a change made by the node itself (pause, notices). The new settings are written
+   * first and take effect only when they are on disk: a failed write changes nothing and
+   * rejects.
+   */
   mutate(change: (draft: Settings) => void): Promise<Settings> {
     return this.queue.run(async () => {
       const draft = structuredClone(this.current);
       change(draft);
-      const before = JSON.stringify(this.current);
-      this.current = draft;
-      if (JSON.stringify(draft) !== before) {
-        await this.persist();
+      if (JSON.stringify(draft) !== JSON.stringify(this.current)) {
+        await this.persist(draft);
+        this.current = draft;
         this.emit('change', this.get());
       }
       return this.get();
@@ -115,20 +130,7 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
     return this.queue.idle();
   }
 
-  private persist(): Promise<void> {
-    return writeFileAtomic(this.file, `${JSON.stringify(this.current, null, 2)}\n`, 0o600);
+  private persist(settings: Settings): Promise<void> {
+    return writeFileAtomic(this.file, `${JSON.stringify(settings, null, 2)}\n`, 0o600);
   }
-}
-
-function describe(err: unknown): string {
-  if (
-    err &&
-    typeof err === 'object' &&
-    'issues' in err &&
-    Array.isArray((err as { issues: unknown[] }).issues)
-  ) {
-    const issues = (err as { issues: { path: PropertyKey[]; message: string }[] }).issues;
-    return `invalid content: ${issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }
