@@ -7,80 +7,38 @@
 // installed binary have them), CPU last; the list that was accepted is reported. onnxruntime-node
 // runs a session synchronously on the event loop, so a model's batches run one after another
 // (a FIFO per model, bounded by maxQueuedJobs) and a cancel takes effect between requests.
-import { acquirePinned } from './pinned';
 import os from 'node:os';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type * as OrtModule from 'onnxruntime-node';
-import { IdlerigError, type ErrorBody } from '../../shared/errors';
+import { IdlerigError } from '../../shared/errors';
 import type {
   EngineConfig,
   EngineInfo,
   EngineParsedParams,
   LoadedModel,
   ModelRef,
-  OipDatatype,
   OipInferRequest,
   OipInferResponse,
   OipTensor,
   OnnxInferResult,
   OnnxProvider,
-  PackedBatch,
-  PackedTensors,
   TensorInfo,
 } from '../../shared/engine-protocol';
+import { acquirePinned } from './pinned';
 import { chooseThreads, type ThreadChoice } from './threads';
 import { stoppedError, type EngineLog, type JobContext } from './job';
 import type { QueueGate } from './llama';
+import { runPacked } from './onnx-packed';
+import {
+  ORT_TO_OIP,
+  describeTensor,
+  fromTensor,
+  tensorBytes,
+  toBody,
+  toTensor,
+  type Ort,
+  type OrtType,
+} from './onnx-tensors';
 import type { ModelVerifier } from './verify';
-
-type Ort = typeof OrtModule;
-type OrtType = Tensor.Type;
-
-const OIP_TO_ORT: Record<OipDatatype, OrtType> = {
-  BOOL: 'bool',
-  UINT8: 'uint8',
-  UINT16: 'uint16',
-  UINT32: 'uint32',
-  UINT64: 'uint64',
-  INT8: 'int8',
-  INT16: 'int16',
-  INT32: 'int32',
-  INT64: 'int64',
-  FP16: 'float16',
-  FP32: 'float32',
-  FP64: 'float64',
-  BYTES: 'string',
-};
-const ORT_TO_OIP = Object.fromEntries(
-  Object.entries(OIP_TO_ORT).map(([oip, ort]) => [ort, oip]),
-) as Record<string, OipDatatype>;
-
-type TypedCtor =
-  | Uint8ArrayConstructor
-  | Int8ArrayConstructor
-  | Uint16ArrayConstructor
-  | Int16ArrayConstructor
-  | Int32ArrayConstructor
-  | Uint32ArrayConstructor
-  | Float32ArrayConstructor
-  | Float64ArrayConstructor
-  | BigInt64ArrayConstructor
-  | BigUint64ArrayConstructor;
-
-const CTOR: Partial<Record<OrtType, TypedCtor>> = {
-  bool: Uint8Array,
-  uint8: Uint8Array,
-  int8: Int8Array,
-  uint16: Uint16Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  uint32: Uint32Array,
-  float16: Uint16Array,
-  float32: Float32Array,
-  float64: Float64Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-};
 
 interface LoadedOnnx {
   ref: ModelRef;
@@ -358,7 +316,14 @@ export class OnnxEngine {
       m.activeJobs++;
       try {
         return params.packed
-          ? await this.runPacked(m, params.packed, params.modelName ?? m.ref.file, job)
+          ? await runPacked(
+              await this.runtime(),
+              m,
+              params.packed,
+              params.modelName ?? m.ref.file,
+              job,
+              this.config.limits,
+            )
           : await this.runBatch(m, params, job);
       } finally {
         m.activeJobs--;
@@ -397,177 +362,6 @@ export class OnnxEngine {
       }
     }
     return { results, executionProviders: m.executionProviders };
-  }
-
-  /**
-   * A packed batch: the inputs are checked once for the whole batch, each request's tensors are
-   * views into the batch's arrays, and the outputs go back packed the same way when every
-   * request succeeded with equally shaped outputs (else one result per request).
-   */
-  private async runPacked(
-    m: LoadedOnnx,
-    batch: PackedBatch,
-    modelName: string,
-    job: JobContext,
-  ): Promise<OnnxInferResult> {
-    const ort = await this.runtime();
-    const { count } = batch;
-    const maxBytes = this.config.limits.maxRequestBytes;
-    const failAll = (err: unknown): OnnxInferResult => ({
-      results: Array.from({ length: count }, () => ({ ok: false as const, error: toBody(err) })),
-      executionProviders: m.executionProviders,
-    });
-    // Check the batch as a whole: names, datatypes, shapes, lengths, bytes per request.
-    const parts: {
-      name: string;
-      type: OrtType;
-      shape: number[];
-      n: number;
-      data: ArrayBufferView;
-    }[] = [];
-    try {
-      let bytes = 0;
-      const seen = new Set<string>();
-      for (const input of batch.inputs) {
-        const meta = m.inputMeta.get(input.name);
-        if (!meta || seen.has(input.name)) {
-          throw new IdlerigError(
-            'INVALID_INPUT',
-            meta
-              ? `Input ${JSON.stringify(input.name)} is given twice`
-              : `The model has no input named ${JSON.stringify(input.name)}; its inputs are ${m.inputs.map(describeTensor).join(', ')}`,
-            { tensor: input.name },
-          );
-        }
-        seen.add(input.name);
-        const n = input.shape.reduce((a, b) => a * b, 1);
-        const view = input.data as ArrayBufferView & { length: number };
-        // The datatype and the shape against the model (with the first request's data).
-        toTensor(ort, { ...input, data: sub(view, 0, Math.min(n, view.length)) }, meta);
-        const Ctor = CTOR[meta.type];
-        if (!Ctor || !(view instanceof Ctor) || view.length !== n * count) {
-          throw new IdlerigError(
-            'INVALID_INPUT',
-            `Packed input ${JSON.stringify(input.name)} must be a ${Ctor?.name ?? 'typed array'} of ${count} x ${n} elements`,
-            { tensor: input.name },
-          );
-        }
-        bytes += view.byteLength / count;
-        parts.push({ name: input.name, type: meta.type, shape: input.shape, n, data: view });
-      }
-      for (const info of m.inputs) {
-        if (!seen.has(info.name))
-          throw new IdlerigError('INVALID_INPUT', `Missing input tensor ${describeTensor(info)}`, {
-            tensor: info.name,
-            expectedShape: info.shape,
-            expectedDatatype: info.datatype,
-          });
-      }
-      if (bytes > maxBytes) {
-        throw new IdlerigError(
-          'LIMIT_EXCEEDED',
-          `The request's tensors hold ${bytes} bytes, over the limit of ${maxBytes}`,
-          { limit: 'maxRequestBytes', max: maxBytes, got: bytes },
-        );
-      }
-      for (const name of batch.outputs ?? []) {
-        if (!m.outputNames.has(name))
-          throw new IdlerigError(
-            'INVALID_INPUT',
-            `The model has no output named ${JSON.stringify(name)}; its outputs are ${m.outputs.map((o) => o.name).join(', ')}`,
-            { tensor: name },
-          );
-      }
-    } catch (err) {
-      return failAll(err);
-    }
-    const fetches = batch.outputs && batch.outputs.length > 0 ? batch.outputs : null;
-    const names = fetches ?? [...m.session.outputNames];
-    const outs: (Record<string, Tensor> | null)[] = [];
-    const errors: (ErrorBody | null)[] = [];
-    for (let i = 0; i < count; i++) {
-      if (job.signal.aborted) {
-        outs.push(null);
-        errors.push(toBody(stoppedError(job.signal, this.config.limits.jobTimeoutMs)));
-        continue;
-      }
-      const feeds: Record<string, Tensor> = {};
-      for (const p of parts)
-        feeds[p.name] = new ort.Tensor(
-          p.type as 'float32',
-          sub(p.data, i * p.n, p.n) as Float32Array,
-          p.shape,
-        );
-      try {
-        outs.push(
-          (fetches ? await m.session.run(feeds, fetches) : await m.session.run(feeds)) as Record<
-            string,
-            Tensor
-          >,
-        );
-        errors.push(null);
-      } catch (err) {
-        outs.push(null);
-        errors.push(
-          toBody(
-            new IdlerigError(
-              'INVALID_INPUT',
-              `ONNX Runtime refused the input: ${(err as Error).message}`,
-            ),
-          ),
-        );
-      }
-    }
-    const id = (i: number): { id?: string } => {
-      const v = batch.ids?.[i];
-      return v != null ? { id: v } : {};
-    };
-    // Packed answer when every request succeeded with equally shaped outputs.
-    const first = outs[0];
-    const uniform =
-      errors.every((e) => e === null) &&
-      first != null &&
-      names.every((name) => {
-        const t0 = first[name];
-        return (
-          t0 !== undefined &&
-          t0.type !== 'string' &&
-          outs.every((o) => o![name]!.type === t0.type && sameDims(o![name]!.dims, t0.dims))
-        );
-      });
-    if (uniform && first) {
-      const outputs: PackedTensors[] = names.map((name) => {
-        const t0 = first[name]!;
-        const n = t0.size;
-        const Ctor = (t0.data as ArrayBufferView).constructor as new (
-          n: number,
-        ) => ArrayBufferView & { set(a: ArrayLike<number | bigint>, offset: number): void };
-        const data = new Ctor(n * count);
-        outs.forEach((o, i) => data.set(o![name]!.data as ArrayLike<number>, i * n));
-        return {
-          name,
-          datatype: ORT_TO_OIP[t0.type] ?? 'BYTES',
-          shape: [...t0.dims],
-          data: t0.type === 'float16' ? fromHalf(data as Uint16Array) : data,
-        };
-      });
-      return { results: [], packed: { count, outputs }, executionProviders: m.executionProviders };
-    }
-    return {
-      results: outs.map((o, i) =>
-        o
-          ? {
-              ok: true as const,
-              response: {
-                model_name: modelName,
-                ...id(i),
-                outputs: names.filter((name) => o[name]).map((name) => fromTensor(name, o[name]!)),
-              },
-            }
-          : { ok: false as const, error: errors[i]! },
-      ),
-      executionProviders: m.executionProviders,
-    };
   }
 
   private async runOne(
@@ -653,164 +447,4 @@ export class OnnxEngine {
       outputs,
     };
   }
-}
-
-function sub(view: ArrayBufferView, start: number, length: number): ArrayBufferView {
-  return (view as unknown as { subarray(a: number, b: number): ArrayBufferView }).subarray(
-    start,
-    start + length,
-  );
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-function describeTensor(t: TensorInfo): string {
-  return `${t.name} (${t.datatype} [${t.shape.map((d) => (d < 0 ? '?' : String(d))).join(', ')}])`;
-}
-
-function toBody(err: unknown): ErrorBody {
-  if (err instanceof IdlerigError) return err.toBody();
-  return { code: 'INTERNAL', message: (err as Error)?.message ?? String(err) };
-}
-
-function tensorBytes(t: OipTensor): number {
-  if (ArrayBuffer.isView(t.data)) return t.data.byteLength;
-  return t.data.length * 8;
-}
-
-/** Flattens nested arrays (row-major), refusing anything that is not an array of leaves. */
-function flatten(data: unknown[], out: unknown[] = []): unknown[] {
-  for (const v of data) {
-    if (Array.isArray(v)) flatten(v, out);
-    else out.push(v);
-  }
-  return out;
-}
-
-function toTensor(
-  ort: Ort,
-  input: OipTensor,
-  meta: { type: OrtType; shape: (number | null)[] },
-): Tensor {
-  const expected = ORT_TO_OIP[meta.type];
-  const shapeText = `[${meta.shape.map((d) => (d === null ? '?' : String(d))).join(', ')}]`;
-  const fail = (why: string): never => {
-    throw new IdlerigError(
-      'INVALID_INPUT',
-      `Input tensor ${JSON.stringify(input.name)}: ${why}; the model expects ${expected ?? meta.type} with shape ${shapeText}`,
-      {
-        tensor: input.name,
-        expectedShape: meta.shape.map((d) => d ?? -1),
-        expectedDatatype: expected ?? meta.type,
-        shape: input.shape,
-        datatype: input.datatype,
-      },
-    );
-  };
-  if (!expected) fail(`its type ${meta.type} is not supported`);
-  if (input.datatype !== expected) fail(`datatype ${input.datatype} given`);
-  const shapeOk =
-    input.shape.length === meta.shape.length &&
-    meta.shape.every((d, i) => d === null || d === input.shape[i]);
-  if (!shapeOk) fail(`shape [${input.shape.join(', ')}] given`);
-  const count = input.shape.reduce((a, b) => a * b, 1);
-  const type = meta.type;
-
-  if (type === 'string') {
-    if (ArrayBuffer.isView(input.data)) fail('BYTES data must be an array of strings');
-    const flat = flatten(input.data as unknown[]);
-    if (flat.length !== count) fail(`${flat.length} elements given for ${count}`);
-    if (!flat.every((v) => typeof v === 'string')) fail('BYTES elements must be strings');
-    return new ort.Tensor('string', flat as string[], input.shape);
-  }
-  const Ctor = CTOR[type]!;
-  let data: ArrayBufferView;
-  if (ArrayBuffer.isView(input.data)) {
-    const view = input.data as unknown as ArrayLike<number | bigint> & ArrayBufferView;
-    if (view.length !== count) fail(`${view.length} elements given for ${count}`);
-    if (view instanceof Ctor) data = view;
-    else if (type === 'float16') data = toHalf(Array.from(view as ArrayLike<number>, Number));
-    else if (Ctor === BigInt64Array || Ctor === BigUint64Array)
-      data = (Ctor as BigInt64ArrayConstructor).from(Array.from(view, (v) => BigInt(v)));
-    else data = (Ctor as Float64ArrayConstructor).from(Array.from(view, (v) => Number(v)));
-  } else {
-    const flat = flatten(input.data as unknown[]);
-    if (flat.length !== count) fail(`${flat.length} elements given for ${count}`);
-    if (type === 'bool') {
-      if (!flat.every((v) => typeof v === 'boolean' || v === 0 || v === 1))
-        fail('BOOL elements must be true/false');
-      data = Uint8Array.from(flat, (v) => (v === true || v === 1 ? 1 : 0));
-    } else if (type === 'int64' || type === 'uint64') {
-      if (
-        !flat.every(
-          (v) =>
-            (typeof v === 'number' && Number.isInteger(v)) ||
-            (typeof v === 'string' && /^-?\d+$/.test(v)),
-        )
-      )
-        fail('integer elements expected');
-      const big = flat.map((v) => BigInt(v as number | string));
-      data = type === 'int64' ? BigInt64Array.from(big) : BigUint64Array.from(big);
-    } else {
-      const float = type === 'float16' || type === 'float32' || type === 'float64';
-      if (!flat.every((v) => typeof v === 'number' && (float || Number.isInteger(v))))
-        fail(float ? 'number elements expected' : 'integer elements expected');
-      data =
-        type === 'float16'
-          ? toHalf(flat as number[])
-          : (Ctor as Float64ArrayConstructor).from(flat as number[]);
-    }
-  }
-  return new ort.Tensor(type as 'float32', data as Float32Array, input.shape);
-}
-
-function fromTensor(name: string, t: Tensor): OipTensor {
-  const datatype = ORT_TO_OIP[t.type] ?? 'BYTES';
-  let data: OipTensor['data'] = t.data as OipTensor['data'];
-  if (t.type === 'float16') data = fromHalf(t.data as Uint16Array);
-  return { name, datatype, shape: [...t.dims], data };
-}
-
-// IEEE 754 half precision, for FP16 tensors given or returned as numbers.
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-function toHalf(values: number[]): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    f32[0] = values[i]!;
-    const x = u32[0]!;
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    const mant = x & 0x7fffff;
-    let h: number;
-    if (exp === 0xff) h = sign | 0x7c00 | (mant ? 0x200 : 0);
-    else {
-      const e = exp - 127 + 15;
-      if (e >= 0x1f) h = sign | 0x7c00;
-      else if (e <= 0) h = e < -10 ? sign : sign | ((mant | 0x800000) >> (1 - e + 13));
-      else h = sign | (e << 10) | (mant >> 13);
-    }
-    out[i] = h;
-  }
-  return out;
-}
-function fromHalf(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
-    const s = h & 0x8000 ? -1 : 1;
-    const e = (h >> 10) & 0x1f;
-    const f = h & 0x3ff;
-    out[i] =
-      e === 0
-        ? s * 2 ** -14 * (f / 1024)
-        : e === 0x1f
-          ? f
-            ? NaN
-            : s * Infinity
-          : s * 2 ** (e - 15) * (1 + f / 1024);
-  }
-  return out;
 }

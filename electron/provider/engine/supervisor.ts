@@ -1,29 +1,25 @@
 // The engine supervisor: owns the engine process (electron/engine), which runs every native
-// library, so that a crash there never takes the node down.
+// library, so that a crash there never takes the node down. This file is the lifecycle and the
+// restart policy; beside it: spawner.ts (starting the process, its environment),
+// requests.ts (numbered requests and their replies), onnx-batcher.ts (ONNX requests coalesced
+// into batches, with a bounded queue).
 //
-// - Starts the engine on demand (the first request), configures it, pings it.
+// - Starts the engine on demand (the first request), configures it (within configureTimeoutMs),
+//   pings it.
 // - When it dies or stops answering pings: fails every request in flight at once with
 //   ENGINE_CRASHED, then restarts it after a growing delay (reset after a stable period).
 // - Stops it gracefully (a `shutdown` request), then forcibly after a grace period.
 // - Forwards its logs (protocol `log` messages and its stdout/stderr) to the node's logger.
-// - Coalesces ONNX requests made in the same tick into one message (IPC costs more than a
-//   small model's inference).
 //
 // It never imports Electron: the desktop shell passes a spawner built on utilityProcess.fork,
-// headless code uses child_process.fork (forkSpawner below).
-import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// headless code uses child_process.fork (forkSpawner).
 import { EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
 import { IdlerigError } from '../../../shared/errors';
 import {
-  ENGINE_METHODS,
   EngineConfigSchema,
   EngineToParentSchema,
   requestBytes,
   type EngineConfigInput,
-  type EngineEvent,
   type EngineLimits,
   type EngineMethod,
   type EngineParams,
@@ -31,102 +27,28 @@ import {
   type ModelRef,
   type OipInferRequest,
   type OipInferResponse,
-  type PackedBatch,
-  type PackedTensors,
-  oipRequestBytes,
-  type ParentToEngine,
   type VerifiedFile,
 } from '../../../shared/engine-protocol';
 import type { EngineProcessStatus, EngineState } from '../../../shared/api/engine';
 import type { ScopedLogger } from '../logs/logger';
+import {
+  defaultEngineEntry,
+  engineEnv,
+  forkSpawner,
+  type EngineChild,
+  type EngineSpawner,
+} from './spawner';
+import { PendingRequests, type RequestOptions } from './requests';
+import { OnnxBatcher } from './onnx-batcher';
 
-// ---------------------------------------------------------------------------------------------
-// Spawning
-
-/** A started engine process, whatever started it. */
-export interface EngineChild {
-  readonly pid: number | undefined;
-  send(message: ParentToEngine): void;
-  onMessage(listener: (message: unknown) => void): void;
-  /** Called once when the process is gone (signal null when it exited by itself). */
-  onExit(listener: (code: number | null, signal: string | null) => void): void;
-  /** Lines the process wrote to stdout/stderr (native libraries print there). */
-  onOutput?(listener: (stream: 'stdout' | 'stderr', line: string) => void): void;
-  kill(signal: 'SIGTERM' | 'SIGKILL'): void;
-}
-
-export type EngineSpawner = (entry: string, options: { env: NodeJS.ProcessEnv }) => EngineChild;
-
-/**
- * Headless: child_process.fork with structured-clone messages ('advanced' serialization, so
- * tensors travel as typed arrays). Under Electron, pass instead a spawner over
- * utilityProcess.fork(entry, [], { stdio: 'pipe', env, serviceName: 'Idlerig engine' }):
- * send = postMessage, onMessage = on('message'), onExit = on('exit', (code) => ...),
- * kill('SIGKILL') = process.kill(child.pid, 'SIGKILL'), kill('SIGTERM') = child.kill().
- */
-export const forkSpawner: EngineSpawner = (entry, { env }) => {
-  const child = fork(entry, [], {
-    serialization: 'advanced',
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    env,
-    execArgv: [],
-  });
-  let exited = false;
-  const exitListeners: ((code: number | null, signal: string | null) => void)[] = [];
-  const onGone = (code: number | null, signal: string | null): void => {
-    if (exited) return;
-    exited = true;
-    for (const l of exitListeners) l(code, signal);
-  };
-  child.on('exit', (code, signal) => onGone(code, signal));
-  child.on('error', (err) => {
-    // fork failed, or a message could not be sent: the process is unusable.
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    } else onGone(null, `spawn error: ${err.message}`);
-  });
-  return {
-    pid: child.pid,
-    send(message) {
-      if (child.connected) child.send(message);
-    },
-    onMessage(listener) {
-      child.on('message', listener);
-    },
-    onExit(listener) {
-      exitListeners.push(listener);
-    },
-    onOutput(listener) {
-      for (const stream of ['stdout', 'stderr'] as const) {
-        const s = child[stream];
-        if (!s) continue;
-        createInterface({ input: s }).on('line', (line) => listener(stream, line));
-      }
-    },
-    kill(signal) {
-      try {
-        child.kill(signal);
-      } catch {
-        /* already gone */
-      }
-    },
-  };
-};
-
-/**
- * dist/main/engine.js beside the bundle this module is part of (dist/main/index.js, cli.js), or
- * one folder up when the bundler put this module in a shared chunk (dist/main/chunks/...).
- */
-export function defaultEngineEntry(): string {
-  const candidates = ['./engine.js', '../engine.js'].map((p) =>
-    fileURLToPath(new URL(p, import.meta.url)),
-  );
-  return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
-}
+export {
+  defaultEngineEntry,
+  engineEnv,
+  forkSpawner,
+  type EngineChild,
+  type EngineSpawner,
+} from './spawner';
+export type { RequestOptions } from './requests';
 
 // ---------------------------------------------------------------------------------------------
 // Supervisor
@@ -157,28 +79,13 @@ export interface SupervisorOptions {
   pingTimeoutMs?: number;
   /** Time a `shutdown` gets before the process is killed. */
   stopGraceMs?: number;
+  /**
+   * How long `configure` may take (the first, and each reconfiguration): past it the engine is
+   * taken to hang, killed and restarted, and the caller gets TIMEOUT.
+   */
+  configureTimeoutMs?: number;
+  /** Added to the engine's environment (which is otherwise a short list: spawner.ts engineEnv). */
   env?: NodeJS.ProcessEnv;
-}
-
-export interface RequestOptions {
-  signal?: AbortSignal;
-  onEvent?: (event: EngineEvent) => void;
-}
-
-interface Pending {
-  method: EngineMethod;
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
-  onEvent?: (event: EngineEvent) => void;
-  cleanup(): void;
-  backstop: NodeJS.Timeout | null;
-}
-
-interface OnnxItem {
-  request: OipInferRequest;
-  resolve(r: OipInferResponse): void;
-  reject(err: unknown): void;
-  signal?: AbortSignal;
 }
 
 type SupervisorEvents = {
@@ -187,9 +94,7 @@ type SupervisorEvents = {
 };
 
 const HOUR = 3_600_000;
-/** ONNX requests per engine message, and messages per model on their way at once. */
-const ONNX_BATCH_MAX = 256;
-const ONNX_IN_FLIGHT = 2;
+const CONFIGURE_TIMEOUT_MS = 15_000;
 
 export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly entry: string;
@@ -198,8 +103,7 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
   private config: EngineConfigInput;
   private child: EngineChild | null = null;
   private state: EngineState = 'stopped';
-  private nextId = 1;
-  private readonly pending = new Map<number, Pending>();
+  private readonly requests: PendingRequests;
   /** Waiting for the engine to be ready (start, or restart after a crash). */
   private readyWaiters: { resolve(): void; reject(err: unknown): void }[] = [];
   private wanted = false;
@@ -215,10 +119,7 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
   private exitWaiters: (() => void)[] = [];
   private backend: string | null = null;
   private readonly verified = new Map<string, VerifiedFile>();
-  private readonly onnxQueues = new Map<
-    string,
-    { model: ModelRef; modelName?: string; items: OnnxItem[]; inFlight: number }
-  >();
+  private readonly onnx: OnnxBatcher;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
@@ -228,6 +129,11 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
     this.config = opts.config;
     // Fail early on a bad configuration, not in the engine process.
     this.limits = EngineConfigSchema.parse(this.config).limits;
+    this.requests = new PendingRequests(opts.log);
+    this.onnx = new OnnxBatcher(
+      (params) => this.request('onnx.infer', params),
+      () => this.limits,
+    );
   }
 
   private limits: EngineLimits;
@@ -275,7 +181,7 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
         : null,
       nextRestartAt:
         this.nextRestartAt !== null ? new Date(this.nextRestartAt).toISOString() : null,
-      inFlight: this.pending.size,
+      inFlight: this.requests.size,
       backend: this.backend,
     };
   }
@@ -328,6 +234,11 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
     if (this.state === 'ready') await this.request('configure', this.configureParams());
   }
 
+  /** Hashes verified by earlier runs (the node persists them); sent to every engine process. */
+  seedVerified(files: readonly VerifiedFile[]): void {
+    for (const f of files) this.verified.set(f.path, f);
+  }
+
   private configureParams(): EngineParams<'configure'> {
     return { ...this.config, verified: [...this.verified.values()] };
   }
@@ -338,7 +249,7 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
     let child: EngineChild;
     try {
       child = this.spawner(this.entry, {
-        env: { ...process.env, ...this.opts.env, IDLERIG_ENGINE: '1' },
+        env: engineEnv(process.env, this.opts.env),
       });
     } catch (err) {
       this.onGone(null, `could not start: ${(err as Error).message}`);
@@ -397,11 +308,14 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
         for (const w of waiters) w.resolve();
       },
       (err: unknown) => {
+        const waiters = this.readyWaiters.splice(0);
+        for (const w of waiters) w.reject(err);
+        // A configure that timed out was a hang: the process is killed already and restarts
+        // like after a crash. One the engine refused would be refused again: no restart.
+        if (err instanceof IdlerigError && err.code === 'TIMEOUT') return;
         this.opts.log.error('the engine refused its configuration', {
           error: (err as Error).message,
         });
-        const waiters = this.readyWaiters.splice(0);
-        for (const w of waiters) w.reject(err);
         this.wanted = false;
         this.crashReason = 'configuration refused';
         child.kill('SIGKILL');
@@ -455,11 +369,7 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
     const error = expected
       ? new IdlerigError('CANCELLED', 'The engine was stopped')
       : new IdlerigError('ENGINE_CRASHED', `The engine process crashed (${reason})`, { reason });
-    for (const [id, p] of this.pending) {
-      this.pending.delete(id);
-      p.cleanup();
-      p.reject(error);
-    }
+    this.requests.failAll(error);
     for (const w of this.exitWaiters.splice(0)) w();
 
     if (expected || !this.wanted || this.closed) {
@@ -496,9 +406,7 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.restartTimer = null;
     this.nextRestartAt = null;
-    for (const queue of this.onnxQueues.values())
-      for (const item of queue.items.splice(0))
-        item.reject(new IdlerigError('CANCELLED', 'The engine was stopped'));
+    this.onnx.cancelAll(new IdlerigError('CANCELLED', 'The engine was stopped'));
     const child = this.child;
     if (!child) {
       for (const w of this.readyWaiters.splice(0))
@@ -557,55 +465,31 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
     const child = this.child;
     if (!child)
       return Promise.reject(new IdlerigError('ENGINE_CRASHED', 'The engine is not running'));
-    const id = this.nextId++;
-    return new Promise<EngineResult<M>>((resolve, reject) => {
-      const signal = options.signal;
-      const onAbort = (): void => {
-        if (this.pending.has(id) && this.child === child) child.send({ kind: 'cancel', id });
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      // Backstop for an engine that forgets a job: its own timeout plus a margin.
-      const timeoutMs = this.limits.jobTimeoutMs;
-      const isJob = method !== 'ping' && method !== 'configure' && method !== 'shutdown';
-      const backstop = isJob
-        ? setTimeout(() => {
-            const p = this.pending.get(id);
-            if (!p) return;
-            this.pending.delete(id);
-            p.cleanup();
-            p.reject(
-              new IdlerigError(
-                'TIMEOUT',
-                `The engine did not answer within ${timeoutMs + 5000} ms`,
-              ),
-            );
-          }, timeoutMs + 5000)
-        : null;
-      this.pending.set(id, {
-        method,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-        cleanup: () => {
-          signal?.removeEventListener('abort', onAbort);
-          if (backstop) clearTimeout(backstop);
+    let timeout: Parameters<PendingRequests['send']>[4] = null;
+    if (method === 'configure') {
+      const ms = this.opts.configureTimeoutMs ?? CONFIGURE_TIMEOUT_MS;
+      timeout = {
+        ms,
+        error: () =>
+          new IdlerigError('TIMEOUT', `The engine did not take its configuration within ${ms} ms`),
+        onTimeout: () => {
+          if (this.child !== child) return;
+          this.opts.log.error('the engine did not answer configure in time; killing it', {
+            timeoutMs: ms,
+          });
+          this.crashReason = `no answer to configure in ${ms} ms`;
+          child.kill('SIGKILL');
         },
-        backstop,
-      });
-      try {
-        child.send({ kind: 'request', id, method, params });
-      } catch (err) {
-        const p = this.pending.get(id);
-        this.pending.delete(id);
-        p?.cleanup();
-        reject(
-          new IdlerigError(
-            'ENGINE_CRASHED',
-            `Could not reach the engine: ${(err as Error).message}`,
-          ),
-        );
-      }
-    });
+      };
+    } else if (method !== 'ping' && method !== 'shutdown') {
+      // Backstop for an engine that forgets a job: its own timeout plus a margin.
+      const ms = this.limits.jobTimeoutMs + 5000;
+      timeout = {
+        ms,
+        error: () => new IdlerigError('TIMEOUT', `The engine did not answer within ${ms} ms`),
+      };
+    }
+    return this.requests.send(child, method, params, options, timeout);
   }
 
   private onMessage(
@@ -621,36 +505,10 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
         this.emit('verified', msg.file);
         return;
       case 'event':
-        this.pending.get(msg.id)?.onEvent?.(msg.event);
-        return;
-      case 'result': {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        p.cleanup();
-        const checked = ENGINE_METHODS[p.method].result.safeParse(msg.result);
-        if (!checked.success) {
-          log.error('the engine sent an invalid result', {
-            method: p.method,
-            issues: checked.error.issues
-              .slice(0, 3)
-              .map((i) => `${i.path.join('.')}: ${i.message}`),
-          });
-          p.reject(
-            new IdlerigError('INTERNAL', `The engine sent an invalid result for ${p.method}`),
-          );
-          return;
-        }
-        p.resolve(checked.data);
-        this.noteBackend(checked.data);
-        return;
-      }
+      case 'result':
       case 'error': {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        p.cleanup();
-        p.reject(IdlerigError.fromBody(msg.error));
+        const result = this.requests.onMessage(msg);
+        if (result !== undefined) this.noteBackend(result);
         return;
       }
     }
@@ -690,204 +548,14 @@ export class EngineSupervisor extends EventEmitter<SupervisorEvents> {
 
   /**
    * One Open Inference Protocol request. Requests for the same model made in the same tick
-   * travel to the engine in one message and run there one after another.
+   * travel to the engine in one message and run there one after another (onnx-batcher.ts);
+   * past the parent's queue bound the request is refused with QUEUE_FULL.
    */
   infer(
     model: ModelRef,
     request: OipInferRequest,
     options: { signal?: AbortSignal; modelName?: string } = {},
   ): Promise<OipInferResponse> {
-    if (options.signal?.aborted)
-      return Promise.reject(new IdlerigError('CANCELLED', 'The job was cancelled'));
-    const max = this.limits.maxRequestBytes;
-    const bytes = oipRequestBytes(request);
-    if (bytes > max) {
-      return Promise.reject(
-        new IdlerigError(
-          'LIMIT_EXCEEDED',
-          `The request is ${bytes} bytes, over the limit of ${max}`,
-          {
-            limit: 'maxRequestBytes',
-            max,
-            got: bytes,
-          },
-        ),
-      );
-    }
-    const key = `${model.sha256}\0${model.file}\0${options.modelName ?? ''}`;
-    let queue = this.onnxQueues.get(key);
-    if (!queue) {
-      queue = {
-        model,
-        ...(options.modelName ? { modelName: options.modelName } : {}),
-        items: [],
-        inFlight: 0,
-      };
-      this.onnxQueues.set(key, queue);
-    }
-    const q = queue;
-    const p = new Promise<OipInferResponse>((resolve, reject) => {
-      q.items.push({
-        request,
-        resolve,
-        reject,
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
-    });
-    // Requests made in the same tick leave together.
-    if (q.items.length === 1 && q.inFlight < ONNX_IN_FLIGHT) setImmediate(() => this.pumpOnnx(key));
-    return p;
+    return this.onnx.infer(model, request, options);
   }
-
-  /**
-   * Sends a model's waiting requests in batches, at most ONNX_IN_FLIGHT batches at a time: one
-   * runs in the engine while the next crosses over, and whatever arrives meanwhile joins a
-   * later batch (so batches grow with the load, and nothing is serialized long before the
-   * engine can take it).
-   */
-  private pumpOnnx(key: string): void {
-    const queue = this.onnxQueues.get(key);
-    if (!queue) return;
-    while (queue.inFlight < ONNX_IN_FLIGHT && queue.items.length > 0) {
-      const items = queue.items.splice(0, ONNX_BATCH_MAX).filter((it) => {
-        if (!it.signal?.aborted) return true;
-        it.reject(new IdlerigError('CANCELLED', 'The job was cancelled'));
-        return false;
-      });
-      if (items.length === 0) continue;
-      queue.inFlight++;
-      const requests = items.map((it) => it.request);
-      const packed = pack(requests);
-      const modelName = queue.modelName ?? queue.model.file;
-      this.request('onnx.infer', {
-        model: queue.model,
-        ...(queue.modelName ? { modelName: queue.modelName } : {}),
-        ...(packed ? { packed } : { requests }),
-      })
-        .then(
-          (res) => {
-            if (res.packed) {
-              let responses: OipInferResponse[];
-              try {
-                responses = unpack(res.packed, modelName, requests);
-              } catch (err) {
-                for (const it of items) it.reject(err);
-                return;
-              }
-              items.forEach((it, j) => it.resolve(responses[j]!));
-              return;
-            }
-            res.results.forEach((r, j) => {
-              const it = items[j]!;
-              if (!r)
-                it.reject(new IdlerigError('INTERNAL', 'The engine left a request unanswered'));
-              else if (r.ok) it.resolve(r.response);
-              else it.reject(IdlerigError.fromBody(r.error));
-            });
-          },
-          (err: unknown) => {
-            for (const it of items) it.reject(err);
-          },
-        )
-        .finally(() => {
-          queue.inFlight--;
-          this.pumpOnnx(key);
-        });
-    }
-    if (queue.items.length === 0 && queue.inFlight === 0) this.onnxQueues.delete(key);
-  }
-}
-
-const CTORS: Record<string, unknown> = {
-  BOOL: Uint8Array,
-  UINT8: Uint8Array,
-  INT8: Int8Array,
-  UINT16: Uint16Array,
-  INT16: Int16Array,
-  UINT32: Uint32Array,
-  INT32: Int32Array,
-  UINT64: BigUint64Array,
-  INT64: BigInt64Array,
-  FP16: Uint16Array,
-  FP32: Float32Array,
-  FP64: Float64Array,
-};
-
-type Typed = ArrayBufferView & {
-  length: number;
-  set(a: ArrayLike<number | bigint>, offset: number): void;
-  subarray(a: number, b: number): Typed;
-};
-
-/**
- * Lays the requests' data end to end when they all have the same tensors (names, datatypes,
- * shapes, typed-array data of the datatype's own array type) and ask for the same outputs: the
- * engine then checks the batch once and the data crosses the process boundary in one piece.
- * Anything else travels as separate requests.
- */
-function pack(requests: OipInferRequest[]): PackedBatch | null {
-  const head = requests[0];
-  if (!head || requests.length < 2) return null;
-  const outputs = head.outputs?.map((o) => o.name);
-  const same = (r: OipInferRequest): boolean =>
-    r.parameters === undefined &&
-    r.inputs.length === head.inputs.length &&
-    JSON.stringify(r.outputs?.map((o) => o.name)) === JSON.stringify(outputs) &&
-    (r.outputs ?? []).every((o) => o.parameters === undefined) &&
-    r.inputs.every((t, k) => {
-      const h = head.inputs[k]!;
-      const Ctor = CTORS[t.datatype] as (new (...a: never[]) => unknown) | undefined;
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      return (
-        t.name === h.name &&
-        t.datatype === h.datatype &&
-        t.parameters === undefined &&
-        t.shape.length === h.shape.length &&
-        t.shape.every((d, i) => d === h.shape[i]) &&
-        Ctor !== undefined &&
-        t.data instanceof Ctor &&
-        (t.data as Typed).length === n
-      );
-    });
-  if (!requests.every(same)) return null;
-  const inputs: PackedTensors[] = head.inputs.map((h, k) => {
-    const n = h.shape.reduce((a, b) => a * b, 1);
-    const Ctor = CTORS[h.datatype] as new (n: number) => Typed;
-    const data = new Ctor(n * requests.length);
-    requests.forEach((r, i) => data.set(r.inputs[k]!.data as unknown as ArrayLike<number>, i * n));
-    return { name: h.name, datatype: h.datatype, shape: [...h.shape], data };
-  });
-  const ids = requests.map((r) => r.id ?? null);
-  return {
-    count: requests.length,
-    inputs,
-    ...(ids.some((id) => id !== null) ? { ids } : {}),
-    ...(outputs ? { outputs } : {}),
-  };
-}
-
-/** One response per request from a packed answer (views into its arrays, no copies). */
-function unpack(
-  packed: { count: number; outputs: PackedTensors[] },
-  modelName: string,
-  requests: OipInferRequest[],
-): OipInferResponse[] {
-  const bad = packed.outputs.some(
-    (t) => (t.data as Typed).length !== t.shape.reduce((a, b) => a * b, 1) * requests.length,
-  );
-  if (packed.count !== requests.length || bad)
-    throw new IdlerigError('INTERNAL', 'The engine answered a packed batch with the wrong sizes');
-  return requests.map((r, i) => ({
-    model_name: modelName,
-    ...(r.id !== undefined ? { id: r.id } : {}),
-    outputs: packed.outputs.map((t) => {
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      return {
-        name: t.name,
-        datatype: t.datatype,
-        shape: [...t.shape],
-        data: (t.data as Typed).subarray(i * n, (i + 1) * n),
-      };
-    }),
-  }));
 }

@@ -1,0 +1,219 @@
+// The parent side of ONNX jobs: requests for one model made in the same tick travel to the
+// engine in one message (IPC costs more than a small model's inference), packed end to end when
+// they all look alike (onnx-pack.ts). At most ONNX_IN_FLIGHT batches per model are on their way
+// at once; whatever arrives meanwhile waits here, in a queue bounded like the engine's own
+// (QUEUE_FULL past the bound, so a flood of requests cannot grow the node's memory without end).
+import { IdlerigError } from '../../../shared/errors';
+import {
+  oipRequestBytes,
+  type EngineLimits,
+  type EngineParams,
+  type EngineResult,
+  type ModelRef,
+  type OipInferRequest,
+  type OipInferResponse,
+} from '../../../shared/engine-protocol';
+import { pack, unpack } from './onnx-pack';
+
+/** ONNX requests per engine message, and messages per model on their way at once. */
+export const ONNX_BATCH_MAX = 256;
+export const ONNX_IN_FLIGHT = 2;
+
+/**
+ * Requests waiting in the parent, all models together: `maxQueuedJobs` batches' worth of
+ * requests, and at most this many times `maxRequestBytes` of tensor data.
+ */
+export function onnxQueueBounds(limits: EngineLimits): { requests: number; bytes: number } {
+  return {
+    requests: Math.max(ONNX_BATCH_MAX, limits.maxQueuedJobs * ONNX_BATCH_MAX),
+    bytes: 16 * limits.maxRequestBytes,
+  };
+}
+
+interface Item {
+  request: OipInferRequest;
+  bytes: number;
+  resolve(r: OipInferResponse): void;
+  reject(err: unknown): void;
+  signal?: AbortSignal;
+  done: boolean;
+}
+
+interface Queue {
+  model: ModelRef;
+  modelName?: string;
+  items: Item[];
+  inFlight: number;
+}
+
+export type SendBatch = (params: EngineParams<'onnx.infer'>) => Promise<EngineResult<'onnx.infer'>>;
+
+export class OnnxBatcher {
+  private readonly queues = new Map<string, Queue>();
+  private waitingRequests = 0;
+  private waitingBytes = 0;
+
+  constructor(
+    private readonly send: SendBatch,
+    private readonly limits: () => EngineLimits,
+  ) {}
+
+  /** Requests waiting here (not yet sent to the engine). */
+  get waiting(): number {
+    return this.waitingRequests;
+  }
+
+  infer(
+    model: ModelRef,
+    request: OipInferRequest,
+    options: { signal?: AbortSignal; modelName?: string } = {},
+  ): Promise<OipInferResponse> {
+    if (options.signal?.aborted)
+      return Promise.reject(new IdlerigError('CANCELLED', 'The job was cancelled'));
+    const limits = this.limits();
+    const max = limits.maxRequestBytes;
+    const bytes = oipRequestBytes(request);
+    if (bytes > max) {
+      return Promise.reject(
+        new IdlerigError(
+          'LIMIT_EXCEEDED',
+          `The request is ${bytes} bytes, over the limit of ${max}`,
+          {
+            limit: 'maxRequestBytes',
+            max,
+            got: bytes,
+          },
+        ),
+      );
+    }
+    const bound = onnxQueueBounds(limits);
+    if (this.waitingRequests >= bound.requests || this.waitingBytes + bytes > bound.bytes) {
+      return Promise.reject(
+        new IdlerigError(
+          'QUEUE_FULL',
+          this.waitingRequests >= bound.requests
+            ? `${this.waitingRequests} tensor requests are already waiting for the engine (the limit is ${bound.requests})`
+            : `Tensor requests waiting for the engine already hold ${this.waitingBytes} bytes (the limit is ${bound.bytes})`,
+          {
+            waiting: this.waitingRequests,
+            maxWaiting: bound.requests,
+            maxWaitingBytes: bound.bytes,
+          },
+        ),
+      );
+    }
+    const key = `${model.sha256}\0${model.file}\0${options.modelName ?? ''}`;
+    let queue = this.queues.get(key);
+    if (!queue) {
+      queue = {
+        model,
+        ...(options.modelName ? { modelName: options.modelName } : {}),
+        items: [],
+        inFlight: 0,
+      };
+      this.queues.set(key, queue);
+    }
+    const q = queue;
+    const p = new Promise<OipInferResponse>((resolve, reject) => {
+      const signal = options.signal;
+      const item: Item = {
+        request,
+        bytes,
+        done: false,
+        resolve: (r) => {
+          if (item.done) return;
+          item.done = true;
+          signal?.removeEventListener('abort', onAbort);
+          resolve(r);
+        },
+        reject: (err) => {
+          if (item.done) return;
+          item.done = true;
+          signal?.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+        ...(signal ? { signal } : {}),
+      };
+      // A cancel answers at once; a request already in the engine finishes there unseen.
+      const onAbort = (): void =>
+        item.reject(new IdlerigError('CANCELLED', 'The job was cancelled'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      q.items.push(item);
+    });
+    this.waitingRequests++;
+    this.waitingBytes += bytes;
+    // Requests made in the same tick leave together.
+    if (q.items.length === 1 && q.inFlight < ONNX_IN_FLIGHT) setImmediate(() => this.pump(key));
+    return p;
+  }
+
+  /** Fails every waiting request (the engine is stopping). */
+  cancelAll(error: IdlerigError): void {
+    for (const queue of this.queues.values()) {
+      for (const item of queue.items.splice(0)) {
+        this.waitingRequests--;
+        this.waitingBytes -= item.bytes;
+        item.reject(error);
+      }
+    }
+  }
+
+  /**
+   * Sends a model's waiting requests in batches, at most ONNX_IN_FLIGHT batches at a time: one
+   * runs in the engine while the next crosses over, and whatever arrives meanwhile joins a
+   * later batch (so batches grow with the load, and nothing is serialized long before the
+   * engine can take it).
+   */
+  private pump(key: string): void {
+    const queue = this.queues.get(key);
+    if (!queue) return;
+    while (queue.inFlight < ONNX_IN_FLIGHT && queue.items.length > 0) {
+      const taken = queue.items.splice(0, ONNX_BATCH_MAX);
+      for (const it of taken) {
+        this.waitingRequests--;
+        this.waitingBytes -= it.bytes;
+      }
+      const items = taken.filter((it) => !it.done);
+      if (items.length === 0) continue;
+      queue.inFlight++;
+      const requests = items.map((it) => it.request);
+      const packed = pack(requests);
+      const modelName = queue.modelName ?? queue.model.file;
+      this.send({
+        model: queue.model,
+        ...(queue.modelName ? { modelName: queue.modelName } : {}),
+        ...(packed ? { packed } : { requests }),
+      })
+        .then(
+          (res) => {
+            if (res.packed) {
+              let responses: OipInferResponse[];
+              try {
+                responses = unpack(res.packed, modelName, requests);
+              } catch (err) {
+                for (const it of items) it.reject(err);
+                return;
+              }
+              items.forEach((it, j) => it.resolve(responses[j]!));
+              return;
+            }
+            res.results.forEach((r, j) => {
+              const it = items[j]!;
+              if (!r)
+                it.reject(new IdlerigError('INTERNAL', 'The engine left a request unanswered'));
+              else if (r.ok) it.resolve(r.response);
+              else it.reject(IdlerigError.fromBody(r.error));
+            });
+          },
+          (err: unknown) => {
+            for (const it of items) it.reject(err);
+          },
+        )
+        .finally(() => {
+          queue.inFlight--;
+          this.pump(key);
+        });
+    }
+    if (queue.items.length === 0 && queue.inFlight === 0) this.queues.delete(key);
+  }
+}
