@@ -22,7 +22,9 @@ test('the dashboard loads with the token and says why the node is not earning', 
   // The token was swapped for an HttpOnly cookie and dropped from the address.
   expect(page.url()).toBe(`${node.origin}/`);
   const cookies = await page.context().cookies();
-  expect(cookies.find((c) => c.name === 'idlerig_token')).toMatchObject({ httpOnly: true });
+  // Named after the port, so two nodes (or other loopback services) on one host never share it.
+  const cookieName = `idlerig_token_${new URL(node.origin).port}`;
+  expect(cookies.find((c) => c.name === cookieName)).toMatchObject({ httpOnly: true });
 
   await expect(heading(page, 'Dashboard')).toBeVisible();
   await expect(reason(page)).toHaveText(OFFLINE);

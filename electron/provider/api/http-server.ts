@@ -1,25 +1,35 @@
 // Transport 2: the API over HTTP + WebSocket for the headless node, and the dashboard itself.
 // Bound to loopback unless told otherwise; every request needs the token (Bearer header, or the
-// HttpOnly cookie the page gets by presenting ?token= once). Host and Origin are checked so a web
-// page elsewhere cannot reach the node through DNS rebinding or cross-site requests.
+// HttpOnly cookie the page gets by presenting ?token= once, named after the port so that two
+// nodes on one host, or other loopback services, never share it). Host and Origin are checked so
+// a web page elsewhere cannot reach the node through DNS rebinding or cross-site requests.
+// The static files are in static-files.ts, the event socket's clients in event-sockets.ts.
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import { timingSafeEqual, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { VERSION } from '../../../shared/version';
-import type { ApiEvent, ServerMessage } from '../../../shared/api';
+import type { ApiEvent } from '../../../shared/api';
 import type { ErrorBody } from '../../../shared/errors';
 import { isDiagnosticsFileName } from '../logs/diagnostics';
-import { mimeType } from '../util/mime';
-import { dashboardCsp } from '../../../shared/csp';
 import type { ScopedLogger } from '../logs/logger';
 import type { Router } from './router';
+import { EventSockets, type EventSocketStats } from './event-sockets';
+import {
+  decodePath,
+  MALFORMED_PATH,
+  parseCookies,
+  readJsonBody,
+  sendError,
+  sendJson,
+} from './http-util';
+import { sendDashboardFile, sendFile } from './static-files';
 
-export const TOKEN_COOKIE = 'idlerig_token';
-const MAX_BODY_BYTES = 1024 * 1024;
+/** The auth cookie of the node on `port` (cookies are per host, not per port). */
+export function tokenCookieName(port: number): string {
+  return `idlerig_token_${port}`;
+}
 
 export interface HttpServerOptions {
   host: string;
@@ -32,41 +42,18 @@ export interface HttpServerOptions {
   log: ScopedLogger;
   /** Subscribe to node events; returns the unsubscribe function. */
   subscribe(listener: (event: ApiEvent) => void): () => void;
+  /** GET /api/jobs/export.csv: the job record as CSV, streamed (absent: 404). */
+  jobsCsv?(query: URLSearchParams, res: ServerResponse): Promise<void>;
+  /** Event socket liveness and buffering (defaults: ping every 30 s, 1 MiB per client). */
+  events?: { pingIntervalMs?: number; maxBufferedBytes?: number };
 }
-
-const ERROR_STATUS: Record<string, number> = {
-  INVALID_PARAMS: 400,
-  UNKNOWN_METHOD: 404,
-  NOT_FOUND: 404,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  CONFLICT: 409,
-  UNAVAILABLE: 503,
-  PAYLOAD_TOO_LARGE: 413,
-  INTERNAL: 500,
-  DOWNLOAD_FAILED: 502,
-  INSUFFICIENT_SPACE: 507,
-  HASH_MISMATCH: 422,
-  UNSAFE_PATH: 400,
-  INSECURE_URL: 400,
-  STALLED: 504,
-  ENGINE_CRASHED: 503,
-  MODEL_UNVERIFIED: 422,
-  INVALID_INPUT: 400,
-  LIMIT_EXCEEDED: 413,
-  TIMEOUT: 504,
-  QUEUE_FULL: 429,
-  CANCELLED: 409,
-  KEY_LOCKED: 503,
-  KEY_UNREADABLE: 500,
-};
 
 export class ApiHttpServer {
   readonly token: string;
   private server: Server | null = null;
   private wss: WebSocketServer | null = null;
   private port = 0;
-  private readonly clients = new Set<WebSocket>();
+  private sockets: EventSockets | null = null;
 
   constructor(private readonly opts: HttpServerOptions) {
     this.token = opts.token ?? randomBytes(24).toString('base64url');
@@ -83,7 +70,7 @@ export class ApiHttpServer {
         this.opts.log.error('HTTP handler failed', {
           error: err instanceof Error ? err.message : String(err),
         });
-        if (!res.headersSent) this.sendError(res, { code: 'INTERNAL', message: 'Internal error' });
+        if (!res.headersSent) sendError(res, { code: 'INTERNAL', message: 'Internal error' });
         else res.destroy();
       });
     });
@@ -92,9 +79,9 @@ export class ApiHttpServer {
     server.keepAliveTimeout = 5_000;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
     server.on('upgrade', (req, socket, head) => {
-      const url = new URL(req.url ?? '/', 'http://x');
+      const url = parseUrl(req.url);
       if (
-        url.pathname !== '/api/events' ||
+        url?.pathname !== '/api/events' ||
         !this.hostAllowed(req) ||
         !this.originAllowed(req) ||
         !this.authorized(req)
@@ -102,7 +89,14 @@ export class ApiHttpServer {
         socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      this.wss!.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+      this.wss!.handleUpgrade(req, socket, head, (ws) =>
+        this.sockets!.add(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`),
+      );
+    });
+    this.sockets = new EventSockets({
+      log: this.opts.log,
+      subscribe: (listener) => this.opts.subscribe(listener),
+      ...this.opts.events,
     });
     await new Promise<void>((resolvePromise, reject) => {
       server.once('error', reject);
@@ -115,8 +109,13 @@ export class ApiHttpServer {
     this.server = server;
   }
 
+  /** Event socket clients now, events dropped for clients that did not read, clients cut off. */
+  eventStats(): EventSocketStats {
+    return this.sockets?.stats() ?? { clients: 0, droppedEvents: 0, terminated: 0 };
+  }
+
   async close(): Promise<void> {
-    for (const ws of this.clients) ws.close(1001, 'node stopping');
+    this.sockets?.close();
     this.wss?.close();
     const server = this.server;
     this.server = null;
@@ -127,37 +126,21 @@ export class ApiHttpServer {
     });
   }
 
-  private onSocket(ws: WebSocket): void {
-    this.clients.add(ws);
-    const send = (msg: ServerMessage): void => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg, bigintReplacer));
-    };
-    send({ kind: 'hello', version: VERSION, protocol: 1 });
-    const unsubscribe = this.opts.subscribe((event) => send({ kind: 'event', event }));
-    const ping = setInterval(() => ws.ping(), 30_000);
-    ping.unref();
-    ws.on('close', () => {
-      clearInterval(ping);
-      unsubscribe();
-      this.clients.delete(ws);
-    });
-    // The event socket is one-way; anything the page sends is ignored.
-    ws.on('message', () => undefined);
-    ws.on('error', () => ws.terminate());
-  }
-
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Frame-Options', 'DENY');
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     if (!this.hostAllowed(req)) {
-      return this.sendError(res, { code: 'FORBIDDEN', message: 'Host not allowed' });
+      return sendError(res, { code: 'FORBIDDEN', message: 'Host not allowed' });
     }
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = parseUrl(req.url);
+    if (!url) return sendError(res, MALFORMED_PATH);
+    // Still percent-encoded: each part decodes what it uses (malformed encoding: 400).
     const path = url.pathname;
 
     if (path === '/api/health' && req.method === 'GET') {
-      return this.sendJson(res, 200, { ok: true, version: VERSION });
+      return sendJson(res, 200, { ok: true, version: VERSION });
     }
 
     // The page presents the token once; it is swapped for an HttpOnly cookie and dropped from the URL.
@@ -167,7 +150,7 @@ export class ApiHttpServer {
       url.searchParams.delete('token');
       res.setHeader(
         'Set-Cookie',
-        `${TOKEN_COOKIE}=${this.token}; HttpOnly; SameSite=Strict; Path=/`,
+        `${tokenCookieName(this.port)}=${this.token}; HttpOnly; SameSite=Strict; Path=/`,
       );
       res.setHeader('Location', `${path}${url.search}`);
       res.statusCode = 303;
@@ -180,7 +163,7 @@ export class ApiHttpServer {
     if (path.startsWith('/api/')) {
       res.setHeader('Cache-Control', 'no-store');
       if (req.method !== 'GET' && !this.originAllowed(req)) {
-        return this.sendError(res, { code: 'FORBIDDEN', message: 'Cross-origin request refused' });
+        return sendError(res, { code: 'FORBIDDEN', message: 'Cross-origin request refused' });
       }
       if (path === '/api/status' && req.method === 'GET') return this.rpc(res, 'status.get', {});
       const rpc = /^\/api\/rpc\/([a-z]+\.[a-zA-Z]+)$/.exec(path);
@@ -189,78 +172,53 @@ export class ApiHttpServer {
         if ('error' in body) {
           // The rest of an oversized body is never read: this connection cannot be reused.
           if (body.error.code === 'PAYLOAD_TOO_LARGE') res.setHeader('Connection', 'close');
-          return this.sendError(res, body.error);
+          return sendError(res, body.error);
         }
         return this.rpc(res, rpc[1]!, body.value);
       }
+      if (path === '/api/jobs/export.csv' && req.method === 'GET' && this.opts.jobsCsv)
+        return this.opts.jobsCsv(url.searchParams, res);
       const diag = /^\/api\/diagnostics\/([^/]+)$/.exec(path);
-      if (diag && req.method === 'GET')
-        return this.sendDiagnostics(res, decodeURIComponent(diag[1]!));
-      return this.sendError(res, {
+      if (diag && req.method === 'GET') {
+        const name = decodePath(diag[1]!);
+        if (name === null) return sendError(res, MALFORMED_PATH);
+        return this.sendDiagnostics(req, res, name);
+      }
+      return sendError(res, {
         code: 'NOT_FOUND',
         message: `No such endpoint: ${req.method} ${path}`,
       });
     }
 
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return this.sendError(res, { code: 'NOT_FOUND', message: 'Not found' });
+      return sendError(res, { code: 'NOT_FOUND', message: 'Not found' });
     }
-    return this.sendStatic(res, path);
+    return sendDashboardFile(req, res, this.opts.staticDir, path, this.opts.log);
   }
 
   private async rpc(res: ServerResponse, method: string, params: unknown): Promise<void> {
     const outcome = await this.opts.router.dispatch(method, params, { transport: 'http' });
-    if (outcome.ok) return this.sendJson(res, 200, { result: outcome.result });
-    return this.sendError(res, outcome.error as ErrorBody);
+    if (outcome.ok) return sendJson(res, 200, { result: outcome.result });
+    return sendError(res, outcome.error as ErrorBody);
   }
 
-  private async sendStatic(res: ServerResponse, path: string): Promise<void> {
-    const root = this.opts.staticDir;
-    if (!root)
-      return this.sendError(res, { code: 'NOT_FOUND', message: 'This node serves no dashboard' });
-    const rootAbs = resolve(root);
-    let file = resolve(join(rootAbs, decodeURIComponent(path)));
-    if (file !== rootAbs && !file.startsWith(rootAbs + sep)) {
-      return this.sendError(res, { code: 'NOT_FOUND', message: 'Not found' });
-    }
-    let info = await stat(file).catch(() => null);
-    if (!info || info.isDirectory()) {
-      // Client-side routes fall back to the app; missing assets are a real 404.
-      if (path.startsWith('/assets/'))
-        return this.sendError(res, { code: 'NOT_FOUND', message: 'Not found' });
-      file = join(rootAbs, 'index.html');
-      info = await stat(file).catch(() => null);
-      if (!info) {
-        return this.sendError(res, {
-          code: 'NOT_FOUND',
-          message: 'The dashboard is not built: run `npm run build`',
-        });
-      }
-    }
-    const type = mimeType(file);
-    res.statusCode = 200;
-    res.setHeader('Content-Type', type);
-    res.setHeader('Content-Length', info.size);
-    if (type.startsWith('text/html')) {
-      res.setHeader('Cache-Control', 'no-cache');
-      res.setHeader('Content-Security-Policy', dashboardCsp());
-    } else if (file.includes(`${sep}assets${sep}`)) {
-      res.setHeader('Cache-Control', 'private, max-age=31536000, immutable');
-    }
-    createReadStream(file).pipe(res);
-  }
-
-  private async sendDiagnostics(res: ServerResponse, name: string): Promise<void> {
+  private async sendDiagnostics(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+  ): Promise<void> {
     if (!isDiagnosticsFileName(name))
-      return this.sendError(res, { code: 'NOT_FOUND', message: 'No such bundle' });
-    const file = join(this.opts.diagnosticsDir, name);
-    const info = await stat(file).catch(() => null);
-    if (!info) return this.sendError(res, { code: 'NOT_FOUND', message: 'No such bundle' });
-    res.statusCode = 200;
-    res.setHeader('Content-Type', 'application/gzip');
-    res.setHeader('Content-Length', info.size);
-    res.setHeader('Content-Disposition', `attachment; filename="${name}"`);
-    createReadStream(file).pipe(res);
+      return sendError(res, { code: 'NOT_FOUND', message: 'No such bundle' });
+    return sendFile(
+      req,
+      res,
+      join(this.opts.diagnosticsDir, name),
+      {
+        'Content-Type': 'application/gzip',
+        'Content-Disposition': `attachment; filename="${name}"`,
+      },
+      this.opts.log,
+    );
   }
 
   private hostAllowed(req: IncomingMessage): boolean {
@@ -291,7 +249,7 @@ export class ApiHttpServer {
   private authorized(req: IncomingMessage): boolean {
     const auth = req.headers.authorization;
     if (auth?.startsWith('Bearer ') && this.tokenMatches(auth.slice(7).trim())) return true;
-    const cookie = parseCookies(req.headers.cookie)[TOKEN_COOKIE];
+    const cookie = parseCookies(req.headers.cookie)[tokenCookieName(this.port)];
     return cookie !== undefined && this.tokenMatches(cookie);
   }
 
@@ -307,7 +265,7 @@ export class ApiHttpServer {
       message:
         'A token is required. Open the Dashboard link that `idlerig --headless` printed, or send Authorization: Bearer <token>.',
     };
-    if (!page) return this.sendError(res, error);
+    if (!page) return sendError(res, error);
     res.statusCode = 401;
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
@@ -315,66 +273,13 @@ export class ApiHttpServer {
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Idlerig: token required</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>Token required</h1><p>${error.message}</p></body></html>`,
     );
   }
-
-  private sendError(res: ServerResponse, error: ErrorBody): void {
-    this.sendJson(res, ERROR_STATUS[error.code] ?? 500, { error });
-  }
-
-  private sendJson(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body, bigintReplacer);
-    res.statusCode = status;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', Buffer.byteLength(text));
-    res.end(text);
-  }
 }
 
-function bigintReplacer(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
-}
-
-function parseCookies(header: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!header) return out;
-  for (const part of header.split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
-  }
-  return out;
-}
-
-async function readJsonBody(
-  req: IncomingMessage,
-): Promise<{ value: unknown } | { error: ErrorBody }> {
-  const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/json')) {
-    req.resume();
-    return {
-      error: { code: 'INVALID_PARAMS', message: 'Send the parameters as application/json' },
-    };
-  }
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) {
-    return {
-      error: { code: 'PAYLOAD_TOO_LARGE', message: `Request body over ${MAX_BODY_BYTES} bytes` },
-    };
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      return {
-        error: { code: 'PAYLOAD_TOO_LARGE', message: `Request body over ${MAX_BODY_BYTES} bytes` },
-      };
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return { value: {} };
+/** The request target as a URL (its path still percent-encoded); null when unparsable. */
+function parseUrl(raw: string | undefined): URL | null {
   try {
-    return { value: JSON.parse(text) };
+    return new URL(raw ?? '/', 'http://x');
   } catch {
-    return { error: { code: 'INVALID_PARAMS', message: 'The request body is not valid JSON' } };
+    return null;
   }
 }
