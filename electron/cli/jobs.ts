@@ -1,0 +1,238 @@
+// `idlerig jobs [--since DATE] [--until DATE] [--model M] [--gateway URL] [--status S[,S]]
+// [--limit N] [--json | --csv FILE]`: the job record. On a data folder a running node owns, the
+// verb asks that node (its API; the CSV streams from its export route); otherwise it takes the
+// data-dir lock and reads the database itself.
+import { createWriteStream } from 'node:fs';
+import { finished } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import {
+  JobFilterSchema,
+  JOB_STATUS_VALUES,
+  type JobFilter,
+  type JobRow,
+} from '../../shared/api/jobs';
+import { IdlerigError } from '../../shared/errors';
+import { formatTokenAmount } from '../../shared/payments';
+import { DataDirLock, readEndpoint } from '../provider/datadir-lock';
+import { openJobsDb } from '../provider/jobs/db';
+import { JobQueries } from '../provider/jobs/queries';
+import { writeJobsCsv } from '../provider/jobs/csv';
+import { JOBS_CSV_PATH } from '../provider/jobs/http-export';
+import type { NodeApiClient } from '../provider/api/node-client';
+import { findOwner, resolveDataDir, unreachableError } from './context';
+
+export const JOBS_HELP = `  idlerig jobs [--since DATE] [--until DATE] [--model ID] [--gateway URL]
+              [--status done,failed,cancelled,declined,running] [--limit N]
+              [--json | --csv FILE] [--data-dir DIR]
+      The job record: every job with its tokens, timings, energy and pay (newest first; the
+      latest 50 unless --limit). DATE is YYYY-MM-DD (local day) or an ISO time. --json prints
+      every matching job as a JSON array; --csv writes them to FILE ("-": stdout), oldest first.
+`;
+
+function usage(message: string): never {
+  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
+}
+
+interface Parsed {
+  dataDir?: string;
+  filter: JobFilter;
+  limit: number | null;
+  json: boolean;
+  csv: string | null;
+}
+
+export function parseJobsArgs(args: string[]): Parsed {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        since: { type: 'string' },
+        until: { type: 'string' },
+        model: { type: 'string' },
+        gateway: { type: 'string' },
+        status: { type: 'string', multiple: true },
+        limit: { type: 'string' },
+        json: { type: 'boolean' },
+        csv: { type: 'string' },
+        'data-dir': { type: 'string' },
+      },
+    }));
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  if (values.json && values.csv !== undefined) usage('Give --json or --csv, not both');
+  const status = (values.status ?? []).flatMap((s) => s.split(',')).filter(Boolean);
+  for (const s of status)
+    if (!(JOB_STATUS_VALUES as readonly string[]).includes(s))
+      usage(`--status is one of ${JOB_STATUS_VALUES.join(', ')}, not ${JSON.stringify(s)}`);
+  const parsed = JobFilterSchema.safeParse({
+    ...(values.since !== undefined ? { since: values.since } : {}),
+    ...(values.until !== undefined ? { until: values.until } : {}),
+    ...(values.model !== undefined ? { model: values.model } : {}),
+    ...(values.gateway !== undefined ? { gateway: values.gateway } : {}),
+    ...(status.length ? { status } : {}),
+  });
+  if (!parsed.success)
+    usage(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+  let limit: number | null = values.json || values.csv !== undefined ? null : 50;
+  if (values.limit !== undefined) {
+    const n = Number(values.limit);
+    if (!Number.isInteger(n) || n < 1) usage(`--limit must be a whole number ≥ 1`);
+    limit = n;
+  }
+  return {
+    ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),
+    filter: parsed.data,
+    limit,
+    json: values.json ?? false,
+    csv: values.csv ?? null,
+  };
+}
+
+/** Where rows come from: the running node's API, or the database file itself. */
+interface Source {
+  page(offset: number, limit: number): Promise<{ rows: JobRow[]; total: number }>;
+  csv(out: Writable): Promise<void>;
+  close(): Promise<void>;
+}
+
+const PAGE = 1000;
+
+export async function jobsVerb(args: string[]): Promise<number> {
+  const opts = parseJobsArgs(args);
+  const paths = resolveDataDir(opts.dataDir);
+  const owner = await findOwner(paths);
+  if (owner.kind === 'unreachable') throw unreachableError(owner, paths.root);
+  const source =
+    owner.kind === 'served'
+      ? await remoteSource(owner.client, paths.endpoint, opts.filter)
+      : await localSource(paths, opts.filter);
+  try {
+    if (opts.csv !== null) {
+      const toStdout = opts.csv === '-';
+      const out = toStdout ? process.stdout : createWriteStream(opts.csv, { mode: 0o600 });
+      await source.csv(out);
+      if (!toStdout) {
+        out.end();
+        await finished(out);
+        process.stderr.write(`Jobs written to ${opts.csv}\n`);
+      }
+      return 0;
+    }
+    if (opts.json) {
+      process.stdout.write('[');
+      let first = true;
+      for (let offset = 0; ; offset += PAGE) {
+        const want = opts.limit === null ? PAGE : Math.min(PAGE, opts.limit - offset);
+        if (want <= 0) break;
+        const { rows } = await source.page(offset, want);
+        for (const r of rows) {
+          process.stdout.write(`${first ? '' : ','}\n${JSON.stringify(r)}`);
+          first = false;
+        }
+        if (rows.length < want) break;
+      }
+      process.stdout.write(first ? ']\n' : '\n]\n');
+      return 0;
+    }
+    const { rows, total } = await source.page(0, opts.limit ?? 50);
+    process.stdout.write(table(rows, total));
+    return 0;
+  } finally {
+    await source.close();
+  }
+}
+
+async function remoteSource(
+  client: NodeApiClient,
+  endpointFile: string,
+  filter: JobFilter,
+): Promise<Source> {
+  const endpoint = await readEndpoint(endpointFile);
+  return {
+    page: (offset, limit) => client.call('jobs.list', { ...filter, offset, limit }),
+    async csv(out) {
+      if (!endpoint) throw new IdlerigError('UNAVAILABLE', 'The running node serves no API');
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(filter))
+        q.set(k, Array.isArray(v) ? v.join(',') : String(v));
+      const res = await fetch(`${endpoint.url}${JOBS_CSV_PATH}?${q}`, {
+        headers: { authorization: `Bearer ${endpoint.token}` },
+      }).catch((err: unknown) => {
+        throw new IdlerigError('UNAVAILABLE', `The node did not answer: ${(err as Error).message}`);
+      });
+      if (!res.ok || !res.body) {
+        const body = (await res.json().catch(() => null)) as {
+          error?: { message?: string };
+        } | null;
+        throw new IdlerigError(
+          'INTERNAL',
+          body?.error?.message ?? `The node refused the export (HTTP ${res.status})`,
+        );
+      }
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>)
+        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+    },
+    close: async () => undefined,
+  };
+}
+
+async function localSource(
+  paths: ReturnType<typeof resolveDataDir>,
+  filter: JobFilter,
+): Promise<Source> {
+  const lock = new DataDirLock(paths.lock, 'cli');
+  await lock.acquire();
+  let report;
+  try {
+    report = openJobsDb(paths.jobsDb);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+  if (report.recoveredFrom)
+    process.stderr.write(
+      `Warning: the job history could not be read (${report.recoveredFrom.problem}); it was kept as ${report.recoveredFrom.backup} and a new one was started.\n`,
+    );
+  const queries = new JobQueries(report.db);
+  return {
+    page: (offset, limit) => Promise.resolve(queries.list({ ...filter, offset, limit })),
+    csv: async (out) => {
+      await writeJobsCsv(report.db, filter, out);
+    },
+    close: async () => {
+      report.db.close();
+      await lock.release();
+    },
+  };
+}
+
+function table(rows: JobRow[], total: number): string {
+  if (rows.length === 0) return 'No jobs match.\n';
+  const head = ['Started', 'Model', 'Kind', 'Status', 'Tokens', 'Time', 'Energy', 'Earned'];
+  const body = rows.map((r) => [
+    r.startedAt.replace('T', ' ').slice(0, 19),
+    r.modelId ?? '—',
+    r.test ? `${r.kind ?? '?'} (test)` : (r.kind ?? '?'),
+    r.status + (r.errorCode ? ` (${r.errorCode})` : ''),
+    `${r.tokensIn ?? 0}/${r.tokensOut ?? 0}`,
+    r.durationMs === null ? '—' : `${(r.durationMs / 1000).toFixed(2)} s`,
+    r.energyWh === null ? '—' : `${r.energyWh.toFixed(3)} Wh`,
+    r.earned === null
+      ? '—'
+      : formatTokenAmount(r.earned, r.token?.decimals ?? 0, r.token?.symbol ?? ''),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  const more =
+    total > rows.length ? `\n${rows.length} of ${total} jobs shown (--limit N for more).` : '';
+  return `${[line(head), ...body.map(line)].join('\n')}${more}\n`;
+}
