@@ -29,6 +29,10 @@ export const ERROR_CODES = [
   // The node key (electron/provider/wallet/node-key.ts)
   'KEY_LOCKED', // the node key needs a passphrase or keychain that is not available
   'KEY_UNREADABLE', // the node key file cannot be opened (wrong passphrase, damaged file)
+  // Payments (shared/payments.ts, gateway/payments, electron/provider/wallet)
+  'VOUCHER_REJECTED', // a voucher failed a check (chain, contract, signer, epoch, order, lock); details.reason
+  'CHANNEL_EXHAUSTED', // a payment channel's locked funds are used up: top it up before more work
+  'CHAIN_UNAVAILABLE', // the chain's RPC did not answer or a transaction failed to be mined
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,6 +1,7 @@
 // What the tray shows, as a pure function of the node's status: the icon, the tooltip and the
 // menu. tray.ts only renders it, so every state and label is tested without Electron.
 import type { NodeState, Status } from '../../shared/api/status';
+import { formatTokenAmount as formatAmount } from '../../shared/payments';
 
 export const TRAY_ICONS = ['earning', 'idle', 'paused', 'offline', 'error'] as const;
 export type TrayIcon = (typeof TRAY_ICONS)[number];
@@ -126,11 +127,7 @@ export function trayModel(status: Status, opts: TrayModelOptions = {}): TrayMode
   };
 }
 
-/**
- * A token amount given in its smallest unit (the decimal string of a bigint) as "1,234.5678 USDC".
- * Truncates to `maxFraction` digits (money is never rounded up), drops trailing zeros, and says
- * "< 0.0001" rather than "0" for a non-zero amount too small to show.
- */
+/** A token amount for the tray: shared/payments.ts's formatter, 4 decimals. */
 export function formatTokenAmount(
   amount: string,
   decimals: number,
@@ -138,21 +135,7 @@ export function formatTokenAmount(
   locale?: string,
   maxFraction = 4,
 ): string {
-  if (!/^\d+$/.test(amount)) throw new RangeError(`Not an amount in smallest units: ${amount}`);
-  const units = BigInt(amount);
-  const places = Math.max(0, Math.trunc(decimals));
-  const scale = 10n ** BigInt(places);
-  const whole = units / scale;
-  const fractionDigits = places === 0 ? '' : (units % scale).toString().padStart(places, '0');
-  const shown = fractionDigits.slice(0, maxFraction).replace(/0+$/, '');
-  const number = new Intl.NumberFormat(locale, { useGrouping: true });
-  const separator = number.formatToParts(1.5).find((part) => part.type === 'decimal')?.value ?? '.';
-  const suffix = symbol ? ` ${symbol}` : '';
-  if (units > 0n && whole === 0n && shown === '') {
-    return `< ${number.format(0)}${separator}${'0'.repeat(Math.max(0, maxFraction - 1))}1${suffix}`;
-  }
-  const wholeText = number.format(whole);
-  return `${shown ? `${wholeText}${separator}${shown}` : wholeText}${suffix}`;
+  return formatAmount(amount, decimals, symbol, { locale, maxFraction });
 }
 
 function truncate(text: string, max: number): string {

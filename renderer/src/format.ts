@@ -1,5 +1,6 @@
 // Small, pure formatting helpers for the dashboard. No locale surprises in tests: numbers use
 // the browser's locale, durations are spelled out in short English units like the rest of the UI.
+import { formatTokenAmount as formatAmount } from '../../shared/payments';
 
 /** "42 s", "5 min", "2 h 05 min", "3 d 4 h". */
 export function formatDuration(totalSeconds: number): string {
@@ -15,13 +16,8 @@ export function formatDuration(totalSeconds: number): string {
 
 /** A token amount given in its smallest unit (decimal string of a bigint), e.g. "12.5 USDC". */
 export function formatTokenAmount(amount: string, decimals: number, symbol: string): string {
-  const units = BigInt(amount);
-  const scale = 10n ** BigInt(Math.max(0, decimals));
-  const whole = units / scale;
-  // Two decimals are enough on a dashboard; truncate rather than round up money.
-  const frac = decimals > 0 ? (units % scale).toString().padStart(decimals, '0').slice(0, 2) : '';
-  const wholeText = whole.toLocaleString();
-  return `${frac ? `${wholeText}.${frac.padEnd(2, '0')}` : wholeText} ${symbol}`;
+  // Two decimals are enough on a dashboard; the shared formatter truncates, never rounds up money.
+  return formatAmount(amount, decimals, symbol, { maxFraction: 2 });
 }
 
 /** "812 B", "14.2 KB", "3.1 MB". */
