@@ -1,10 +1,13 @@
 // Energy attribution: jobs get the energy of the slices they ran in, shared by weight among jobs
 // running at once; whatever no job ran in is idle draw; the sum is the integrated power.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EnergyLedger } from '../../electron/provider/energy/ledger';
+import { openJobsDb } from '../../electron/provider/jobs/db';
+import { JobStore } from '../../electron/provider/jobs/store';
+import { JobQueries } from '../../electron/provider/jobs/queries';
 import { NvidiaSampler } from '../../electron/provider/gpu/telemetry';
 import { priceAt } from '../../electron/provider/policy/tariff';
 import { defaultPowerSettings, type TelemetrySample } from '../../shared/api/power';
@@ -40,10 +43,11 @@ function reading(
   };
 }
 
-function ledger(now = { t: T0 }, dir: string | null = null): EnergyLedger {
+function ledger(now = { t: T0 }, dir: string | null = null, store?: JobStore): EnergyLedger {
   const electricity = defaultPowerSettings().electricity; // 0.30 EUR/kWh
   return new EnergyLedger({
     dir,
+    ...(store ? { store } : {}),
     price: (at) => priceAt(electricity, at, 'Europe/Berlin'),
     now: () => now.t,
     timeZone: 'Europe/Berlin',
@@ -151,29 +155,63 @@ describe('energy attribution', () => {
     expect(day.idleCost).toBeCloseTo(0.006 * 1 + 0.006 * 0.3, 12);
   });
 
-  it('keeps days and jobs across a restart (days.json written atomically, jobs.jsonl appended)', async () => {
+  it('keeps days and jobs across a restart (rows of the job database, a real file)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'idlerig-energy-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const clock = { t: T0 };
-    const l = ledger(clock, dir);
-    await l.load();
-    feed(l, 5);
-    l.jobStarted('J', { at: T0 + 1000 });
-    feed(l, 4, 2);
-    l.jobEnded('J', { at: T0 + 4000, revenue: 0.01 });
+    const open = () => {
+      const { db } = openJobsDb(join(dir, 'jobs.db'));
+      return {
+        db,
+        l: ledger(clock, join(dir, 'energy'), new JobStore(db, { timeZone: 'Europe/Berlin' })),
+      };
+    };
+    const first = open();
+    await first.l.load();
+    feed(first.l, 5);
+    first.l.jobStarted('J', { at: T0 + 1000 });
+    feed(first.l, 4, 2);
+    first.l.jobEnded('J', { at: T0 + 4000, revenue: 0.01 });
     clock.t = T0 + 5000;
-    await l.flush();
-    const before = l.summary();
+    await first.l.flush();
+    const before = first.l.summary();
+    expect(before.today.jobs).toBe(1);
+    expect(before.today.idleKwh).toBeGreaterThan(0);
+    first.db.close();
 
-    const again = ledger(clock, dir);
-    await again.load();
-    const after = again.summary();
+    const again = open();
+    cleanups.push(() => again.db.close());
+    await again.l.load();
+    const after = again.l.summary();
     expect(after.today).toEqual(before.today);
     expect(after.jobs).toEqual(before.jobs);
-    const lines = (await readFile(join(dir, 'jobs.jsonl'), 'utf8')).trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ id: 'J', revenue: 0.01, currency: 'EUR' });
-    expect(JSON.parse(await readFile(join(dir, 'days.json'), 'utf8')).version).toBe(1);
+    expect(after.jobs[0]).toMatchObject({ id: 'J', revenue: 0.01, currency: 'EUR' });
+    expect(new JobQueries(again.db).get('J')).toMatchObject({ currency: 'EUR', revenue: 0.01 });
+  });
+
+  it('a flush (the node calls it from an interval) never rejects, and keeps idle energy it could not write', async () => {
+    const { db } = openJobsDb(':memory:');
+    const errors: string[] = [];
+    const log = {
+      error: (m: string) => errors.push(m),
+      warn: () => {},
+      info: () => {},
+      debug: () => {},
+    };
+    const clock = { t: T0 };
+    const l = new EnergyLedger({
+      dir: null,
+      store: new JobStore(db, { log: log as never }),
+      price: () => ({ pricePerKwh: 0.3, currency: 'EUR' }),
+      now: () => clock.t,
+      log: log as never,
+    });
+    feed(l, 3);
+    clock.t = T0 + 3000;
+    db.close();
+    await expect(l.flush()).resolves.toBeUndefined();
+    expect(errors.some((e) => /could not record idle energy/.test(e))).toBe(true);
+    expect(l.totals.idleWh).toBeGreaterThan(0);
   });
 });
 
