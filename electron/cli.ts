@@ -8,6 +8,7 @@ import { modelsVerb, MODELS_HELP } from './cli/models';
 import { runVerb, RUN_HELP } from './cli/run';
 import { gpusVerb, GPUS_HELP } from './cli/gpus';
 import { jobsVerb, JOBS_HELP } from './cli/jobs';
+import { gatewayVerb, GATEWAY_HELP } from './cli/gateway';
 
 const HELP = `Idlerig ${VERSION}: rent your idle GPU to an AI-inference market.
 
@@ -17,7 +18,7 @@ Usage:
       127.0.0.1:N (default ${DEFAULT_PORT}; 0 picks a free port). Prints the dashboard link.
   idlerig status [--data-dir DIR] [--json]
       Show what the node running on that data folder is doing.
-${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}  idlerig --version | --help
+${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}  idlerig --version | --help
 
 Options:
   --data-dir DIR   the node's data folder (default: the desktop app's folder, or $IDLERIG_DATA_DIR)
@@ -44,6 +45,7 @@ function parsePort(value: string | undefined): number {
 const OWN_PARSER_VERBS: Record<string, (args: string[]) => Promise<number>> = {
   run: runVerb,
   jobs: jobsVerb,
+  gateway: gatewayVerb,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,287 @@
+// Requester API keys: `irk_<id>_<secret>`. Only sha256(secret) is stored; a presented key is
+// found by its id and its secret compared in constant time. Per key: credit (granted minus
+// spent), a daily budget, requests-per-minute and tokens-per-minute limits (token buckets), and
+// the most requests running at once. The database is the truth for credit, limits and
+// revocation (the CLI writes them while the gateway runs; re-read at most every second); the
+// gateway alone writes what was spent.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { GatewayStore, KeyLimits, KeyRecord } from './storage/types';
+
+const KEY_RE = /^irk_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/;
+const REFRESH_MS = 1000;
+const DUMMY_HASH = Buffer.alloc(32);
+
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+export interface NewKey {
+  name?: string;
+  credit?: bigint;
+  limits?: Partial<KeyLimits>;
+}
+
+/** Creates a key in the store; returns the key text (shown once) and its record. */
+export function createKey(
+  store: GatewayStore,
+  opts: NewKey = {},
+): { key: string; record: KeyRecord } {
+  const id = randomBytes(6).toString('hex');
+  const secret = randomBytes(24).toString('base64url');
+  const now = new Date();
+  const record: KeyRecord = {
+    id,
+    secretHash: hashSecret(secret),
+    name: opts.name ?? '',
+    createdAt: now.toISOString(),
+    revokedAt: null,
+    credit: opts.credit ?? 0n,
+    spent: 0n,
+    spentToday: 0n,
+    spentDay: utcDay(now.getTime()),
+    budgetPerDay: opts.limits?.budgetPerDay ?? null,
+    rpm: opts.limits?.rpm ?? null,
+    tpm: opts.limits?.tpm ?? null,
+    maxParallel: opts.limits?.maxParallel ?? null,
+  };
+  store.createKey(record);
+  return { key: `irk_${id}_${secret}`, record };
+}
+
+function utcDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** A token bucket refilled continuously: `limit` per minute. */
+class Bucket {
+  level: number;
+  at: number;
+  constructor(
+    public limit: number,
+    now: number,
+  ) {
+    this.level = limit;
+    this.at = now;
+  }
+  refill(now: number): void {
+    this.level = Math.min(this.limit, this.level + ((now - this.at) * this.limit) / 60_000);
+    this.at = now;
+  }
+  /** ms until the level reaches `need` (0 when it has). */
+  waitMs(need: number): number {
+    return this.level >= need ? 0 : Math.ceil(((need - this.level) * 60_000) / this.limit);
+  }
+  resetMs(): number {
+    return Math.ceil(((this.limit - this.level) * 60_000) / this.limit);
+  }
+}
+
+interface KeyState {
+  record: KeyRecord;
+  loadedAt: number;
+  running: number;
+  requests: Bucket | null;
+  tokens: Bucket | null;
+}
+
+export interface Refusal {
+  status: 401 | 429;
+  type: 'invalid_request_error' | 'insufficient_quota' | 'rate_limit_exceeded';
+  code: string;
+  message: string;
+  headers: Record<string, string>;
+}
+
+export interface Lease {
+  keyId: string;
+  headers: Record<string, string>;
+  /** Credit left before this request (the most it may be charged). */
+  available: bigint;
+  /** Adds a finished request's tokens and charge; call once. */
+  settle(tokens: number, charge: bigint): void;
+  release(): void;
+}
+
+/** OpenAI's duration format for x-ratelimit-reset-*: "1s", "6m0s", "120ms". */
+function duration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`;
+  const s = Math.ceil(ms / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${s % 60}s`;
+}
+
+export class KeyService {
+  private readonly states = new Map<string, KeyState>();
+
+  constructor(
+    private readonly store: GatewayStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The key of an Authorization header, or a 401. */
+  authenticate(header: string | undefined): KeyState | Refusal {
+    const bad = (message: string, code = 'invalid_api_key'): Refusal => ({
+      status: 401,
+      type: 'invalid_request_error',
+      code,
+      message,
+      headers: {},
+    });
+    if (!header) {
+      return bad(
+        "You didn't provide an API key. Provide it in the Authorization header (Bearer YOUR_KEY).",
+        'missing_api_key',
+      );
+    }
+    const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
+    const key = m?.[1] ?? '';
+    const parts = KEY_RE.exec(key);
+    const shown = key.length > 8 ? `${key.slice(0, 8)}...${key.slice(-4)}` : '***';
+    const state = parts ? this.load(parts[1] as string) : null;
+    const presented = createHash('sha256')
+      .update(parts?.[2] ?? key)
+      .digest();
+    const stored = state ? Buffer.from(state.record.secretHash, 'hex') : DUMMY_HASH;
+    const match = timingSafeEqual(presented, stored.length === 32 ? stored : DUMMY_HASH);
+    if (!state || !match) return bad(`Incorrect API key provided: ${shown}.`);
+    if (state.record.revokedAt) return bad(`The API key ${shown} was revoked.`);
+    return state;
+  }
+
+  private load(id: string): KeyState | null {
+    const t = this.now();
+    const cached = this.states.get(id);
+    if (cached && t - cached.loadedAt < REFRESH_MS) return cached;
+    const row = this.store.getKey(id);
+    if (!row) {
+      this.states.delete(id);
+      return null;
+    }
+    if (!cached) {
+      const state: KeyState = {
+        record: row,
+        loadedAt: t,
+        running: 0,
+        requests: row.rpm ? new Bucket(row.rpm, t) : null,
+        tokens: row.tpm ? new Bucket(row.tpm, t) : null,
+      };
+      this.states.set(id, state);
+      return state;
+    }
+    // The database's credit, limits and revocation; this process's own spend.
+    const { spent, spentToday, spentDay } = cached.record;
+    cached.record = { ...row, spent, spentToday, spentDay };
+    cached.loadedAt = t;
+    cached.requests = syncBucket(cached.requests, row.rpm, t);
+    cached.tokens = syncBucket(cached.tokens, row.tpm, t);
+    return cached;
+  }
+
+  /** Admits one request of an authenticated key, or says why not (429). */
+  admit(state: KeyState): Lease | Refusal {
+    const t = this.now();
+    const r = state.record;
+    const headers: Record<string, string> = {};
+    const req = state.requests;
+    const tok = state.tokens;
+    req?.refill(t);
+    tok?.refill(t);
+    if (req) {
+      headers['x-ratelimit-limit-requests'] = String(req.limit);
+      headers['x-ratelimit-remaining-requests'] = String(Math.max(0, Math.floor(req.level - 1)));
+      headers['x-ratelimit-reset-requests'] = duration(req.resetMs());
+    }
+    if (tok) {
+      headers['x-ratelimit-limit-tokens'] = String(tok.limit);
+      headers['x-ratelimit-remaining-tokens'] = String(Math.max(0, Math.floor(tok.level)));
+      headers['x-ratelimit-reset-tokens'] = duration(tok.resetMs());
+    }
+    const limited = (message: string, waitMs: number, code = 'rate_limit_exceeded'): Refusal => ({
+      status: 429,
+      type: 'rate_limit_exceeded',
+      code,
+      message,
+      headers: {
+        ...headers,
+        'retry-after-ms': String(Math.max(1, Math.ceil(waitMs))),
+        'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+      },
+    });
+    const noCredit = (message: string): Refusal => ({
+      status: 429,
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+      message,
+      headers: { ...headers, 'x-should-retry': 'false' },
+    });
+    const available = r.credit - r.spent;
+    if (available <= 0n) {
+      return noCredit(
+        'You exceeded your current quota: this key has no credit left. Add credit with `idlerig gateway keys credit`.',
+      );
+    }
+    const day = utcDay(t);
+    if (r.spentDay !== day) {
+      r.spentDay = day;
+      r.spentToday = 0n;
+    }
+    if (r.budgetPerDay !== null && r.spentToday >= r.budgetPerDay) {
+      return noCredit(
+        `This key spent its daily budget of ${r.budgetPerDay}; it resets at 00:00 UTC.`,
+      );
+    }
+    if (r.maxParallel !== null && state.running >= r.maxParallel) {
+      return limited(
+        `Too many parallel requests for this key: at most ${r.maxParallel} at once.`,
+        50,
+        'parallel_limit_exceeded',
+      );
+    }
+    if (req && req.level < 1) {
+      return limited(`Rate limit reached: ${req.limit} requests per minute.`, req.waitMs(1));
+    }
+    if (tok && tok.level <= 0) {
+      return limited(`Rate limit reached: ${tok.limit} tokens per minute.`, tok.waitMs(1));
+    }
+    if (req) req.level -= 1;
+    state.running++;
+    let released = false;
+    let settled = false;
+    return {
+      keyId: r.id,
+      headers,
+      available,
+      settle: (tokens, charge) => {
+        if (settled) return;
+        settled = true;
+        if (state.tokens) {
+          state.tokens.refill(this.now());
+          state.tokens.level -= tokens;
+        }
+        if (charge > 0n) {
+          const rec = state.record;
+          rec.spent += charge;
+          rec.spentToday += charge;
+          this.store.saveSpend(rec.id, rec.spent, rec.spentToday, rec.spentDay);
+        }
+      },
+      release: () => {
+        if (released) return;
+        released = true;
+        state.running--;
+      },
+    };
+  }
+}
+
+function syncBucket(b: Bucket | null, limit: number | null, t: number): Bucket | null {
+  if (!limit) return null;
+  if (!b) return new Bucket(limit, t);
+  b.refill(t);
+  b.limit = limit;
+  b.level = Math.min(b.level, limit);
+  return b;
+}
+
+export function isRefusal(x: unknown): x is Refusal {
+  return typeof x === 'object' && x !== null && 'status' in x && 'message' in x;
+}

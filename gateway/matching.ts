@@ -1,0 +1,101 @@
+// Which provider gets a job: one that serves the model's sha256, whose floor is within the
+// gateway's price (and the requester's max_price), with free capacity, not failed in the last
+// 30 s. Weighted by price, measured speed and success rate, or sorted as the request's
+// OpenRouter-style `provider.sort` says. With many candidates a random sample of them is scored
+// (the power of k choices), so matching stays O(1) however many providers serve a model.
+import type { Price } from '../shared/market-protocol';
+import { priceScore, withinPrice } from './prices';
+import type { ProviderRegistry } from './providers/registry';
+import type { ProviderSession } from './providers/session';
+
+export const FAILURE_COOLDOWN_MS = 30_000;
+const SAMPLE = 16;
+
+export interface ProviderPreferences {
+  sort?: 'price' | 'latency' | 'throughput';
+  /** Per million tokens (prompt, completion) or per request, in the token's smallest unit. */
+  maxPrice?: { prompt?: bigint; completion?: bigint; request?: bigint };
+  allowFallbacks?: boolean;
+}
+
+export interface Match {
+  session: ProviderSession;
+  /** The price offered: the provider's floor for this model. */
+  price: Price;
+}
+
+function fitsMax(p: Price, max: ProviderPreferences['maxPrice']): boolean {
+  if (!max) return true;
+  if (p.per === 'mtok') {
+    return (
+      (max.prompt === undefined || BigInt(p.input) <= max.prompt) &&
+      (max.completion === undefined || BigInt(p.output) <= max.completion)
+    );
+  }
+  return max.request === undefined || BigInt(p.amount) <= max.request;
+}
+
+export function pickProvider(
+  registry: ProviderRegistry,
+  sha256: string,
+  ceiling: Price,
+  prefs: ProviderPreferences,
+  exclude: ReadonlySet<ProviderSession>,
+  now = Date.now(),
+): Match | null {
+  const all = registry.serving(sha256);
+  const n = all.length;
+  if (n === 0) return null;
+  let pool: ProviderSession[];
+  if (n <= SAMPLE) pool = all;
+  else {
+    pool = [];
+    const start = Math.floor(Math.random() * n);
+    const step = 1 + Math.floor(Math.random() * (n - 1));
+    // A random walk over the list: up to SAMPLE distinct candidates that have room.
+    for (let i = 0, k = start; i < n && pool.length < SAMPLE; i++, k = (k + step) % n) {
+      const s = all[k] as ProviderSession;
+      if (s.free > 0) pool.push(s);
+    }
+  }
+  let best: Match | null = null;
+  let bestScore = -Infinity;
+  for (const s of pool) {
+    if (s.free <= 0 || exclude.has(s) || !s.address) continue;
+    const model = s.models.find((m) => m.sha256 === sha256);
+    if (!model || !withinPrice(model.floor, ceiling) || !fitsMax(model.floor, prefs.maxPrice))
+      continue;
+    const st = registry.statsOf(s.address);
+    if (now - st.lastFailureAt < FAILURE_COOLDOWN_MS) continue;
+    const price = priceScore(model.floor);
+    const ceilingScore = Math.max(1, priceScore(ceiling));
+    const load = s.free / s.parallelism;
+    let score: number;
+    switch (prefs.sort) {
+      case 'price':
+        score = -price + load * 1e-9;
+        break;
+      case 'latency':
+        score = -(st.ttftMs ?? 0) + load * 1e-6;
+        break;
+      case 'throughput':
+        score = (st.tokensPerS ?? Number.MAX_SAFE_INTEGER / 2) + load * 1e-6;
+        break;
+      default: {
+        const speed = st.tokensPerS === null ? 1 : 1 + Math.min(1, st.tokensPerS / 1000);
+        score =
+          st.success *
+          st.success *
+          speed *
+          (2 - price / ceilingScore) *
+          (0.5 + load) *
+          (1 + Math.random() * 0.05);
+      }
+    }
+    if (score > bestScore) {
+      bestScore = score;
+      best = { session: s, price: model.floor };
+    }
+  }
+  return best;
+}

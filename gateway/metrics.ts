@@ -1,0 +1,52 @@
+// Prometheus metrics (prom-client) served on /metrics: jobs by outcome, latency and
+// time-to-first-token, providers online, tokens served. One registry per gateway instance.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly jobs = new Counter({
+    name: 'idlerig_gateway_jobs_total',
+    help: 'Jobs by API and outcome (done, error, cancelled, refused)',
+    labelNames: ['api', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'idlerig_gateway_job_duration_seconds',
+    help: 'From the request to its last byte',
+    labelNames: ['api'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+  readonly ttft = new Histogram({
+    name: 'idlerig_gateway_time_to_first_token_seconds',
+    help: 'From the request to its first token',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly providersOnline = new Gauge({
+    name: 'idlerig_gateway_providers_online',
+    help: 'Providers logged in and alive',
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'idlerig_gateway_tokens_total',
+    help: 'Tokens served, by direction (prompt, completion)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: 'idlerig_gateway_retries_total',
+    help: 'Jobs moved to another provider before their first token',
+    registers: [this.registry],
+  });
+  readonly protocolErrors = new Counter({
+    name: 'idlerig_gateway_protocol_errors_total',
+    help: 'Provider frames refused, by code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,45 @@
+// Server-sent events as OpenAI streams them: `data: {json}\n\n` per chunk, `data: [DONE]` at a
+// clean end, and `data: {"error": {...}}` (never [DONE]) when the stream fails after it began,
+// so the OpenAI SDKs raise an error instead of returning a silently truncated answer.
+import type { ServerResponse } from 'node:http';
+import type { OpenAiError } from './errors';
+
+export class SseWriter {
+  private started = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+  ) {}
+
+  get open(): boolean {
+    return !this.res.writableEnded && !this.res.destroyed;
+  }
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.res.writeHead(200, {
+      ...this.headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
+    this.res.flushHeaders();
+  }
+
+  send(data: unknown): void {
+    this.start();
+    if (this.open) this.res.write(`data: ${JSON.stringify(data)}\n\n`);
+  }
+
+  done(): void {
+    this.start();
+    if (this.open) this.res.end('data: [DONE]\n\n');
+  }
+
+  error(e: OpenAiError): void {
+    this.start();
+    if (this.open) this.res.end(`data: ${JSON.stringify({ error: e })}\n\n`);
+  }
+}

@@ -1,0 +1,92 @@
+// The gateway's prices: what it lets a job cost at most, per model (sha256 or name), in the
+// token's smallest unit (per million input and output tokens for LLMs, per request for ONNX).
+// A provider is offered its own floor when that is within this price (matching.ts), and the
+// requester is charged what the provider's receipt says the job cost (shared/receipt.ts).
+//
+// The price file (--price-file F), JSON:
+//   { "default": { "llm": { "per": "mtok", "input": "100", "output": "200" },
+//                  "onnx": { "per": "request", "amount": "5" } },
+//     "models": { "<sha256 or name>": { "per": "mtok", "input": "...", "output": "..." } } }
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { PriceSchema, type Price } from '../shared/market-protocol';
+
+const PriceFileSchema = z
+  .object({
+    default: z
+      .object({
+        llm: PriceSchema.optional(),
+        onnx: PriceSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    models: z.record(z.string().min(1), PriceSchema).optional(),
+  })
+  .strict();
+export type PriceFile = z.infer<typeof PriceFileSchema>;
+
+export const DEFAULT_PRICES: Required<NonNullable<PriceFile['default']>> = {
+  // 0.1 and 0.2 of an 18-decimal token per million tokens.
+  llm: { per: 'mtok', input: '100000000000000000', output: '200000000000000000' },
+  onnx: { per: 'request', amount: '1000000000000' },
+};
+
+export class PriceList {
+  private readonly byModel: Map<string, Price>;
+  private readonly defaults: typeof DEFAULT_PRICES;
+
+  constructor(file: PriceFile = {}) {
+    this.byModel = new Map(Object.entries(file.models ?? {}));
+    this.defaults = { ...DEFAULT_PRICES, ...file.default };
+  }
+
+  /** Reads and checks a price file; a bad one is a one-line error naming the field. */
+  static load(path: string): PriceList {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new Error(
+        `Cannot read the price file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`The price file ${path} is not valid JSON`, { cause: err });
+    }
+    const r = PriceFileSchema.safeParse(json);
+    if (!r.success) {
+      const i = r.error.issues[0];
+      throw new Error(
+        `The price file ${path}: ${i?.path.join('.') || 'top level'}: ${i?.message ?? 'invalid'}`,
+      );
+    }
+    return new PriceList(r.data);
+  }
+
+  /** The gateway's price of a model. */
+  priceOf(sha256: string, name: string, kind: 'llm' | 'onnx'): Price {
+    return this.byModel.get(sha256) ?? this.byModel.get(name) ?? this.defaults[kind];
+  }
+}
+
+/** Whether `floor` is at or below `ceiling` in every part (same unit). */
+export function withinPrice(floor: Price, ceiling: Price): boolean {
+  if (floor.per === 'mtok' && ceiling.per === 'mtok') {
+    return (
+      BigInt(floor.input) <= BigInt(ceiling.input) && BigInt(floor.output) <= BigInt(ceiling.output)
+    );
+  }
+  if (floor.per === 'request' && ceiling.per === 'request') {
+    return BigInt(floor.amount) <= BigInt(ceiling.amount);
+  }
+  return false;
+}
+
+/** One number to sort prices by: an LLM's cost of 1,000 in + 1,000 out tokens per million. */
+export function priceScore(p: Price): number {
+  return p.per === 'request' ? Number(p.amount) : Number(p.input) + Number(p.output);
+}
