@@ -14,8 +14,12 @@ const HELP = `Idlerig ${VERSION}: rent your idle GPU to an AI-inference market.
 
 Usage:
   idlerig --headless [--data-dir DIR] [--port N] [--listen ADDR] [--quiet]
+          [--gateway URL]... [--key-passphrase-file F]
       Run the provider node without a window; serve the dashboard and API on
       127.0.0.1:N (default ${DEFAULT_PORT}; 0 picks a free port). Prints the dashboard link.
+      --gateway URL (repeatable, as the gateway prints it) serves that gateway besides the
+      ones in Settings → Network. The node key's passphrase: $IDLERIG_KEY_PASSPHRASE,
+      --key-passphrase-file F (its first line), or typed at the prompt.
   idlerig status [--data-dir DIR] [--json]
       Show what the node running on that data folder is doing.
 ${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}  idlerig --version | --help
@@ -64,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
         listen: { type: 'string' },
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
+        gateway: { type: 'string', multiple: true },
+        'key-passphrase-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
         catalog: { type: 'string' },
@@ -97,6 +103,10 @@ export async function main(argv: string[]): Promise<number> {
       port: parsePort(values.port),
       ...(values.listen ? { listen: values.listen } : {}),
       quiet: values.quiet ?? false,
+      gateways: values.gateway ?? [],
+      ...(values['key-passphrase-file']
+        ? { keyPassphraseFile: values['key-passphrase-file'] }
+        : {}),
     });
   }
   if (verb === 'models') {

@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import { startHeadless } from '../provider/headless';
 import { resolveDataDir } from './context';
+import { gatewayWsUrl } from '../../shared/market-protocol';
+import { IdlerigError } from '../../shared/errors';
 
 export const DEFAULT_PORT = 7420;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -11,11 +13,18 @@ export interface ServeOptions {
   port: number;
   listen?: string;
   quiet: boolean;
+  /** --gateway URL (repeatable): gateways served besides the settings' ones. */
+  gateways?: string[];
+  keyPassphraseFile?: string;
 }
 
 /** `idlerig --headless`: the provider node with the dashboard on loopback until SIGINT/SIGTERM. */
 export async function serveVerb(opts: ServeOptions): Promise<number> {
   const host = opts.listen ?? '127.0.0.1';
+  for (const url of opts.gateways ?? []) {
+    const r = gatewayWsUrl(url);
+    if (!r.ok) throw new IdlerigError('INVALID_PARAMS', `--gateway ${url}: ${r.error}`);
+  }
   if (!LOOPBACK.has(host)) {
     process.stderr.write(
       `WARNING: listening on ${host}, not loopback. Anyone who can reach this address and learns the token can control this node.\n`,
@@ -35,6 +44,10 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
     port: opts.port,
     staticDir,
     echoLogs: !opts.quiet,
+    market: {
+      gateways: opts.gateways ?? [],
+      ...(opts.keyPassphraseFile ? { passphraseFile: opts.keyPassphraseFile } : {}),
+    },
   });
   process.stdout.write(`Dashboard: ${headless.dashboardUrl}\n`);
 

@@ -5,6 +5,7 @@ import { ApiHttpServer } from './api/http-server';
 import { writeEndpoint } from './datadir-lock';
 import { serveJobsCsv } from './jobs/http-export';
 import { rm } from 'node:fs/promises';
+import type { NodeMarketOptions } from './market/node-market';
 import { IdlerigError } from '../../shared/errors';
 
 export interface HeadlessOptions {
@@ -13,6 +14,8 @@ export interface HeadlessOptions {
   port: number;
   staticDir: string | null;
   echoLogs?: boolean;
+  /** Command-line gateways and the node key's passphrase file (market/node-market.ts). */
+  market?: NodeMarketOptions;
 }
 
 export interface HeadlessNode {
@@ -29,6 +32,7 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessNode
     dataDir: opts.dataDir,
     mode: 'headless',
     echoLogs: opts.echoLogs ?? false,
+    ...(opts.market ? { market: opts.market } : {}),
   });
   await node.start();
   const router = new Router(nodeHandlers(node), node.logger.scope('api'));

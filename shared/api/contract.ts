@@ -9,7 +9,7 @@ import type { MethodName } from './methods';
 import { modelsContract, ModelDownloadEventSchema, ModelsInstalledEventSchema } from './models';
 import { powerContract, PauseParamsSchema, TelemetryEventSchema } from './power';
 import { engineContract, EngineStatusEventSchema, EngineTestEventSchema } from './engine';
-import { marketContract } from './market';
+import { marketContract, MarketEventSchema } from './market';
 import { jobsContract } from './jobs';
 import { walletContract } from './wallet';
 
@@ -65,6 +65,7 @@ export const ApiEventSchema = z.discriminatedUnion('type', [
   TelemetryEventSchema,
   EngineStatusEventSchema,
   EngineTestEventSchema,
+  MarketEventSchema,
 ]);
 export type ApiEvent = z.infer<typeof ApiEventSchema>;
 

@@ -29,6 +29,10 @@ export const METHOD_NAMES = [
   'engine.test',
   'engine.testCancel',
   // The market (shared/api/market.ts).
+  'market.status',
+  'market.identity',
+  'market.addGateway',
+  'market.removeGateway',
   // The job record (shared/api/jobs.ts).
   'jobs.list',
   'jobs.get',

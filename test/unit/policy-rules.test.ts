@@ -316,7 +316,7 @@ describe('price floor', () => {
       decidePolicy(
         input({ gpus, market: { configured: true, connected: true, bestOfferPerHour: 0.3 } }),
       ),
-    ).toMatchObject({ accepting: true, state: 'earning', reason: 'Ready: accepting jobs' });
+    ).toMatchObject({ accepting: true, state: 'earning', reason: 'Connected, waiting for jobs' });
     const floor = d.priceFloor;
     expect(evaluateOffer(floor, { price: 0.03, estimatedSeconds: 600 })).toMatchObject({
       accept: false,

@@ -41,6 +41,24 @@ export function nodeHandlers(node: ProviderNode): Handlers {
         node.engine.test({ ...params, testId }),
       ),
     'engine.testCancel': ({ testId }) => node.engine.cancelTest(testId),
+    'market.status': () => node.market.status(),
+    'market.identity': async () => {
+      await node.market.nodeKey().catch(() => undefined);
+      return node.market.status().identity;
+    },
+    'market.addGateway': async ({ url }) => {
+      const list = node.settings.get().network.gateways;
+      if (!list.some((g) => g.url === url))
+        await node.settings.update({ network: { gateways: [...list, { url }] } });
+      return node.market.status();
+    },
+    'market.removeGateway': async ({ url }) => {
+      const list = node.settings.get().network.gateways;
+      await node.settings.update({
+        network: { gateways: list.filter((g) => g.url !== url.trim()) },
+      });
+      return node.market.status();
+    },
     'jobs.list': (params) => node.jobs.queries.list(params),
     'jobs.get': ({ id }) => node.jobs.queries.get(id),
     'jobs.aggregates': (params) => node.jobs.queries.aggregates(params),

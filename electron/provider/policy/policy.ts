@@ -34,6 +34,12 @@ export interface MarketView {
   connected: boolean;
   /** Best price per hour of work the market offers now, in the electricity currency; null: unknown. */
   bestOfferPerHour: number | null;
+  /** While no gateway is connected: seconds until the next redial. */
+  retryInSeconds?: number | null;
+  /** Every connected gateway paused its offers (the operator's words). */
+  pausedReason?: string | null;
+  /** Why no gateway can be joined at all (node key locked, login refused), in words. */
+  problem?: string | null;
 }
 
 export interface PolicyInput {
@@ -336,13 +342,27 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
       reason: 'Offline: no gateway configured',
     };
   }
+  if (market.pausedReason) {
+    return {
+      ...base,
+      accepting: true,
+      state: 'idle',
+      reasonCode: 'GATEWAY_PAUSED',
+      reason: `Paused: the gateway paused its offers (${market.pausedReason})`,
+    };
+  }
   if (!market.connected) {
+    const retry = market.retryInSeconds;
     return {
       ...base,
       accepting: true,
       state: 'offline',
-      reasonCode: 'GATEWAY_UNREACHABLE',
-      reason: 'Offline: cannot reach the gateway',
+      reasonCode: market.problem ? 'MARKET_PROBLEM' : 'GATEWAY_UNREACHABLE',
+      reason: market.problem
+        ? `Offline: ${market.problem}`
+        : retry !== null && retry !== undefined
+          ? `Offline: gateway unreachable (retrying in ${retry} s)`
+          : 'Offline: gateway unreachable',
     };
   }
   const jobs = input.activeJobs ?? 0;
@@ -352,7 +372,9 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
     state: 'earning',
     reasonCode: 'ACCEPTING',
     reason:
-      jobs > 0 ? `Earning: running ${jobs} job${jobs === 1 ? '' : 's'}` : 'Ready: accepting jobs',
+      jobs > 0
+        ? `Earning: running ${jobs} job${jobs === 1 ? '' : 's'}`
+        : 'Connected, waiting for jobs',
   };
 }
 

@@ -104,6 +104,7 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
       if (p.ui) Object.assign(s.ui, p.ui);
       if (p.power) s.power = applyPowerPatch(s.power, p.power);
       if (p.engine) Object.assign(s.engine, p.engine);
+      if (p.network) Object.assign(s.network, p.network);
     });
   }
 

@@ -1,0 +1,191 @@
+// A market job on the node's engine: the wire input (shared/market-protocol.ts) as an engine
+// request, streamed chunks, cancel through an AbortSignal, and the result as the wire needs it.
+// The engine knows nothing of the market; this is the one place that translates.
+import { IdlerigError } from '../../../shared/errors';
+import type { JobInputBody, WireTensor } from '../../../shared/market-protocol';
+import type { OipDatatype, OipTensor } from '../../../shared/engine-protocol';
+import type { EngineService } from '../engine/service';
+import type { InstalledModel } from '../models/registry';
+
+export interface LlmRun {
+  text: string;
+  finishReason: 'stop' | 'length' | 'cancelled';
+  tokensIn: number;
+  tokensOut: number;
+  /** From the job's arrival in the engine to its first token. */
+  ttftMs: number | null;
+  decodeTokensPerS: number | null;
+}
+
+export interface TensorRun {
+  outputs: WireTensor[];
+  ms: number;
+}
+
+/** What the market's job runner needs of an engine (the real one, or a test's). */
+export interface MarketEngine {
+  /** The installed, verified model with this sha256 (null: none). */
+  findModel(sha256: string): InstalledModel | null;
+  runLlm(
+    model: InstalledModel,
+    body: Extract<JobInputBody, { kind: 'chat' | 'completion' }>,
+    opts: { signal: AbortSignal; onChunk(text: string, tokens: number): void },
+  ): Promise<LlmRun>;
+  runTensor(
+    model: InstalledModel,
+    body: Extract<JobInputBody, { kind: 'tensor' }>,
+    opts: { signal: AbortSignal },
+  ): Promise<TensorRun>;
+}
+
+export function isVerified(m: InstalledModel): boolean {
+  return typeof m.verifiedAt === 'string' && m.verifiedAt.length > 0;
+}
+
+export function nodeEngine(
+  engine: EngineService,
+  models: () => readonly InstalledModel[],
+): MarketEngine {
+  return {
+    findModel(sha256) {
+      return models().find((m) => m.sha256 === sha256 && isVerified(m)) ?? null;
+    },
+    async runLlm(model, body, opts) {
+      const use = engine.useModel(model.id);
+      let tokensOut = 0;
+      let tokensIn = 0;
+      try {
+        const sampling = body.sampling;
+        const options = {
+          signal: opts.signal,
+          onEvent: (e: {
+            type: string;
+            text?: string;
+            tokens?: number;
+            prompt_tokens?: number;
+          }) => {
+            if (e.type === 'llm.started') tokensIn = e.prompt_tokens ?? 0;
+            if (e.type === 'llm.chunk') {
+              tokensOut += e.tokens ?? 0;
+              opts.onChunk(e.text ?? '', e.tokens ?? 0);
+            }
+          },
+        };
+        const r =
+          body.kind === 'chat'
+            ? await engine.supervisor.chat(
+                { model: use.ref, messages: body.messages, ...sampling },
+                options,
+              )
+            : await engine.supervisor.complete(
+                { model: use.ref, prompt: body.prompt, ...sampling },
+                options,
+              );
+        if (r.finish_reason === 'error')
+          throw new IdlerigError('INTERNAL', 'The engine ended the job with an error');
+        return {
+          text: r.text,
+          finishReason: r.finish_reason,
+          tokensIn: r.usage.prompt_tokens,
+          tokensOut: r.usage.completion_tokens,
+          ttftMs: r.timings.ttft_ms,
+          decodeTokensPerS: r.timings.decode_tokens_per_s,
+        };
+      } catch (err) {
+        if (err instanceof IdlerigError && err.code === 'CANCELLED' && opts.signal.aborted) {
+          return {
+            text: '',
+            finishReason: 'cancelled',
+            tokensIn,
+            tokensOut,
+            ttftMs: null,
+            decodeTokensPerS: null,
+          };
+        }
+        throw err;
+      } finally {
+        use.release();
+      }
+    },
+    async runTensor(model, body, opts) {
+      const use = engine.useModel(model.id);
+      const t0 = performance.now();
+      try {
+        const response = await engine.supervisor.infer(
+          use.ref,
+          {
+            inputs: body.inputs.map(fromWire),
+            ...(body.outputs ? { outputs: body.outputs.map((name) => ({ name })) } : {}),
+          },
+          { signal: opts.signal, modelName: model.id },
+        );
+        return {
+          outputs: response.outputs.map(toWire),
+          ms: Math.round((performance.now() - t0) * 10) / 10,
+        };
+      } finally {
+        use.release();
+      }
+    },
+  };
+}
+
+type TypedCtor = {
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): ArrayLike<number | bigint>;
+  BYTES_PER_ELEMENT: number;
+};
+
+const TYPED: Partial<Record<OipDatatype, TypedCtor>> = {
+  UINT8: Uint8Array,
+  UINT16: Uint16Array,
+  UINT32: Uint32Array,
+  UINT64: BigUint64Array as unknown as TypedCtor,
+  INT8: Int8Array,
+  INT16: Int16Array,
+  INT32: Int32Array,
+  INT64: BigInt64Array as unknown as TypedCtor,
+  FP32: Float32Array,
+  FP64: Float64Array,
+};
+
+/** A wire tensor (JSON data or little-endian bytes in base64) as the engine takes it. */
+export function fromWire(t: WireTensor): OipTensor {
+  const datatype = t.datatype as OipDatatype;
+  if (t.data !== undefined) return { name: t.name, shape: t.shape, datatype, data: t.data };
+  const bytes = Buffer.from(t.b64 ?? '', 'base64');
+  if (datatype === 'BOOL')
+    return { name: t.name, shape: t.shape, datatype, data: [...bytes].map((b) => b !== 0) };
+  if (datatype === 'BYTES') {
+    const out: string[] = [];
+    for (let i = 0; i + 4 <= bytes.length;) {
+      const n = bytes.readUInt32LE(i);
+      out.push(bytes.subarray(i + 4, i + 4 + n).toString('utf8'));
+      i += 4 + n;
+    }
+    return { name: t.name, shape: t.shape, datatype, data: out };
+  }
+  const Ctor = TYPED[datatype];
+  if (!Ctor)
+    throw new IdlerigError(
+      'INVALID_INPUT',
+      `Tensor ${t.name}: datatype ${t.datatype} is not supported here`,
+    );
+  if (bytes.length % Ctor.BYTES_PER_ELEMENT !== 0)
+    throw new IdlerigError(
+      'INVALID_INPUT',
+      `Tensor ${t.name}: ${bytes.length} bytes is not a whole number of ${t.datatype} values`,
+    );
+  // Copy to an aligned buffer of its own.
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  const data = new Ctor(copy.buffer, 0, bytes.length / Ctor.BYTES_PER_ELEMENT);
+  return { name: t.name, shape: t.shape, datatype, data: data as unknown as OipTensor['data'] };
+}
+
+/** An engine output as JSON data on the wire (bigints as numbers, typed arrays as arrays). */
+export function toWire(t: OipTensor): WireTensor {
+  const data = Array.from(t.data as ArrayLike<unknown>, (v) =>
+    typeof v === 'bigint' ? Number(v) : v,
+  );
+  return { name: t.name, shape: t.shape, datatype: t.datatype, data };
+}

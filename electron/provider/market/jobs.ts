@@ -1,0 +1,557 @@
+// The jobs of one gateway: offer → the earning policy and the price floor → accept or decline
+// with the reason code; the input run on the engine; tokens streamed back in chunks (the first
+// at once, then every CHUNK_FLUSH_MS or CHUNK_FLUSH_TOKENS; while the socket's queue is full the
+// text coalesces instead of piling up frames); cancel → the engine job stops; done with usage,
+// timings, the output's sha256 and the EIP-712 receipt signed by the node key; every job written
+// through the JobRecorder. A job whose connection dropped is cancelled (its result could not be
+// delivered) and reported after the next login (away.ts).
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { IdlerigError, type ErrorCode } from '../../../shared/errors';
+import {
+  CHUNK_FLUSH_MS,
+  CHUNK_FLUSH_TOKENS,
+  canonicalJson,
+  type FrameOf,
+  type GatewayFrame,
+  type JobInputBody,
+  type Price,
+  type WireTensor,
+} from '../../../shared/market-protocol';
+import { chargeFor, type Receipt, type SignedReceipt } from '../../../shared/receipt';
+import type { JobRecorder } from '../jobs/types';
+import type { EnergyJobReporter } from '../energy/ledger';
+import type { ScopedLogger } from '../logs/logger';
+import type { InstalledModel } from '../models/registry';
+import type { MarketEngine } from './engine-adapter';
+import type { OutFrame } from './connection';
+import { AwayLog } from './away';
+
+type Offer = FrameOf<GatewayFrame, 'offer'>;
+
+/** The live link to the gateway (absent while disconnected). */
+export interface JobLink {
+  send(frame: OutFrame): boolean;
+  drained(bytes: number): Promise<void>;
+  readonly bufferedAmount: number;
+  /** From the gateway's hello: the receipt's gateway field and its chain. */
+  origin: string;
+  chainId: number;
+}
+
+export interface OfferVerdict {
+  accept: boolean;
+  reasonCode: string;
+  reason: string;
+}
+
+export interface JobRunnerOptions {
+  gatewayUrl: string;
+  engine: MarketEngine;
+  recorder: JobRecorder | null;
+  energy: EnergyJobReporter | null;
+  log: ScopedLogger;
+  /** The earning policy and the price floor on one offer (market/index.ts). */
+  evaluate(offer: Offer, model: InstalledModel): OfferVerdict;
+  parallelism(): number;
+  /** What the job earned, in the electricity currency (for the job's net). */
+  revenueOf(earned: bigint): number;
+  token(): { symbol: string; decimals: number; address: string | null };
+  signReceipt(receipt: Receipt, chainId: number): Promise<SignedReceipt>;
+  /** A job's measured speed, to refine the advertised floor. */
+  measured?(sha256: string, tokensPerS: number | null, tensorS: number | null): void;
+  now?: () => number;
+}
+
+/** A job running now, as the dashboard shows it. */
+export interface RunningJob {
+  jobId: string;
+  gateway: string;
+  model: string;
+  kind: Offer['kind'];
+  startedAt: number;
+  tokensOut: number;
+  tokensPerS: number | null;
+}
+
+interface Job {
+  offer: Offer;
+  model: InstalledModel;
+  phase: 'accepted' | 'running';
+  controller: AbortController;
+  startedAt: number;
+  inputAt: number | null;
+  firstTokenAt: number | null;
+  tokensOut: number;
+  seq: number;
+  tokensSent: boolean;
+  deadlineTimer: NodeJS.Timeout | null;
+}
+
+/** Bytes queued in the socket past which chunks wait and coalesce. */
+export const HIGH_WATER_BYTES = 1 << 20;
+
+type RunnerEvents = { changed: [] };
+
+export class JobRunner extends EventEmitter<RunnerEvents> {
+  private link: JobLink | null = null;
+  private readonly jobs = new Map<string, Job>();
+  readonly away = new AwayLog();
+  readonly stats = { offered: 0, accepted: 0, declined: 0, served: 0, failed: 0, cancelled: 0 };
+  private readonly now: () => number;
+
+  constructor(private readonly opts: JobRunnerOptions) {
+    super();
+    this.now = opts.now ?? Date.now;
+  }
+
+  attach(link: JobLink): void {
+    this.link = link;
+  }
+
+  /** The connection dropped: nothing can reach the requester any more, so running jobs stop. */
+  detach(): void {
+    this.link = null;
+    for (const job of this.jobs.values()) job.controller.abort();
+  }
+
+  get activeJobs(): number {
+    return this.jobs.size;
+  }
+
+  running(): RunningJob[] {
+    const now = this.now();
+    return [...this.jobs.values()].map((j) => {
+      const secs = j.firstTokenAt !== null ? (now - j.firstTokenAt) / 1000 : 0;
+      return {
+        jobId: j.offer.jobId,
+        gateway: this.opts.gatewayUrl,
+        model: j.model.name,
+        kind: j.offer.kind,
+        startedAt: j.startedAt,
+        tokensOut: j.tokensOut,
+        tokensPerS:
+          secs > 0.05 && j.tokensOut > 1 ? Math.round(((j.tokensOut - 1) / secs) * 10) / 10 : null,
+      };
+    });
+  }
+
+  onFrame(frame: GatewayFrame): void {
+    switch (frame.type) {
+      case 'offer':
+        return this.onOffer(frame);
+      case 'input':
+        return this.onInput(frame.jobId, frame.body);
+      case 'cancel': {
+        const job = this.jobs.get(frame.jobId);
+        if (!job) return;
+        this.opts.log.info('job cancelled by the gateway', {
+          job: frame.jobId,
+          reason: frame.reason,
+        });
+        if (job.phase === 'accepted') this.endUnrun(job, 'cancelled', frame.reason);
+        else job.controller.abort();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** Stops every job (node stopping). */
+  stopAll(): void {
+    for (const job of this.jobs.values()) {
+      if (job.phase === 'accepted') this.endUnrun(job, 'cancelled', 'SHUTDOWN');
+      else job.controller.abort();
+    }
+  }
+
+  private send(frame: OutFrame): boolean {
+    return this.link?.send(frame) ?? false;
+  }
+
+  private decline(
+    offer: Offer,
+    reasonCode: string,
+    reason: string,
+    model: InstalledModel | null,
+  ): void {
+    this.stats.declined++;
+    this.send({
+      type: 'decline',
+      jobId: offer.jobId,
+      reason: reasonCode,
+      message: reason.slice(0, 1024),
+    });
+    this.opts.recorder?.end(
+      offer.jobId,
+      { status: 'declined', reason: `${reasonCode}: ${reason}`, tokensOut: 0, earned: 0n },
+      {
+        gateway: this.opts.gatewayUrl,
+        model: { id: model?.id ?? offer.modelSha256.slice(0, 12), sha256: offer.modelSha256 },
+        kind: offer.kind,
+        price: jobPrice(offer.price),
+        token: this.opts.token(),
+      },
+    );
+    this.opts.log.info('offer declined', { job: offer.jobId, reasonCode, reason });
+  }
+
+  private onOffer(offer: Offer): void {
+    this.stats.offered++;
+    if (this.jobs.has(offer.jobId)) {
+      this.send({
+        type: 'decline',
+        jobId: offer.jobId,
+        reason: 'DUPLICATE_JOB',
+        message: 'This job id is already running here',
+      });
+      return;
+    }
+    const model = this.opts.engine.findModel(offer.modelSha256);
+    if (!model)
+      return this.decline(
+        offer,
+        'MODEL_NOT_AVAILABLE',
+        'This model is not installed and verified on this node',
+        null,
+      );
+    if ((offer.kind === 'tensor') !== (model.engine === 'onnx'))
+      return this.decline(offer, 'WRONG_KIND', `This model does not run ${offer.kind} jobs`, model);
+    if (this.jobs.size >= this.opts.parallelism())
+      return this.decline(
+        offer,
+        'BUSY',
+        `Already running ${this.jobs.size} jobs, the most this node runs at once`,
+        model,
+      );
+    const verdict = this.opts.evaluate(offer, model);
+    if (!verdict.accept) return this.decline(offer, verdict.reasonCode, verdict.reason, model);
+
+    const job: Job = {
+      offer,
+      model,
+      phase: 'accepted',
+      controller: new AbortController(),
+      startedAt: this.now(),
+      inputAt: null,
+      firstTokenAt: null,
+      tokensOut: 0,
+      seq: 0,
+      tokensSent: false,
+      deadlineTimer: null,
+    };
+    this.jobs.set(offer.jobId, job);
+    this.stats.accepted++;
+    const untilDeadline = Math.max(0, offer.deadline - this.now());
+    job.deadlineTimer = setTimeout(() => {
+      if (job.phase === 'accepted') this.endUnrun(job, 'cancelled', 'DEADLINE');
+      else job.controller.abort();
+    }, untilDeadline + 1000);
+    job.deadlineTimer.unref();
+    this.opts.recorder?.start({
+      id: offer.jobId,
+      startedAt: job.startedAt,
+      gateway: this.opts.gatewayUrl,
+      model: { id: model.id, sha256: model.sha256 },
+      kind: offer.kind,
+      price: jobPrice(offer.price),
+      token: this.opts.token(),
+    });
+    this.send({ type: 'accept', jobId: offer.jobId });
+    this.emit('changed');
+    if (offer.input) this.onInput(offer.jobId, offer.input);
+  }
+
+  private onInput(jobId: string, body: JobInputBody): void {
+    const job = this.jobs.get(jobId);
+    if (!job || job.phase !== 'accepted') {
+      this.send({
+        type: 'protocol_error',
+        code: 'UNEXPECTED',
+        message: `No accepted job ${jobId} waits for input`,
+        fatal: false,
+      });
+      return;
+    }
+    if (body.kind !== job.offer.kind) {
+      this.fail(
+        job,
+        new IdlerigError(
+          'INVALID_INPUT',
+          `The offer was a ${job.offer.kind} job, the input is ${body.kind}`,
+        ),
+        body,
+      );
+      return;
+    }
+    job.phase = 'running';
+    job.inputAt = this.now();
+    this.opts.energy?.jobStarted(jobId);
+    void this.run(job, body);
+  }
+
+  private async run(job: Job, body: JobInputBody): Promise<void> {
+    const inputSha256 = sha256(canonicalJson(body));
+    try {
+      if (body.kind === 'tensor') {
+        const r = await this.opts.engine.runTensor(job.model, body, {
+          signal: job.controller.signal,
+        });
+        this.opts.measured?.(job.model.sha256, null, r.ms / 1000);
+        await this.finish(job, {
+          finishReason: 'stop',
+          usage: { tokensIn: 0, tokensOut: 0 },
+          outputSha256: sha256(canonicalJson(r.outputs)),
+          inputSha256,
+          outputs: r.outputs,
+        });
+        return;
+      }
+      const chunker = new Chunker(
+        (text, tokens) => this.sendChunk(job, text, tokens),
+        () => this.link?.bufferedAmount ?? 0,
+      );
+      const r = await this.opts.engine.runLlm(job.model, body, {
+        signal: job.controller.signal,
+        onChunk: (text, tokens) => {
+          if (job.firstTokenAt === null && tokens > 0) job.firstTokenAt = this.now();
+          job.tokensOut += tokens;
+          chunker.push(text, tokens);
+        },
+      });
+      await chunker.close();
+      if (r.decodeTokensPerS) this.opts.measured?.(job.model.sha256, r.decodeTokensPerS, null);
+      // The text sent is what was hashed: on a cancel the engine's text is what it had made.
+      const text = chunker.sentText;
+      await this.finish(job, {
+        finishReason: job.controller.signal.aborted ? 'cancelled' : r.finishReason,
+        usage: { tokensIn: r.tokensIn, tokensOut: Math.max(r.tokensOut, chunker.sentTokens) },
+        outputSha256: sha256(text),
+        inputSha256,
+      });
+    } catch (err) {
+      this.fail(job, err, body);
+    }
+  }
+
+  private sendChunk(job: Job, text: string, tokens: number): boolean {
+    const ok = this.send({ type: 'chunk', jobId: job.offer.jobId, seq: job.seq, text, tokens });
+    if (ok) {
+      job.seq++;
+      job.tokensSent = true;
+    }
+    return ok;
+  }
+
+  private async finish(
+    job: Job,
+    r: {
+      finishReason: 'stop' | 'length' | 'cancelled';
+      usage: { tokensIn: number; tokensOut: number };
+      outputSha256: string;
+      inputSha256: string;
+      outputs?: WireTensor[];
+    },
+  ): Promise<void> {
+    const { offer } = job;
+    const earned = chargeFor(offer.price, r.usage);
+    const link = this.link;
+    const receipt = await this.opts.signReceipt(
+      {
+        jobId: offer.jobId,
+        modelSha256: offer.modelSha256,
+        inputSha256: r.inputSha256,
+        outputSha256: r.outputSha256,
+        tokensIn: r.usage.tokensIn,
+        tokensOut: r.usage.tokensOut,
+        price: earned.toString(),
+        gateway: link?.origin ?? this.lastOrigin,
+      },
+      link?.chainId ?? this.lastChainId,
+    );
+    const now = this.now();
+    const ttftMs =
+      job.firstTokenAt !== null && job.inputAt !== null ? job.firstTokenAt - job.inputAt : null;
+    const durationMs = now - (job.inputAt ?? job.startedAt);
+    const sent = this.send({
+      type: 'done',
+      jobId: offer.jobId,
+      finishReason: r.finishReason,
+      usage: r.usage,
+      timings: { ttftMs, durationMs },
+      outputSha256: r.outputSha256,
+      receipt,
+      ...(r.outputs ? { outputs: r.outputs } : {}),
+    });
+    if (!sent)
+      this.away.add({
+        jobId: offer.jobId,
+        outcome: r.finishReason === 'cancelled' ? 'cancelled' : 'done',
+        usage: r.usage,
+        receipt,
+      });
+    const status = r.finishReason === 'cancelled' ? 'cancelled' : 'done';
+    if (status === 'done') this.stats.served++;
+    else this.stats.cancelled++;
+    this.end(job, {
+      status,
+      reason: status === 'cancelled' ? 'Cancelled by the gateway or a lost connection' : null,
+      tokensIn: r.usage.tokensIn,
+      tokensOut: r.usage.tokensOut,
+      ttftMs,
+      durationMs,
+      earned,
+      receipt,
+    });
+  }
+
+  private fail(job: Job, err: unknown, _body: JobInputBody | null): void {
+    const e =
+      err instanceof IdlerigError
+        ? err
+        : new IdlerigError('INTERNAL', (err as Error)?.message ?? String(err));
+    const code: ErrorCode = e.code;
+    const usage = { tokensIn: 0, tokensOut: job.tokensOut };
+    const sent = this.send({
+      type: 'error',
+      jobId: job.offer.jobId,
+      code,
+      message: e.message.slice(0, 1024),
+      tokensSent: job.tokensSent,
+      usage,
+    });
+    if (!sent)
+      this.away.add({
+        jobId: job.offer.jobId,
+        outcome: 'error',
+        usage,
+        error: { code, message: e.message.slice(0, 1024) },
+      });
+    this.stats.failed++;
+    this.opts.log.warn('job failed', { job: job.offer.jobId, code, message: e.message });
+    this.end(job, {
+      status: 'failed',
+      errorCode: code,
+      reason: e.message,
+      tokensOut: job.tokensOut,
+      earned: 0n,
+    });
+  }
+
+  /** A job accepted but never run (cancelled or past its deadline before its input came). */
+  private endUnrun(job: Job, status: 'cancelled', reason: string): void {
+    const sent = this.send({
+      type: 'error',
+      jobId: job.offer.jobId,
+      code: 'CANCELLED',
+      message: `Cancelled before it ran (${reason})`,
+      tokensSent: false,
+      usage: { tokensIn: 0, tokensOut: 0 },
+    });
+    if (!sent)
+      this.away.add({
+        jobId: job.offer.jobId,
+        outcome: 'cancelled',
+        usage: { tokensIn: 0, tokensOut: 0 },
+      });
+    this.stats.cancelled++;
+    this.end(job, { status, reason, tokensOut: 0, earned: 0n });
+  }
+
+  private end(job: Job, end: Parameters<JobRecorder['end']>[1]): void {
+    const id = job.offer.jobId;
+    if (!this.jobs.has(id)) return;
+    this.jobs.delete(id);
+    if (job.deadlineTimer) clearTimeout(job.deadlineTimer);
+    const revenue = end.earned ? this.opts.revenueOf(end.earned) : 0;
+    if (job.phase === 'running') this.opts.energy?.jobEnded(id, { revenue });
+    this.opts.recorder?.end(id, { ...end, revenue });
+    this.opts.log.info('job ended', {
+      job: id,
+      status: end.status,
+      tokensOut: end.tokensOut ?? 0,
+      earned: end.earned?.toString() ?? '0',
+    });
+    this.emit('changed');
+  }
+
+  /** The last hello's origin and chain, for receipts of jobs that end after the link dropped. */
+  lastOrigin = '';
+  lastChainId = 1;
+  remember(origin: string, chainId: number): void {
+    this.lastOrigin = origin;
+    this.lastChainId = chainId;
+  }
+}
+
+function jobPrice(p: Price): { amount: bigint; unit: string } {
+  return p.per === 'request'
+    ? { amount: BigInt(p.amount), unit: 'per-request' }
+    : { amount: BigInt(p.output), unit: 'per-million-output-tokens' };
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/**
+ * Batches streamed text into chunks: the first token goes at once, then a chunk every
+ * CHUNK_FLUSH_MS or CHUNK_FLUSH_TOKENS tokens. While the socket's queue is over HIGH_WATER_BYTES
+ * nothing is sent: the text coalesces into the next chunk (memory bounded by the job's output).
+ */
+export class Chunker {
+  private text = '';
+  private tokens = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private first = true;
+  sentText = '';
+  sentTokens = 0;
+  private closed = false;
+
+  constructor(
+    private readonly sendChunk: (text: string, tokens: number) => boolean,
+    private readonly buffered: () => number,
+  ) {}
+
+  push(text: string, tokens: number): void {
+    if (this.closed) return;
+    this.text += text;
+    this.tokens += tokens;
+    if (this.first || this.tokens >= CHUNK_FLUSH_TOKENS) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), CHUNK_FLUSH_MS);
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.text === '' && this.tokens === 0) return;
+    if (this.buffered() > HIGH_WATER_BYTES) {
+      this.timer = setTimeout(() => this.flush(), CHUNK_FLUSH_MS);
+      return;
+    }
+    if (this.sendChunk(this.text, this.tokens)) {
+      this.first = false;
+      this.sentText += this.text;
+      this.sentTokens += this.tokens;
+      this.text = '';
+      this.tokens = 0;
+    }
+  }
+
+  /** Sends what is left (waiting for the queue to drain first). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.buffered() > HIGH_WATER_BYTES) await new Promise((r) => setTimeout(r, 5));
+    if (this.text !== '' || this.tokens > 0) {
+      if (this.sendChunk(this.text, this.tokens)) {
+        this.sentText += this.text;
+        this.sentTokens += this.tokens;
+      }
+      this.text = '';
+      this.tokens = 0;
+    }
+  }
+}

@@ -1,0 +1,358 @@
+// The provider's market client in a real provider node (real engine process, real stories260K,
+// real node key) against a gateway speaking the wire protocol over a real WebSocket on loopback
+// (test/unit/market-client-stub.ts): SIWE login, capabilities, heartbeats, offers accepted or
+// declined with the policy's reason, a job streamed in chunks with a signed receipt, cancel,
+// reconnect with backoff, jobs that ended while away, bad frames, and the node's state.
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { verifyTypedData } from 'ethers';
+import { ProviderNode } from '../../electron/provider/node';
+import { Router } from '../../electron/provider/api/router';
+import { nodeHandlers } from '../../electron/provider/api/handlers';
+import { GatewayConnection, backoffDelay } from '../../electron/provider/market/connection';
+import { sha256 } from '../../electron/provider/market/jobs';
+import { RECEIPT_TYPES, chargeFor, receiptDomain, receiptValue } from '../../shared/receipt';
+import type { Price } from '../../shared/market-protocol';
+import { bundles } from '../helpers/engine-bundle';
+import { FIXTURES, MODELS, memoryLogger } from '../helpers/engine';
+import { StubGateway } from './market-client-stub';
+
+let dir: string;
+let node: ProviderNode;
+let router: Router;
+let gw: StubGateway;
+const PRICE: Price = { per: 'mtok', input: '0', output: (10n ** 19n).toString() };
+
+beforeAll(async () => {
+  const { engine: entry } = await bundles();
+  gw = new StubGateway();
+  await gw.start();
+  dir = await mkdtemp(join(tmpdir(), 'idlerig-market-'));
+  node = new ProviderNode({
+    dataDir: join(dir, 'data'),
+    mode: 'headless',
+    engine: { config: { llm: { backend: 'cpu', threads: 1 } }, supervisor: { entry } },
+    power: { detect: false },
+    market: {
+      gateways: [gw.url],
+      // A low scrypt cost keeps the suite fast (node-key.test.ts checks the default).
+      keyProtection: { kind: 'passphrase', passphrase: async () => 'test', scryptN: 1 << 10 },
+      backoff: { initialMs: 150, maxMs: 600, jitter: 0.5 },
+    },
+  });
+  await copyFile(join(FIXTURES, MODELS.stories.file), join(dir, MODELS.stories.file));
+  await node.start();
+  router = new Router(nodeHandlers(node), node.logger.scope('api'));
+  await copyFile(join(FIXTURES, MODELS.stories.file), join(node.paths.models, MODELS.stories.file));
+  await node.models.upsert({
+    id: 'stories260k-import',
+    name: 'stories260K.gguf',
+    engine: 'llama',
+    file: MODELS.stories.file,
+    sha256: MODELS.stories.sha256,
+    sizeBytes: 1,
+    source: { kind: 'import', originalPath: join(FIXTURES, MODELS.stories.file) },
+    installedAt: new Date().toISOString(),
+    lastUsedAt: null,
+    verifiedAt: new Date().toISOString(),
+  });
+  node.market.refreshCapabilities();
+}, 120_000);
+
+afterAll(async () => {
+  await node?.stop();
+  await gw?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const call = <T>(method: string, params: unknown = {}): Promise<T> =>
+  router.call(method as 'market.status', params, { transport: 'internal' }) as Promise<T>;
+
+function offer(jobId: string, extra: Record<string, unknown> = {}) {
+  return {
+    type: 'offer' as const,
+    jobId,
+    modelSha256: MODELS.stories.sha256,
+    kind: 'completion' as const,
+    price: PRICE,
+    maxTokens: 24,
+    deadline: Date.now() + 30_000,
+    ...extra,
+  };
+}
+const input = (maxTokens = 24) => ({
+  kind: 'completion' as const,
+  prompt: 'Once upon a time',
+  sampling: { max_tokens: maxTokens, temperature: 0 },
+});
+
+describe('market client: sign-in, capabilities, heartbeats', () => {
+  it('signs in with EIP-4361 bound to the gateway (origin, chain, nonce) using the node key', async () => {
+    const conn = await gw.until(() => gw.connections.find((c) => c.address));
+    const identity = await call<{ address: string }>('market.identity');
+    expect(conn.address).toBe(identity.address);
+    const login = gw.framesOf('login', conn)[0]!;
+    expect(login.message).toContain(`Nonce: ${conn.nonce}`);
+    expect(login.message).toContain(`Chain ID: ${gw.chainId}`);
+    expect(login.message).toContain(`URI: ${gw.origin}`);
+    expect(login.message).toMatch(/Expiration Time: /);
+  });
+
+  it('advertises the verified model by sha256 with its name, a price floor, parallelism', async () => {
+    const caps = await gw.until(() => gw.framesOf('capabilities').at(-1));
+    expect(caps.models).toEqual([
+      expect.objectContaining({
+        sha256: MODELS.stories.sha256,
+        name: 'stories260K.gguf',
+        kind: 'llm',
+        floor: expect.objectContaining({ per: 'mtok', input: '0' }),
+      }),
+    ]);
+    const floor = caps.models[0]!.floor as { output: string };
+    expect(BigInt(floor.output)).toBeGreaterThan(0n);
+    expect(caps.parallelism).toBe(node.engine.status().config.parallelism);
+  });
+
+  it('heartbeats with telemetry; "What this app shares" shows exactly the frames last sent', async () => {
+    await gw.until(() => gw.framesOf('heartbeat').length >= 2);
+    const status = await call<{
+      shared: { capabilities: { frame: unknown }; heartbeat: { frame: { t: number } } };
+      gateways: { phase: string; latencyMs: number | null }[];
+    }>('market.status');
+    const caps = gw.framesOf('capabilities').at(-1);
+    expect(status.shared.capabilities.frame).toEqual(caps);
+    const sentT = status.shared.heartbeat.frame.t;
+    const beat = await gw.until(() => gw.framesOf('heartbeat').find((h) => h.t === sentT));
+    expect(status.shared.heartbeat.frame).toEqual(beat);
+    expect(beat.telemetry).toMatchObject({ activeJobs: 0 });
+    await gw.until(() => node.market.status().gateways[0]?.latencyMs !== null);
+    expect(node.status()).toMatchObject({
+      state: 'earning',
+      reason: 'Connected, waiting for jobs',
+    });
+  });
+});
+
+describe('market client: offers', () => {
+  it('declines below the floor, for an unknown model, and while paused, with the reason code', async () => {
+    const recorded = vi.spyOn(node.jobs.store, 'end');
+    gw.last.send(offer('cheap', { price: { per: 'mtok', input: '0', output: '1' } }));
+    gw.last.send(offer('unknown', { modelSha256: 'ab'.repeat(32) }));
+    const cheap = await gw.until(() => gw.framesOf('decline').find((d) => d.jobId === 'cheap'));
+    expect(cheap.reason).toBe('PRICE_BELOW_FLOOR');
+    const unknown = await gw.until(() => gw.framesOf('decline').find((d) => d.jobId === 'unknown'));
+    expect(unknown.reason).toBe('MODEL_NOT_AVAILABLE');
+
+    await node.pause(null);
+    const pause = await gw.until(() => gw.framesOf('pause').at(-1));
+    expect(pause.reason).toBe('Paused by you');
+    gw.last.send(offer('while-paused'));
+    const paused = await gw.until(() =>
+      gw.framesOf('decline').find((d) => d.jobId === 'while-paused'),
+    );
+    expect(paused.reason).toBe('PAUSED_BY_USER');
+    await node.resume();
+    await gw.until(() => gw.framesOf('resume').length > 0);
+    // Every declined offer is a row of the job record.
+    expect(recorded.mock.calls.map((c) => [c[0], c[1].status])).toEqual(
+      expect.arrayContaining([
+        ['cheap', 'declined'],
+        ['unknown', 'declined'],
+        ['while-paused', 'declined'],
+      ]),
+    );
+    recorded.mockRestore();
+  });
+
+  it('runs an accepted job on the engine: chunks, done with usage and a receipt signed by the node key', async () => {
+    const started = vi.spyOn(node.jobs.store, 'start');
+    gw.last.send(offer('job-1', { maxTokens: 48 }));
+    await gw.until(() => gw.framesOf('accept').find((a) => a.jobId === 'job-1'));
+    gw.last.send({ type: 'input', jobId: 'job-1', body: input(48) });
+    const done = await gw.until(() => gw.framesOf('done').find((d) => d.jobId === 'job-1'), 60_000);
+    const chunks = gw.framesOf('chunk').filter((c) => c.jobId === 'job-1');
+    const text = chunks.map((c) => c.text).join('');
+    expect(text.startsWith(', there was a little girl named Lily.')).toBe(true);
+    expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
+    // Batched: fewer frames than tokens; the first chunk went out with the first token.
+    const tokens = chunks.reduce((s, c) => s + c.tokens, 0);
+    expect(tokens).toBe(done.usage.tokensOut);
+    expect(done.usage.tokensOut).toBe(48);
+    expect(chunks.length).toBeLessThan(tokens);
+    expect(done.finishReason).toBe('length');
+    expect(done.outputSha256).toBe(sha256(text));
+    expect(done.timings.ttftMs).not.toBeNull();
+
+    const r = done.receipt;
+    expect(r).toMatchObject({
+      jobId: 'job-1',
+      modelSha256: MODELS.stories.sha256,
+      outputSha256: done.outputSha256,
+      tokensOut: 48,
+      gateway: gw.origin,
+      price: chargeFor(PRICE, done.usage).toString(),
+    });
+    const { signature, ...unsigned } = r;
+    const signer = verifyTypedData(
+      receiptDomain(gw.chainId),
+      { Receipt: [...RECEIPT_TYPES.Receipt] },
+      receiptValue(unsigned),
+      signature,
+    );
+    expect(signer).toBe(gw.last.address);
+    expect(started.mock.calls.some((c) => c[0].id === 'job-1')).toBe(true);
+    started.mockRestore();
+  }, 90_000);
+
+  it('a cancel from the gateway stops the engine job; done says cancelled with the usage so far', async () => {
+    gw.last.send(offer('job-cancel', { maxTokens: 400, input: input(400) }));
+    await gw.until(() => gw.framesOf('chunk').find((c) => c.jobId === 'job-cancel'), 60_000);
+    gw.last.send({ type: 'cancel', jobId: 'job-cancel', reason: 'CLIENT_GONE' });
+    const done = await gw.until(
+      () => gw.framesOf('done').find((d) => d.jobId === 'job-cancel'),
+      30_000,
+    );
+    expect(done.finishReason).toBe('cancelled');
+    expect(done.usage.tokensOut).toBeLessThan(400);
+    const sent = gw
+      .framesOf('chunk')
+      .filter((c) => c.jobId === 'job-cancel')
+      .reduce((s, c) => s + c.tokens, 0);
+    expect(done.usage.tokensOut).toBeGreaterThanOrEqual(sent);
+    expect(done.receipt.price).toBe(chargeFor(PRICE, done.usage).toString());
+    expect(node.market.activeJobs).toBe(0);
+  }, 90_000);
+
+  it('a malformed or unknown frame gets a protocol error and the session goes on', async () => {
+    const conn = gw.last;
+    conn.sendRaw('not json');
+    conn.sendRaw(JSON.stringify({ v: 1, type: 'teleport' }));
+    conn.sendRaw(JSON.stringify({ v: 2, type: 'offer' }));
+    await gw.until(() => gw.framesOf('protocol_error', conn).length >= 3);
+    expect(gw.framesOf('protocol_error', conn).map((e) => e.code)).toEqual([
+      'MALFORMED',
+      'UNKNOWN_TYPE',
+      'BAD_VERSION',
+    ]);
+    const beats = gw.framesOf('heartbeat', conn).length;
+    await gw.until(() => gw.framesOf('heartbeat', conn).length > beats);
+    expect(gw.last).toBe(conn);
+  });
+});
+
+describe('market client: connection loss', () => {
+  it('a job cut off by a lost connection is cancelled and reported after the reconnect', async () => {
+    const before = gw.connections.length;
+    gw.last.send(offer('job-away', { maxTokens: 400, input: input(400) }));
+    await gw.until(() => gw.framesOf('chunk').find((c) => c.jobId === 'job-away'), 60_000);
+    gw.last.ws.terminate();
+    const conn = await gw.until(
+      () => gw.connections.length > before && gw.last.address && gw.last,
+      15_000,
+    );
+    const report = await gw.until(() => gw.framesOf('away_report', conn)[0], 15_000);
+    const job = report.jobs.find((j) => j.jobId === 'job-away');
+    expect(job).toMatchObject({ outcome: 'cancelled' });
+    expect(job!.receipt?.jobId).toBe('job-away');
+    expect(job!.usage.tokensOut).toBeGreaterThan(0);
+    // A fresh nonce, a fresh login, the capabilities again.
+    expect(conn.nonce).not.toBe(gw.connections[before - 1]!.nonce);
+    await gw.until(() => gw.framesOf('capabilities', conn).length > 0);
+    conn.send({ type: 'away_ack', jobIds: ['job-away'] });
+    await gw.until(() => node.market.status().gateways[0]?.phase === 'ready');
+  }, 90_000);
+
+  it('gateway down: "Offline: gateway unreachable (retrying in N s)"; back up: signed in again', async () => {
+    const port = gw.port;
+    await gw.stop();
+    await gw.until(
+      () => /^Offline: gateway unreachable \(retrying in \d+ s\)$/.test(node.status().reason),
+      15_000,
+    );
+    expect(node.status().state).toBe('offline');
+    const again = new StubGateway();
+    await again.start(port);
+    gw = again;
+    await gw.until(() => gw.connections.find((c) => c.address), 15_000);
+    await gw.until(() => node.status().reason === 'Connected, waiting for jobs', 15_000);
+  }, 60_000);
+});
+
+describe('market client: settings', () => {
+  it('a gateway added in Settings is dialled; removed, it is left; plain ws to a remote host is refused', async () => {
+    const second = new StubGateway();
+    await second.start();
+    try {
+      await call('market.addGateway', { url: second.url });
+      await second.until(() => second.connections.find((c) => c.address), 15_000);
+      expect(node.settings.get().network.gateways).toEqual([{ url: second.url }]);
+      await call('market.removeGateway', { url: second.url });
+      await second.until(
+        () => second.connections.every((c) => c.ws.readyState === c.ws.CLOSED),
+        5000,
+      );
+      await expect(
+        call('market.addGateway', { url: 'ws://gateway.example.com' }),
+      ).rejects.toMatchObject({
+        code: 'INVALID_PARAMS',
+      });
+    } finally {
+      await second.stop();
+    }
+  }, 30_000);
+});
+
+describe('gateway connection: backoff', () => {
+  it('delays grow exponentially to the cap, with the jitter inside its share', () => {
+    const opts = { initialMs: 1000, maxMs: 60_000, jitter: 0.5 };
+    expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, opts, () => 1))).toEqual([
+      1000, 2000, 4000, 8000, 60_000,
+    ]);
+    expect([0, 1, 2].map((a) => backoffDelay(a, opts, () => 0))).toEqual([500, 1000, 2000]);
+  });
+
+  it('redials a refusing gateway with growing delays (measured on a real socket)', async () => {
+    const times: number[] = [];
+    const server: Server = createServer((s) => {
+      times.push(performance.now());
+      s.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as AddressInfo).port;
+    const conn = new GatewayConnection({
+      url: `http://127.0.0.1:${port}`,
+      log: memoryLogger(),
+      backoff: { initialMs: 60, maxMs: 480, jitter: 0.5 },
+      random: () => 0.5,
+    });
+    conn.start();
+    try {
+      const deadline = Date.now() + 15_000;
+      while (times.length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      // 0.75 × 60·2^n: 45, 90, 180, 360, 360 ms at least (a busy machine only adds).
+      const expected = [45, 90, 180, 360, 360];
+      gaps.forEach((g, i) => expect(g).toBeGreaterThanOrEqual(expected[i]! - 5));
+      expect(conn.state.phase === 'waiting' || conn.state.phase === 'connecting').toBe(true);
+    } finally {
+      conn.stop();
+      server.close();
+    }
+  }, 30_000);
+
+  it('plain ws:// or http:// to a non-loopback host is refused before any dial', () => {
+    for (const url of ['ws://gateway.example.com', 'http://10.0.0.5:8080']) {
+      const c = new GatewayConnection({ url, log: memoryLogger() });
+      expect(c.state).toMatchObject({ phase: 'invalid' });
+      c.start();
+      expect(c.state.phase).toBe('invalid');
+    }
+    expect(
+      new GatewayConnection({ url: 'https://gw.example.com', log: memoryLogger() }).wsUrl,
+    ).toBe('wss://gw.example.com/market/v1');
+  });
+});
