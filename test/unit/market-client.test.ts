@@ -251,7 +251,7 @@ describe('market client: connection loss', () => {
     await gw.until(() => gw.framesOf('chunk').find((c) => c.jobId === 'job-away'), 60_000);
     gw.last.ws.terminate();
     const conn = await gw.until(
-      () => gw.connections.length > before && gw.last.address && gw.last,
+      () => (gw.connections.length > before && gw.last.address ? gw.last : null),
       15_000,
     );
     const report = await gw.until(() => gw.framesOf('away_report', conn)[0], 15_000);
