@@ -9,6 +9,7 @@ import {
   dialog,
   nativeTheme,
   powerMonitor,
+  safeStorage,
   session,
   type BrowserWindow,
 } from 'electron';
@@ -27,6 +28,7 @@ import { rendererLocation } from './security';
 import { AppTray } from './tray';
 import type { TrayAction } from './tray-model';
 import { startAutoUpdates } from './updater';
+import { keychainProtection } from './key-box';
 import {
   createMainWindow,
   hardenContents,
@@ -97,6 +99,11 @@ async function main(): Promise<void> {
         powerSource: () => (powerMonitor.isOnBatteryPower() ? 'battery' : 'ac'),
       },
     },
+    // The node key is encrypted by the OS keychain where it is real (electron/main/key-box.ts).
+    market: (() => {
+      const keyProtection = keychainProtection(safeStorage);
+      return keyProtection ? { keyProtection } : {};
+    })(),
   });
   node.capabilities = { ...node.capabilities, loginItem: true, diagnosticsDownload: false };
   try {

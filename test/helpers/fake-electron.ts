@@ -314,6 +314,16 @@ export const fakeElectronModule = {
   nativeTheme: { themeSource: 'system', shouldUseDarkColors: false },
   powerMonitor: new EventEmitter(),
   /**
+   * FAKE safeStorage: a real keychain cannot be reached here. Reversible but not plain text (the
+   * node-key tests check the real encryption paths; this only lets the shell start).
+   */
+  safeStorage: {
+    isEncryptionAvailable: () => true,
+    getSelectedStorageBackend: () => 'gnome_libsecret',
+    encryptString: (plain: string) => Buffer.from(plain, 'utf8').map((b) => b ^ 0x5a),
+    decryptString: (cipher: Buffer) => Buffer.from(cipher.map((b) => b ^ 0x5a)).toString('utf8'),
+  },
+  /**
    * FAKE utilityProcess: Electron's utility process is a Node child talking over parentPort; here
    * it is child_process.fork with structured-clone messages, which the engine entry also speaks.
    */
