@@ -15,6 +15,7 @@ import {
   hubDomain,
   VOUCHER_TYPES,
   voucherValue,
+  type ChannelState,
   type HubDomain,
   type SignedVoucher,
   type Voucher,
@@ -23,15 +24,7 @@ import { PaymentHub } from './generated/PaymentHub';
 import { DemoToken } from './generated/DemoToken';
 
 export { PaymentHub, DemoToken };
-
-/** A channel as the hub stores it (one slot: see PaymentHub.Channel). */
-export interface ChannelState {
-  deposited: bigint;
-  claimed: bigint;
-  epoch: number;
-  /** Unix seconds from which the payer may withdraw; 0: no unlock requested. */
-  unlockAt: number;
-}
+export type { ChannelState };
 
 /** What signs vouchers: an ethers Wallet, or the provider's/gateway's key wrapper. */
 export interface TypedDataSigner {

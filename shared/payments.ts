@@ -54,6 +54,22 @@ export interface Voucher {
   cumulative: bigint;
 }
 
+/** A channel as the hub stores it (one slot: see PaymentHub.Channel). */
+export interface ChannelState {
+  deposited: bigint;
+  claimed: bigint;
+  epoch: number;
+  /** Unix seconds from which the payer may withdraw; 0: no unlock requested. */
+  unlockAt: number;
+}
+
+/** What a voucher for `cumulative` pays on a channel in this state (the hub's own rule). */
+export function claimableFrom(ch: ChannelState, v: Pick<Voucher, 'epoch' | 'cumulative'>): bigint {
+  if (v.epoch !== ch.epoch) return 0n;
+  const capped = v.cumulative < ch.deposited ? v.cumulative : ch.deposited;
+  return capped > ch.claimed ? capped - ch.claimed : 0n;
+}
+
 export interface SignedVoucher extends Voucher {
   /** 65-byte secp256k1 signature, 0x-prefixed hex. */
   signature: string;
@@ -210,3 +226,25 @@ export function parseTokenAmount(text: string, decimals: number): bigint {
   }
   return BigInt(m[1] || '0') * 10n ** BigInt(places) + BigInt(frac.padEnd(places, '0') || '0');
 }
+
+// ---- the hub as the provider node calls it -----------------------------------------------------
+
+/**
+ * The hub functions the provider node uses, as a human-readable ABI: the node never imports
+ * contracts/ (DESIGN.md boundaries). test/unit/payments-shared.test.ts checks every entry against
+ * the compiled ABI in contracts/generated/PaymentHub.ts.
+ */
+export const HUB_PROVIDER_ABI = [
+  'function channel(address payer, address provider, address token) view returns (tuple(uint96 deposited, uint96 claimed, uint32 epoch, uint32 unlockAt))',
+  'function claimable(address payer, address provider, address token, uint32 epoch, uint256 cumulative) view returns (uint256)',
+  'function payoutOf(address provider) view returns (address)',
+  'function unlockDelay() view returns (uint256)',
+  'function claim(address payer, address provider, address token, uint32 epoch, uint256 cumulative, bytes signature) returns (uint256)',
+  'function claimBatch(tuple(address payer, address provider, address token, uint32 epoch, uint256 cumulative, bytes signature)[] vouchers) returns (uint256)',
+  'function setPayout(address payout)',
+  'event Claimed(address indexed payer, address indexed provider, address indexed token, uint32 epoch, uint256 amount, uint256 claimed, address payout)',
+  'event UnlockRequested(address indexed payer, address indexed provider, address indexed token, uint32 epoch, uint256 unlockAt)',
+  'error WrongEpoch(uint32 given, uint32 current)',
+  'error WrongSigner(address signer, address payer)',
+  'error ReentrancyGuardReentrantCall()',
+] as const;
