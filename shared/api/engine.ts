@@ -14,6 +14,8 @@ export const MAX_ENGINE_THREADS = 256;
 export const MAX_ENGINE_PARALLELISM = 16;
 export const MIN_MEMORY_BUDGET_GIB = 0.5;
 export const MAX_MEMORY_BUDGET_GIB = 4096;
+/** The longest answer a "Test a model" job may ask for. */
+export const MAX_TEST_TOKENS = 4096;
 
 const EngineThreadsSchema = z
   .number({ error: 'Threads must be a number' })
@@ -83,6 +85,20 @@ export const ENGINE_STATES = ['stopped', 'starting', 'ready', 'crashed', 'stoppi
 export const EngineStateSchema = z.enum(ENGINE_STATES);
 export type EngineState = z.infer<typeof EngineStateSchema>;
 
+/** A job the engine runs now (the Dashboard lists them). */
+export const EngineRunningJobSchema = z.object({
+  /** The caller's id: the market's job id, or `test-<testId>` for a "Test a model" job. */
+  id: z.string(),
+  source: z.enum(['market', 'test']),
+  modelId: z.string(),
+  kind: z.enum(['completion', 'chat', 'tensor']),
+  /** When the caller asked for it. */
+  requestedAt: z.iso.datetime(),
+  /** When the engine took it (a sequence was free, the input checked); null while it waits. */
+  startedAt: z.iso.datetime().nullable(),
+});
+export type EngineRunningJob = z.infer<typeof EngineRunningJobSchema>;
+
 export const EngineStatusSchema = z.object({
   state: EngineStateSchema,
   /** One line for the Dashboard: "Ready", "Crashed 2 times in the last hour; restarting in 4 s", ... */
@@ -100,10 +116,14 @@ export const EngineStatusSchema = z.object({
   backend: z.string().nullable(),
   /** The settings the engine runs with (applied at once when they change). */
   config: EngineEffectiveConfigSchema,
+  /** Jobs running or waiting now, oldest first. */
+  jobs: z.array(EngineRunningJobSchema),
+  /** CPU threads this machine offers (more engine threads than this only slow decoding down). */
+  cpuCores: z.number().int().positive(),
 });
 export type EngineStatus = z.infer<typeof EngineStatusSchema>;
-/** The engine process as the supervisor knows it (the node adds the configuration). */
-export type EngineProcessStatus = Omit<EngineStatus, 'config'>;
+/** The engine process as the supervisor knows it (the node adds the configuration and the jobs). */
+export type EngineProcessStatus = Omit<EngineStatus, 'config' | 'jobs' | 'cpuCores'>;
 
 export const EngineModelsResultSchema = z.object({ models: z.array(LoadedModelSchema) });
 
@@ -119,7 +139,7 @@ export const EngineTestParamsSchema = z
     prompt: z.string().min(1).max(4000).default('Once upon a time'),
     /** Answer as a chat (the model's template) or continue the prompt as text. */
     mode: z.enum(['chat', 'completion']).default('chat'),
-    maxTokens: z.number().int().min(1).max(1024).default(128),
+    maxTokens: z.number().int().min(1).max(MAX_TEST_TOKENS).default(128),
     temperature: z.number().min(0).max(2).default(0.7),
   })
   .strict();
@@ -181,3 +201,13 @@ export const engineContract = {
     result: z.object({ cancelled: z.boolean() }),
   },
 } as const;
+
+/**
+ * The warning for a thread count above the machine's CPU threads (Settings → Engine and
+ * `idlerig run` show it), or null. ggml's workers wait for each other after every operation, so
+ * threads that do not each get a core make decoding slower, not faster (electron/engine/threads.ts).
+ */
+export function threadsWarning(threads: number | null | undefined, cores: number): string | null {
+  if (threads == null || !Number.isFinite(threads) || threads <= cores) return null;
+  return `${threads} threads is more than the ${cores} CPU thread${cores === 1 ? '' : 's'} this machine has: decoding gets slower, not faster. Automatic (or at most ${cores}) is better.`;
+}

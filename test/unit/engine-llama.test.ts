@@ -77,48 +77,55 @@ describe('text and chat completions', () => {
     expect(chunks.map((c) => c.text).join('')).toBe(r.text);
   });
 
+  const fourPrompts = ['Once upon a time', 'The little dog', 'Tom and Sue went', 'One day, a bird'];
+  const greedy = (prompt: string): LlmCompleteParams => ({
+    model: MODELS.stories,
+    prompt,
+    max_tokens: 48,
+    temperature: 0,
+    seed: 42,
+  });
+
   // llama.cpp is not batch-invariant: when the four requests reach the engine a few ms apart (a
   // loaded CI machine), a prompt can be evaluated in the same batch as another sequence's decode
   // step, and a floating-point near-tie can flip one greedy token (seen here about once in 35
   // staggered runs, never with simultaneous arrival). The assertion stays exact; a run that hits
-  // such a tie is tried again.
+  // such a tie is tried again. Only this equality is retried: that the jobs ran at the same time
+  // is the next test's, asserted once.
   it(
-    'four concurrent completions on one model all complete, each equal to the same request run alone',
+    'four concurrent completions on one model each equal the same request run alone',
     { retry: 2 },
     async () => {
-      const prompts = ['Once upon a time', 'The little dog', 'Tom and Sue went', 'One day, a bird'];
-      const params = (prompt: string): LlmCompleteParams => ({
-        model: MODELS.stories,
-        prompt,
-        max_tokens: 48,
-        temperature: 0,
-        seed: 42,
-      });
       const alone = [];
-      for (const p of prompts) alone.push(await ctx.engine.complete(params(p)));
-      const started: number[] = [];
-      const finished: number[] = [];
-      const together = await Promise.all(
-        prompts.map((p, i) =>
-          ctx.engine
-            .complete(params(p), {
-              onEvent: (e) => {
-                if (e.type === 'llm.started') started[i] = performance.now();
-              },
-            })
-            .then((r) => {
-              finished[i] = performance.now();
-              return r;
-            }),
-        ),
-      );
+      for (const p of fourPrompts) alone.push(await ctx.engine.complete(greedy(p)));
+      const together = await Promise.all(fourPrompts.map((p) => ctx.engine.complete(greedy(p))));
       expect(together.map((r) => r.text)).toEqual(alone.map((r) => r.text));
       expect(together.map((r) => r.usage)).toEqual(alone.map((r) => r.usage));
-      // They ran at the same time (4 sequences of one context), not one after another.
-      expect(Math.max(...started)).toBeLessThan(Math.min(...finished));
-      for (const r of together) expect(r.timings.queue_ms).toBeLessThan(50);
     },
   );
+
+  it('four concurrent completions run at the same time (4 sequences of one context), not one after another', async () => {
+    const started: number[] = [];
+    const finished: number[] = [];
+    const together = await Promise.all(
+      fourPrompts.map((p, i) =>
+        ctx.engine
+          .complete(greedy(p), {
+            onEvent: (e) => {
+              if (e.type === 'llm.started') started[i] = performance.now();
+            },
+          })
+          .then((r) => {
+            finished[i] = performance.now();
+            return r;
+          }),
+      ),
+    );
+    for (const r of together) expect(['length', 'stop']).toContain(r.finish_reason);
+    // Every job got its sequence before any of them ended: none waited for another.
+    expect(started).toHaveLength(4);
+    expect(Math.max(...started)).toBeLessThan(Math.min(...finished));
+  });
 
   it('the same seed gives the same sample; sampling options are applied', async () => {
     const base = {

@@ -112,6 +112,8 @@ describe('crashes of the real engine', () => {
 
 // A fake engine: speaks the protocol, misbehaves as FAKE_MODE says.
 const FAKE = `
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
 const mode = process.env.FAKE_MODE ?? '';
 const send = (m) => process.connected && process.send(m);
 process.stderr.write('fake engine: hello from stderr\\n');
@@ -120,6 +122,11 @@ process.on('message', (m) => {
   const reply = (result) => send({ kind: 'result', id: m.id, result });
   switch (m.method) {
     case 'configure':
+      if (mode === 'hang-configure-once' && !require('node:fs').existsSync(process.env.FAKE_MARK)) {
+        require('node:fs').writeFileSync(process.env.FAKE_MARK, '');
+        return;
+      }
+      if (mode === 'print-env') send({ kind: 'log', level: 'info', msg: 'fake env', data: { ...process.env } });
       if (mode === 'refuse-config') return send({ kind: 'error', id: m.id, error: { code: 'INVALID_PARAMS', message: 'no' } });
       send({ kind: 'log', level: 'info', msg: 'fake configured', data: { modelsDir: m.params.modelsDir } });
       return reply({ pid: process.pid });
@@ -303,5 +310,84 @@ describe('engine lifecycle (fake engine)', () => {
     expect((await complete(engine, 'hi')).text).toBe('ok');
     expect(engine.status().crashesLastHour).toBe(0);
     await engine.close();
+  });
+  it('a configure left unanswered times out: TIMEOUT for the waiting job, the process is killed and restarted, the next job runs', async () => {
+    const mark = join(dir, `configure-once-${Date.now()}`);
+    const { engine, log } = make('hang-configure-once', {
+      configureTimeoutMs: 200,
+      env: { FAKE_MODE: 'hang-configure-once', FAKE_MARK: mark },
+    });
+    const err = await errorOf(complete(engine, 'hi'));
+    expect(err.code).toBe('TIMEOUT');
+    expect(err.message).toContain('configuration within 200 ms');
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: 'the engine did not answer configure in time; killing it',
+      }),
+    );
+    // Killed: a crash like any other, restarted after the first delay (20 ms), configured this time.
+    for (
+      let i = 0;
+      i < 300 && engine.status().state !== 'crashed' && engine.status().restarts === 0;
+      i++
+    )
+      await sleep(5);
+    expect((await complete(engine, 'hi')).text).toBe('ok');
+    expect(engine.status()).toMatchObject({
+      state: 'ready',
+      restarts: 1,
+      lastCrash: expect.objectContaining({ reason: 'no answer to configure in 200 ms' }),
+    });
+    await engine.close();
+  });
+
+  it("the engine process gets a short environment: the libraries' variables, not the node's secrets", async () => {
+    process.env.IDLERIG_TEST_SECRET = 'do-not-pass';
+    process.env.CUDA_VISIBLE_DEVICES ??= '0';
+    process.env.GGML_TEST_SETTING = 'kept';
+    try {
+      const { engine, log } = make('print-env');
+      await complete(engine, 'hi');
+      const env = log.lines.find((l) => l.msg === 'fake env')?.data ?? {};
+      expect(env.IDLERIG_TEST_SECRET).toBeUndefined();
+      expect(env.PATH).toBe(process.env.PATH);
+      expect(env.CUDA_VISIBLE_DEVICES).toBe(process.env.CUDA_VISIBLE_DEVICES);
+      expect(env.GGML_TEST_SETTING).toBe('kept');
+      expect(env.FAKE_MODE).toBe('print-env');
+      expect(env.IDLERIG_ENGINE).toBe('1');
+      expect(env.NODE_OPTIONS).toBeUndefined();
+      await engine.close();
+    } finally {
+      delete process.env.IDLERIG_TEST_SECRET;
+      delete process.env.GGML_TEST_SETTING;
+    }
+  });
+
+  it('the parent-side ONNX queue is bounded: QUEUE_FULL past it, accepted again once a batch left', async () => {
+    const { engine } = make('', { config: { modelsDir: dir, limits: { maxQueuedJobs: 1 } } });
+    await engine.start();
+    const request = {
+      inputs: [{ name: 'x', shape: [1], datatype: 'FP32' as const, data: new Float32Array(1) }],
+    };
+    const calls = Array.from({ length: 300 }, () =>
+      engine.infer(MODELS.mnist, request).then(
+        () => 'ok',
+        (e: IdlerigError) => e.code,
+      ),
+    );
+    // 256 wait (one batch's worth at maxQueuedJobs 1); the rest are refused at once.
+    const refused = await Promise.all(calls.slice(256));
+    expect(refused).toEqual(new Array(44).fill('QUEUE_FULL'));
+    // The fake engine never answers: the 256 left as one batch, so the queue has room again.
+    await sleep(20);
+    const later = engine.infer(MODELS.mnist, request).then(
+      () => 'ok',
+      (e: IdlerigError) => e.code,
+    );
+    await sleep(20);
+    await engine.close();
+    expect(await later).not.toBe('QUEUE_FULL');
+    expect(new Set(await Promise.all(calls.slice(0, 256)))).toEqual(new Set(['CANCELLED']));
   });
 });

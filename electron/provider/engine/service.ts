@@ -1,7 +1,47 @@
 // The engine as the provider node uses it: the supervisor (started with the first job, stopped
-// with the node), jobs on installed models by id (the registry gives file and sha256, and marks
-// the model in use so it cannot be deleted meanwhile), the "Test a model" call of the API, and
-// the engine's state as API events.
+// with the node), jobs on installed models by id (jobs.ts), the "Test a model" call of the API,
+// and the engine's state (with the jobs running now) as API events.
+//
+// ---------------------------------------------------------------------------------------------
+// For the market client (and anything else that runs jobs): call `node.engine.runJob`.
+//
+//   const outcome = await node.engine.runJob(
+//     {
+//       id: offer.jobId,                 // unique among running jobs; the ledger's job id too
+//       modelId: 'stories260k',          // an installed model's id
+//       input: { kind: 'chat', messages: [{ role: 'user', content: 'Hi' }],
+//                sampling: { max_tokens: 256, temperature: 0.7, seed: 1 } },
+//       // or { kind: 'completion', prompt, sampling } / { kind: 'tensor', request: OipInferRequest }
+//     },
+//     {
+//       // Streaming with backpressure: return a promise (e.g. until the socket drained) and
+//       // later chunks are merged into one until it settles. A throw/rejection cancels the job.
+//       onChunk: async ({ text, tokens, completionTokens }) => { await send(text); },
+//       signal,                          // optional; aborting = cancelJob(id)
+//     },
+//   );
+//   node.engine.cancelJob(offer.jobId); // cancel by id from anywhere (true if it was running)
+//
+// The outcome: `output` ({ text } or { response }), `finishReason` ('stop' | 'length' |
+// 'cancelled'), `usage` (prompt/completion/total tokens; null for tensor jobs), `timings`
+// (ttftMs, queueMs, loadMs, decodeTokensPerSecond, totalMs), `backend`, `threads`, and `input`:
+// exactly what the engine ran (model file + sha256, every sampling field with its default
+// filled in) — hash `input` and `output` for a receipt. The text of `output` is the whole
+// answer, equal to the chunks joined.
+//
+// Errors are IdlerigError: NOT_FOUND (no such model), CONFLICT (id already running),
+// INVALID_PARAMS (a language model asked for a tensor job or the reverse), INVALID_INPUT
+// (tensors that do not fit the model), LIMIT_EXCEEDED (prompt, max_tokens, request size),
+// QUEUE_FULL (the engine's queue is full: decline the offer), CANCELLED (cancelled before the
+// engine took it; once it runs a cancel ends it with finishReason 'cancelled' and the partial
+// text), TIMEOUT, ENGINE_CRASHED, UNAVAILABLE.
+//
+// Energy: the job is reported to the energy ledger (jobStarted/jobEnded under its id) by this
+// service, once the engine took it (an LLM job when it got a sequence, a tensor job once its
+// input was checked): a refused job never counts. Do not report it to the ledger yourself.
+// The job shows on the Dashboard's engine card while it runs.
+// ---------------------------------------------------------------------------------------------
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { IdlerigError } from '../../../shared/errors';
@@ -30,6 +70,21 @@ import {
   type EffectiveEngineConfig,
   type HostEngineConfig,
 } from './effective-config';
+import {
+  EngineJobs,
+  type EngineJobOptions,
+  type EngineJobOutcome,
+  type EngineJobSpec,
+} from './jobs';
+
+export type {
+  EngineJobChunk,
+  EngineJobInput,
+  EngineJobOptions,
+  EngineJobOutcome,
+  EngineJobRan,
+  EngineJobSpec,
+} from './jobs';
 
 export interface EngineServiceOptions {
   modelsDir: string;
@@ -44,7 +99,10 @@ export interface EngineServiceOptions {
   settings?: EngineSettings;
   /** Supervisor options: the engine entry, an Electron spawner, restart delays, ... */
   supervisor?: Partial<Omit<SupervisorOptions, 'config' | 'log'>>;
-  /** Told when a job starts and ends, so its energy is measured (the node's energy ledger). */
+  /**
+   * Told when a job starts (the engine took it: never for a refused job) and ends, so its
+   * energy is measured (the node's energy ledger).
+   */
   jobs?: { started(id: string): void; ended(id: string): void };
 }
 
@@ -52,7 +110,7 @@ type TestParams = z.output<typeof EngineTestParamsSchema>;
 
 export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   readonly supervisor: EngineSupervisor;
-  private readonly tests = new Map<string, AbortController>();
+  private readonly jobs: EngineJobs;
   /** The configuration applied (or being applied) to the engine, and how it came about. */
   private effective: EffectiveEngineConfig;
   /** The latest reconfiguration on its way to the engine; jobs of this service wait for it. */
@@ -71,15 +129,40 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
       log: opts.log,
     });
     opts.log.info('engine settings', { ...this.effective.view });
+    this.jobs = new EngineJobs(this.supervisor, opts.registry, opts.log, opts.jobs);
     this.supervisor.on('status', (engine) => {
-      this.emit('event', { type: 'engine.status', engine: { ...engine, config: this.view() } });
+      this.emit('event', { type: 'engine.status', engine: this.withNodeView(engine) });
       // A process that is gone holds no model.
       if (engine.state !== 'ready') this.markLoaded([]);
     });
+    this.jobs.on('changed', () =>
+      this.emit('event', { type: 'engine.status', engine: this.status() }),
+    );
   }
 
   status(): EngineStatus {
-    return { ...this.supervisor.status(), config: this.view() };
+    return this.withNodeView(this.supervisor.status());
+  }
+
+  private withNodeView(engine: ReturnType<EngineSupervisor['status']>): EngineStatus {
+    return {
+      ...engine,
+      config: this.view(),
+      jobs: this.jobs.list(),
+      cpuCores: availableParallelism(),
+    };
+  }
+
+  /** Runs one job on an installed model (see the top of this file). */
+  async runJob(spec: EngineJobSpec, options?: EngineJobOptions): Promise<EngineJobOutcome> {
+    // A job asked for right after a settings change runs with the new settings.
+    await this.applying;
+    return this.jobs.run(spec, options);
+  }
+
+  /** Cancels a running job by id; false when no such job runs. */
+  cancelJob(id: string): boolean {
+    return this.jobs.cancel(id);
   }
 
   private view(): EngineStatus['config'] {
@@ -133,11 +216,7 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
 
   /** The installed model `id` as the engine names it, marked in use until release(). */
   useModel(id: string): { model: InstalledModel; ref: ModelRef; release(): void } {
-    const model = this.opts.registry.get(id);
-    if (!model) throw new IdlerigError('NOT_FOUND', `No installed model ${JSON.stringify(id)}`);
-    const release = this.opts.registry.acquire(id);
-    void this.opts.registry.touch(id).catch(() => undefined);
-    return { model, ref: { file: model.file, sha256: model.sha256 }, release };
+    return this.jobs.useModel(id);
   }
 
   private markLoaded(loaded: LoadedModel[]): void {
@@ -150,38 +229,32 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   }
 
   cancelTest(testId: string): { cancelled: boolean } {
-    const c = this.tests.get(testId);
-    if (!c) return { cancelled: false };
-    c.abort();
-    return { cancelled: true };
+    return { cancelled: this.jobs.cancel(`test-${testId}`) };
   }
 
   /** A short job on an installed model, streamed as `engine.test` events. */
   async test(params: TestParams): Promise<EngineTestResult> {
-    // A job asked for right after a settings change runs with the new settings.
     await this.applying;
     const testId = params.testId ?? randomBytes(9).toString('base64url');
-    if (this.tests.has(testId))
+    const model = this.opts.registry.get(params.modelId);
+    if (!model)
+      throw new IdlerigError('NOT_FOUND', `No installed model ${JSON.stringify(params.modelId)}`);
+    const id = `test-${testId}`;
+    if (this.jobs.list().some((j) => j.id === id))
       throw new IdlerigError('CONFLICT', `A test with id ${testId} is already running`);
-    const { model, ref, release } = this.useModel(params.modelId);
-    const controller = new AbortController();
-    this.tests.set(testId, controller);
     const send = (e: Omit<EngineTestEvent, 'type' | 'testId'>): void => {
       this.emit('event', { type: 'engine.test', testId, ...e });
     };
-    const started = performance.now();
-    const jobId = `test-${testId}`;
     send({ phase: 'started' });
-    this.opts.jobs?.started(jobId);
     try {
       const result =
         model.engine === 'onnx'
-          ? await this.testOnnx(testId, model, ref, controller.signal)
-          : await this.testLlm(testId, params, ref, controller.signal, send);
+          ? await this.testOnnx(id, testId, model)
+          : await this.testLlm(id, testId, params, send);
       send({ phase: 'done', text: result.text });
       this.opts.log.info('model tested', {
         modelId: model.id,
-        ms: Math.round(performance.now() - started),
+        ms: result.totalMs,
         finishReason: result.finishReason,
       });
       return result;
@@ -193,48 +266,39 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
       send({ phase: 'error', error: body });
       throw err;
     } finally {
-      this.opts.jobs?.ended(jobId);
-      this.tests.delete(testId);
-      release();
       void this.loadedModels().catch(() => undefined);
     }
   }
 
   private async testLlm(
+    id: string,
     testId: string,
     params: TestParams,
-    ref: ModelRef,
-    signal: AbortSignal,
     send: (e: Omit<EngineTestEvent, 'type' | 'testId'>) => void,
   ): Promise<EngineTestResult> {
     const sampling = { max_tokens: params.maxTokens, temperature: params.temperature };
-    const options = {
-      signal,
-      onEvent: (e: { type: string; text?: string; tokens?: number }) => {
-        if (e.type === 'llm.chunk')
-          send({ phase: 'chunk', text: e.text ?? '', tokens: e.tokens ?? 0 });
+    const r = await this.jobs.run(
+      {
+        id,
+        source: 'test',
+        modelId: params.modelId,
+        input:
+          params.mode === 'chat'
+            ? { kind: 'chat', messages: [{ role: 'user', content: params.prompt }], sampling }
+            : { kind: 'completion', prompt: params.prompt, sampling },
       },
-    };
-    const r =
-      params.mode === 'chat'
-        ? await this.supervisor.chat(
-            { model: ref, messages: [{ role: 'user', content: params.prompt }], ...sampling },
-            options,
-          )
-        : await this.supervisor.complete(
-            { model: ref, prompt: params.prompt, ...sampling },
-            options,
-          );
+      { onChunk: (c) => send({ phase: 'chunk', text: c.text, tokens: c.tokens }) },
+    );
     return {
       testId,
       modelId: params.modelId,
       kind: 'llm',
-      text: r.text,
-      finishReason: r.finish_reason,
+      text: 'text' in r.output ? r.output.text : '',
+      finishReason: r.finishReason,
       usage: r.usage,
-      ttftMs: r.timings.ttft_ms,
-      tokensPerSecond: r.timings.decode_tokens_per_s,
-      totalMs: r.timings.total_ms,
+      ttftMs: r.timings.ttftMs,
+      tokensPerSecond: r.timings.decodeTokensPerSecond,
+      totalMs: r.llm?.timings.total_ms ?? r.timings.totalMs,
       backend: r.backend,
       threads: r.threads,
       outputs: null,
@@ -243,17 +307,13 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
 
   /** Tensor models: one request of zeros shaped like the model's inputs (free dimensions = 1). */
   private async testOnnx(
+    id: string,
     testId: string,
     model: InstalledModel,
-    ref: ModelRef,
-    signal: AbortSignal,
   ): Promise<EngineTestResult> {
     const t0 = performance.now();
-    const info = await this.supervisor.request(
-      'models.load',
-      { kind: 'onnx', model: ref },
-      { signal },
-    );
+    const ref = { file: model.file, sha256: model.sha256 };
+    const info = await this.supervisor.request('models.load', { kind: 'onnx', model: ref });
     const inputs: OipTensor[] = (info.onnx?.inputs ?? []).map((t) => {
       const shape = t.shape.map((d) => (d < 0 ? 1 : d));
       const count = shape.reduce((a, b) => a * b, 1);
@@ -264,7 +324,13 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
         data: zeros(t.datatype, count),
       };
     });
-    const response = await this.supervisor.infer(ref, { inputs }, { signal, modelName: model.id });
+    const r = await this.jobs.run({
+      id,
+      source: 'test',
+      modelId: model.id,
+      input: { kind: 'tensor', request: { inputs } },
+    });
+    const response = 'response' in r.output ? r.output.response : { outputs: [] };
     const outputs = response.outputs.map((o) => ({
       name: o.name,
       datatype: o.datatype,
@@ -290,7 +356,7 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   }
 
   async stop(): Promise<void> {
-    for (const c of this.tests.values()) c.abort();
+    this.jobs.cancelAll();
     await this.supervisor.close();
   }
 }

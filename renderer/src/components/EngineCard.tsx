@@ -1,6 +1,7 @@
 // Dashboard: the inference engine process as the supervisor sees it (stopped / starting /
-// ready / crashed N times in the last hour), its backend and the models it holds in memory.
-// Kept current by the node's engine.status events.
+// ready / crashed N times in the last hour), its backend, the models it holds in memory and the
+// jobs it runs now. Kept current by the node's engine.status events (sent when a job is
+// asked for, taken and ended).
 import { useEffect, useState } from 'react';
 import Box from '@mui/material/Box';
 import Card from '@mui/material/Card';
@@ -13,6 +14,25 @@ import { useNodeStore } from '../stores/node';
 import { formatBytes } from '../format';
 
 type LoadedModels = Result<'engine.models'>['models'];
+type RunningJob = EngineStatus['jobs'][number];
+
+const KIND_LABEL: Record<RunningJob['kind'], string> = {
+  completion: 'completion',
+  chat: 'chat',
+  tensor: 'tensor',
+};
+
+/** "test · stories · completion · 3 s" (or "waiting" before the engine took it). */
+function jobLabel(job: RunningJob, now: number): string {
+  const since = job.startedAt ?? job.requestedAt;
+  const s = Math.max(0, Math.round((now - Date.parse(since)) / 1000));
+  return [
+    job.source === 'test' ? 'Test' : 'Market',
+    job.modelId,
+    KIND_LABEL[job.kind],
+    job.startedAt ? `${s} s` : 'waiting',
+  ].join(' · ');
+}
 
 const STATE_LABEL: Record<EngineStatus['state'], string> = {
   stopped: 'Stopped',
@@ -34,6 +54,15 @@ export function EngineCard() {
   const client = useNodeStore((s) => s.client);
   const [status, setStatus] = useState<EngineStatus | null>(null);
   const [models, setModels] = useState<LoadedModels>([]);
+  const [now, setNow] = useState(() => Date.now());
+  const jobs = status?.jobs ?? [];
+
+  // The running time of jobs ticks while there are any.
+  useEffect(() => {
+    if (jobs.length === 0) return undefined;
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, [jobs.length]);
 
   useEffect(() => {
     if (!client) return undefined;
@@ -55,6 +84,7 @@ export function EngineCard() {
     const off = client.subscribe((event) => {
       if (event.type === 'engine.status') {
         setStatus(event.engine);
+        setNow(Date.now());
         if (event.engine.state === 'ready') loadModels();
         else setModels([]);
       } else if (
@@ -112,6 +142,31 @@ export function EngineCard() {
             .filter(Boolean)
             .join(' · ') || 'Runs each job in a separate process; starts with the first job.'}
         </Typography>
+      ) : null}
+      <Typography variant="body2" sx={{ mt: 1.5 }} data-testid="engine-jobs-summary">
+        {jobs.length === 0
+          ? 'No job running'
+          : `${jobs.length} job${jobs.length > 1 ? 's' : ''} running`}
+      </Typography>
+      {jobs.length > 0 ? (
+        <Stack
+          component="ul"
+          spacing={0.5}
+          sx={{ m: 0, mt: 0.5, pl: 2.5 }}
+          aria-label="Jobs running now"
+        >
+          {jobs.map((j) => (
+            <Typography
+              component="li"
+              variant="body2"
+              key={j.id}
+              data-testid="engine-job"
+              sx={{ overflowWrap: 'anywhere' }}
+            >
+              {jobLabel(j, now)}
+            </Typography>
+          ))}
+        </Stack>
       ) : null}
       {models.length > 0 ? (
         <Stack direction="row" spacing={1} sx={{ mt: 1.5, flexWrap: 'wrap' }} useFlexGap>

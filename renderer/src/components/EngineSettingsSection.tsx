@@ -18,6 +18,7 @@ import {
   MAX_ENGINE_PARALLELISM,
   MAX_ENGINE_THREADS,
   MIN_MEMORY_BUDGET_GIB,
+  threadsWarning,
   type EngineSettings,
   type EngineSettingsPatch,
   type EngineStatus,
@@ -145,7 +146,9 @@ function EngineForm({
       setErrors({});
       setGeneral(null);
       onSaved(true);
-    } else if (outcome.error.code === 'INVALID_PARAMS') {
+    } else {
+      // A refused field under that field; anything else (the node unreachable, a disk that
+      // would not take the file) in words above the Save button: a save never fails silently.
       const found = engineErrors(outcome.error);
       setErrors(found.fields);
       setGeneral(found.general);
@@ -155,6 +158,10 @@ function EngineForm({
   const config = status?.config ?? null;
   const fixed = config?.fixedByHost ?? [];
   const capped = config?.parallelismCappedBy === 'power-cap' ? config : null;
+  const tooManyThreads =
+    status && !autoThreads && errors.threads === undefined
+      ? threadsWarning(Number(threads), status.cpuCores)
+      : null;
 
   return (
     <Box component="form" noValidate onSubmit={(e) => void submit(e)}>
@@ -215,11 +222,18 @@ function EngineForm({
             error={errors.threads !== undefined}
             helperText={
               errors.threads ??
-              (autoThreads
-                ? '1 for small models, otherwise cores − 1'
-                : `CPU threads for decoding, 1 to ${MAX_ENGINE_THREADS}`)
+              (tooManyThreads ? (
+                <span data-testid="engine-threads-warning">{tooManyThreads}</span>
+              ) : autoThreads ? (
+                '1 for small models, otherwise cores − 1'
+              ) : (
+                `CPU threads for decoding, 1 to ${MAX_ENGINE_THREADS}${
+                  status ? ` (this machine has ${status.cpuCores})` : ''
+                }`
+              ))
             }
             slotProps={{
+              formHelperText: { sx: tooManyThreads ? { color: 'warning.main' } : {} },
               htmlInput: { min: 1, max: MAX_ENGINE_THREADS, 'data-testid': 'engine-threads' },
             }}
             sx={{ flex: '1 1 200px' }}

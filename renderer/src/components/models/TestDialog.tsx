@@ -1,6 +1,8 @@
 // "Test" of an installed model: a short job through the engine (engine.test), the answer streamed
 // from the node's engine.test events. LLMs take a prompt; ONNX models run one sample input.
-import { useEffect, useRef, useState } from 'react';
+// A running test can be cancelled (Cancel, Close), and is cancelled when the dialog or the page
+// goes away (unmount, pagehide), so no job is left running for nobody.
+import { useCallback, useEffect, useRef, useState } from 'react';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -10,7 +12,11 @@ import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import type { EngineTestResult, InstalledModelView } from '../../../../shared/api';
+import {
+  MAX_TEST_TOKENS,
+  type EngineTestResult,
+  type InstalledModelView,
+} from '../../../../shared/api';
 import { useNodeStore } from '../../stores/node';
 
 function newTestId(): string {
@@ -28,11 +34,31 @@ export function TestDialog({
 }) {
   const client = useNodeStore((s) => s.client);
   const [prompt, setPrompt] = useState('Once upon a time');
+  const [maxTokens, setMaxTokens] = useState('48');
   const [text, setText] = useState('');
   const [result, setResult] = useState<EngineTestResult | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
+  const [cancelled, setCancelled] = useState(false);
   const testId = useRef<string | null>(null);
+  /** The id of the test running now (null when none): what a cancel stops. */
+  const runningId = useRef<string | null>(null);
+
+  const cancelRunning = useCallback((): void => {
+    const id = runningId.current;
+    if (!id || !client) return;
+    runningId.current = null;
+    void client.call('engine.testCancel', { testId: id }).catch(() => undefined);
+  }, [client]);
+
+  // Leaving the page (or the dialog going away with it) cancels the test.
+  useEffect(() => {
+    window.addEventListener('pagehide', cancelRunning);
+    return () => {
+      window.removeEventListener('pagehide', cancelRunning);
+      cancelRunning();
+    };
+  }, [cancelRunning]);
 
   useEffect(() => {
     if (!client) return undefined;
@@ -46,9 +72,11 @@ export function TestDialog({
     if (!client || !model) return;
     const id = newTestId();
     testId.current = id;
+    runningId.current = id;
     setText('');
     setResult(null);
     setError(null);
+    setCancelled(false);
     setRunning(true);
     try {
       const r = await client.call('engine.test', {
@@ -56,21 +84,26 @@ export function TestDialog({
         testId: id,
         prompt,
         mode: 'completion',
-        maxTokens: 48,
+        maxTokens: Math.min(MAX_TEST_TOKENS, Math.max(1, Math.round(Number(maxTokens)) || 48)),
         temperature: 0,
       });
+      if (testId.current !== id) return;
       setResult(r);
       setText(r.text);
+      if (r.finishReason === 'cancelled') setCancelled(true);
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      if (testId.current !== id) return;
+      // Cancelled before the engine took it: nothing went wrong.
+      if ((err as { code?: unknown }).code === 'CANCELLED') setCancelled(true);
+      else setError(err instanceof Error ? err.message : String(err));
     } finally {
-      setRunning(false);
+      if (runningId.current === id) runningId.current = null;
+      if (testId.current === id) setRunning(false);
     }
   };
 
   const close = (): void => {
-    if (running && testId.current && client)
-      void client.call('engine.testCancel', { testId: testId.current }).catch(() => undefined);
+    cancelRunning();
     onClose();
   };
 
@@ -88,6 +121,19 @@ export function TestDialog({
             minRows={2}
             sx={{ mt: 1 }}
             slotProps={{ htmlInput: { 'data-testid': 'test-prompt' } }}
+          />
+        ) : null}
+        {model?.engine === 'llama' ? (
+          <TextField
+            label="Tokens at most"
+            type="number"
+            size="small"
+            value={maxTokens}
+            onChange={(e) => setMaxTokens(e.target.value)}
+            sx={{ mt: 2, width: 160 }}
+            slotProps={{
+              htmlInput: { min: 1, max: MAX_TEST_TOKENS, 'data-testid': 'test-max-tokens' },
+            }}
           />
         ) : (
           <Typography variant="body2" color="text.secondary">
@@ -133,6 +179,11 @@ export function TestDialog({
               .join(' · ')}
           </Typography>
         ) : null}
+        {cancelled ? (
+          <Alert severity="info" sx={{ mt: 2 }} data-testid="test-cancelled">
+            Cancelled{text ? ': the text above is what the model wrote until then.' : '.'}
+          </Alert>
+        ) : null}
         {error ? (
           <Alert severity="error" sx={{ mt: 2 }} data-testid="test-error">
             {error}
@@ -141,6 +192,11 @@ export function TestDialog({
       </DialogContent>
       <DialogActions>
         <Button onClick={close}>Close</Button>
+        {running ? (
+          <Button onClick={cancelRunning} color="warning" data-testid="test-cancel">
+            Cancel
+          </Button>
+        ) : null}
         <Button
           variant="contained"
           onClick={() => void run()}
