@@ -18,10 +18,15 @@ import { formatDuration, formatTokenAmount } from '../format';
 import { useNodeStore } from '../stores/node';
 import { GpuCards } from '../components/power/GpuCards';
 import { EngineCard } from '../components/EngineCard';
+import { MarketCard } from '../components/market/MarketCard';
+import { JobsTodayCards } from '../components/jobs/JobsTodayCards';
+import { EarningsChart } from '../components/jobs/EarningsChart';
+import { useJobsFeed } from '../stores/jobs';
 
 /** Titles for the warning codes the node knows; anything else gets a generic title. */
 const WARNING_TITLES: Record<string, string> = {
   SETTINGS_RECOVERED: 'Your settings were reset',
+  JOBS_DB_RECOVERED: 'Your job history was started anew',
 };
 
 function Warnings({ warnings }: { warnings: Warning[] }) {
@@ -100,6 +105,7 @@ function Figures({ status }: { status: Status }) {
 
 export function DashboardPage() {
   const status = useNodeStore((s) => s.status);
+  useJobsFeed();
   return (
     <>
       <PageHeader title="Dashboard" subtitle="What your node is doing right now, and why." />
@@ -108,6 +114,9 @@ export function DashboardPage() {
           <Warnings warnings={status.warnings} />
           <StateCard status={status} />
           <Figures status={status} />
+          <JobsTodayCards />
+          <EarningsChart />
+          <MarketCard />
           <GpuCards />
           <EngineCard />
         </>

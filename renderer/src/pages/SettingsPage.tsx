@@ -26,10 +26,12 @@ import {
 } from '../../../shared/api';
 import type { IdlerigError } from '../../../shared/errors';
 import { EngineSettingsSection } from '../components/EngineSettingsSection';
+import { NetworkSettingsSection } from '../components/NetworkSettingsSection';
 import { Loading } from '../components/Loading';
 import { LogsView } from '../components/LogsView';
 import { PageHeader } from '../components/PageHeader';
 import { SettingsSection } from '../components/SettingsSection';
+import { JobsStorageSection } from '../components/jobs/JobsStorageSection';
 import { formatBytes } from '../format';
 import { useNodeStore } from '../stores/node';
 import { MONO_STACK } from '../theme';
@@ -322,7 +324,9 @@ export function SettingsPage() {
           {status.capabilities.loginItem ? <StartAtLoginSection settings={settings} /> : null}
           <NodeSection settings={settings} />
           <EngineSettingsSection settings={settings.engine} />
+          <NetworkSettingsSection />
           <DataFolderSection status={status} />
+          <JobsStorageSection settings={settings} />
           <SettingsSection
             id="logs"
             title="Logs"

@@ -5,6 +5,8 @@ import DashboardIcon from '@mui/icons-material/Dashboard';
 import SettingsIcon from '@mui/icons-material/Settings';
 import BoltIcon from '@mui/icons-material/Bolt';
 import ViewInArIcon from '@mui/icons-material/ViewInAr';
+import WorkHistoryIcon from '@mui/icons-material/WorkHistory';
+import { JobsPage } from './JobsPage';
 import { DashboardPage } from './DashboardPage';
 import { ModelsPage } from './ModelsPage';
 import { SettingsPage } from './SettingsPage';
@@ -23,6 +25,7 @@ export interface PageDef {
 export const PAGES: readonly PageDef[] = [
   { id: 'dashboard', label: 'Dashboard', icon: <DashboardIcon />, element: <DashboardPage /> },
   { id: 'models', label: 'Models', icon: <ViewInArIcon />, element: <ModelsPage /> },
+  { id: 'jobs', label: 'Jobs', icon: <WorkHistoryIcon />, element: <JobsPage /> },
   { id: 'power', label: 'Power', icon: <BoltIcon />, element: <PowerPage /> },
   {
     id: 'settings',
