@@ -5,7 +5,9 @@
 // Inference Protocol request and print the response as JSON.
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
+import { threadsWarning } from '../../shared/api/engine';
 import { IdlerigError } from '../../shared/errors';
 import {
   ChatMessageSchema,
@@ -124,6 +126,8 @@ export async function runVerb(argv: string[]): Promise<number> {
   const temperature = num('temperature', values.temperature, { min: 0 });
   const seed = num('seed', values.seed, { int: true, min: 0 });
   const threads = num('threads', values.threads, { int: true, min: 1 });
+  const tooMany = threadsWarning(threads, availableParallelism());
+  if (tooMany) process.stderr.write(`warning: --threads ${tooMany}\n`);
   const json = values.json ?? false;
 
   // Read the job's input before starting anything.
