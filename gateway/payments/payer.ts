@@ -94,7 +94,8 @@ export class ChannelPayer {
       let c = await this.refresh(provider);
       const free = c.deposited > c.owed ? c.deposited - c.owed : 0n;
       if (free < minHeadroom) {
-        const amount = topUp ?? minHeadroom - free;
+        const beyond = c.owed > c.deposited ? c.owed - c.deposited : 0n;
+        const amount = topUp ?? minHeadroom - free + beyond;
         await this.opts.hub.connect(this.opts.wallet).deposit(provider, this.opts.token, amount);
         c = await this.refresh(provider);
       }
