@@ -1,7 +1,7 @@
 // `idlerig`: the headless provider node and its admin verbs. Never imports Electron.
 import { parseArgs } from 'node:util';
-import { IdlerigError } from '../shared/errors';
 import { VERSION } from '../shared/version';
+import { describeCliError, usage } from './cli/errors';
 import { serveVerb, DEFAULT_PORT } from './cli/serve';
 import { statusVerb } from './cli/status';
 import { modelsVerb, MODELS_HELP } from './cli/models';
@@ -29,10 +29,6 @@ Options:
   --listen ADDR    listen on a non-loopback address (prints a warning; the token is still required)
   --catalog SRC    a model catalog file or URL instead of the bundled one (or $IDLERIG_CATALOG)
 `;
-
-function usage(message: string): never {
-  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
-}
 
 function parsePort(value: string | undefined): number {
   if (value === undefined) return DEFAULT_PORT;
@@ -135,14 +131,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof IdlerigError) {
-      process.stderr.write(`idlerig: ${err.message}\n`);
-      process.exitCode = err.code === 'INVALID_PARAMS' ? 2 : 1;
-    } else {
-      process.stderr.write(
-        `idlerig: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exitCode = 1;
-    }
+    const { message, exitCode } = describeCliError(err);
+    process.stderr.write(`idlerig: ${message}\n`);
+    // The stack only on request: a user sees words.
+    if (process.env.IDLERIG_DEBUG && err instanceof Error && err.stack)
+      process.stderr.write(`${err.stack}\n`);
+    process.exitCode = exitCode;
   },
 );

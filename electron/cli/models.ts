@@ -11,7 +11,9 @@ import { Logger } from '../provider/logs/logger';
 import type { NodeApiClient } from '../provider/api/node-client';
 import type { DataPaths } from '../provider/paths';
 import { formatBytes } from '../provider/models/download';
+import { redactUrl } from '../provider/models/policy';
 import { ModelRegistry } from '../provider/models/registry';
+import { demoNetworkUp, loadCatalog } from '../provider/models/catalog';
 import { ModelsService, installedModelView } from '../provider/models/service';
 import { findOwner, resolveDataDir, unreachableError } from './context';
 
@@ -54,6 +56,13 @@ async function withModels(paths: DataPaths, opts: ModelsVerbOptions, work: Work)
       );
     return work({ client: owner.client, service: null });
   }
+  // Demo entries (loopback urls of the local demo network) only once that network is up.
+  const catalogSource = opts.catalog ?? process.env.IDLERIG_CATALOG ?? null;
+  const showDemo =
+    process.env.IDLERIG_DEMO_MODELS === '1' ||
+    (await loadCatalog(catalogSource)
+      .then((c) => demoNetworkUp(c.file))
+      .catch(() => false));
   const lock = new DataDirLock(paths.lock, 'cli');
   await lock.acquire();
   const logger = new Logger({ dir: paths.logs, echo: false });
@@ -62,8 +71,8 @@ async function withModels(paths: DataPaths, opts: ModelsVerbOptions, work: Work)
     modelsDir: paths.models,
     registry,
     log: logger.scope('models-cli'),
-    catalog: opts.catalog ?? process.env.IDLERIG_CATALOG ?? null,
-    showDemo: true,
+    catalog: catalogSource,
+    showDemo,
     strictCatalog: true,
     download: {
       autoResume: false,
@@ -155,10 +164,13 @@ export async function modelsVerb(args: string[], opts: ModelsVerbOptions): Promi
         process.stdout.write(`Deleted ${r.id} (${formatBytes(r.freedBytes)} freed)\n`);
         return 0;
       });
+    case undefined:
+      process.stderr.write(`Usage:\n${MODELS_HELP}`);
+      return 2;
     default:
       throw new IdlerigError(
         'INVALID_PARAMS',
-        `Unknown models command ${JSON.stringify(sub ?? '')}. Usage:\n${MODELS_HELP}`,
+        `Unknown models command ${JSON.stringify(sub)}; the models commands are list, catalog, pull, import and rm (run \`idlerig models\` for their usage).`,
       );
   }
 }
@@ -167,7 +179,7 @@ async function listVerb(paths: DataPaths, opts: ModelsVerbOptions): Promise<numb
   const owner = await findOwner(paths);
   if (owner.kind === 'unreachable') throw unreachableError(owner, paths.root);
   let installed: InstalledList;
-  let downloads: Array<Pick<DownloadView, 'id' | 'state' | 'bytes' | 'totalBytes' | 'file'>>;
+  let downloads: PendingDownload[];
   if (owner.kind === 'served') {
     installed = await owner.client.call('models.installed', {});
     downloads = (await owner.client.call('models.downloads', {})).downloads;
@@ -200,26 +212,45 @@ async function listVerb(paths: DataPaths, opts: ModelsVerbOptions): Promise<numb
   }
   const pending = downloads.filter((d) => d.state !== 'done');
   if (pending.length) {
-    lines.push('', 'Unfinished downloads (run `idlerig models pull <id>` to resume):');
+    lines.push('', 'Unfinished downloads (resume each with the command under it):');
     for (const d of pending)
       lines.push(
         `  ${d.id.padEnd(32)} ${d.state.padEnd(10)} ${formatBytes(d.bytes)}${d.totalBytes ? ` of ${formatBytes(d.totalBytes)}` : ''}`,
+        `    ${resumeCommand(d)}`,
       );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
 }
 
-async function readPendingDownloads(
-  modelsDir: string,
-): Promise<Array<Pick<DownloadView, 'id' | 'state' | 'bytes' | 'totalBytes' | 'file'>>> {
+type PendingDownload = Pick<
+  DownloadView,
+  'id' | 'state' | 'bytes' | 'totalBytes' | 'file' | 'url' | 'catalogId' | 'variantId'
+>;
+
+/**
+ * The command that resumes a download: a catalog model by its id, a URL pull by its URL (the
+ * slug id of a URL pull is not something `pull` can look up).
+ */
+export function resumeCommand(d: Pick<PendingDownload, 'id' | 'url' | 'catalogId'>): string {
+  if (d.catalogId) return `idlerig models pull ${d.id}`;
+  // A signed URL's query is not kept in the list (it may hold a secret).
+  return d.url.endsWith('?…')
+    ? `idlerig models pull '${d.url.slice(0, -2)}?<the query of the URL you pulled>'`
+    : `idlerig models pull ${d.url}`;
+}
+
+async function readPendingDownloads(modelsDir: string): Promise<PendingDownload[]> {
   try {
     const body = JSON.parse(await readFile(join(modelsDir, 'downloads.json'), 'utf8')) as {
       jobs?: Array<{
         id: string;
         state: DownloadView['state'];
         file: string;
+        urls: string[];
         sizeBytes: number | null;
+        catalogId: string | null;
+        variantId: string | null;
       }>;
     };
     const { partialBytes } = await import('../provider/models/download');
@@ -228,6 +259,9 @@ async function readPendingDownloads(
         id: j.id,
         state: j.state,
         file: j.file,
+        url: redactUrl(j.urls?.[0] ?? ''),
+        catalogId: j.catalogId ?? null,
+        variantId: j.variantId ?? null,
         bytes: await partialBytes(modelsDir, j.file).catch(() => 0),
         totalBytes: j.sizeBytes,
       })),

@@ -3,7 +3,7 @@
 // that hash, from its own folder. LLMs stream their text to stdout; with --json a last line of
 // JSON follows (usage, finish_reason, timings, backend, threads). ONNX models read an Open
 // Inference Protocol request and print the response as JSON.
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { open, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -23,8 +23,8 @@ import {
 import { EngineSupervisor } from '../provider/engine/supervisor';
 import type { ScopedLogger } from '../provider/logs/logger';
 import { z } from 'zod';
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { hashWholeFile } from '../provider/models/hasher';
+import { usage } from './errors';
 
 export const RUN_HELP = `  idlerig run MODEL_FILE [--prompt TEXT | --messages FILE | --input TENSORS.json]
               [--max-tokens N] [--temperature T] [--seed S] [--threads N]
@@ -35,33 +35,66 @@ export const RUN_HELP = `  idlerig run MODEL_FILE [--prompt TEXT | --messages FI
       The file's sha256 goes to stderr; with --json the last line is the job's JSON summary.
 `;
 
-function usage(message: string): never {
-  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
-}
-
 function num(
   name: string,
   value: string | undefined,
-  opts: { int?: boolean; min?: number } = {},
+  opts: { int?: boolean; min?: number; max?: number } = {},
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (
+    value.trim() === '' ||
     !Number.isFinite(n) ||
     (opts.int && !Number.isInteger(n)) ||
-    (opts.min !== undefined && n < opts.min)
-  )
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max)
+  ) {
+    const range =
+      opts.min !== undefined && opts.max !== undefined
+        ? ` from ${opts.min} to ${opts.max}`
+        : opts.min !== undefined
+          ? ` >= ${opts.min}`
+          : '';
     usage(
-      `--${name} must be ${opts.int ? 'an integer' : 'a number'}${opts.min !== undefined ? ` >= ${opts.min}` : ''}, not ${JSON.stringify(value)}`,
+      `--${name} must be ${opts.int ? 'an integer' : 'a number'}${range}, not ${JSON.stringify(value)}`,
     );
+  }
   return n;
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }))
-    hash.update(chunk as Buffer);
-  return hash.digest('hex');
+/** The JSON in the file a flag names, or a one-line error naming the flag and the file. */
+async function readJsonFlag(flag: string, path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new IdlerigError('NOT_FOUND', `--${flag}: no such file ${path}`);
+    throw new IdlerigError(
+      'INVALID_PARAMS',
+      `--${flag}: cannot read ${path} (${code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (err as Error).message})`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    usage(`--${flag}: ${path} is not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** A .gguf file starts with the GGUF signature; anything else is refused before the engine starts. */
+async function checkGguf(file: string): Promise<void> {
+  const fh = await open(file, 'r');
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    if (bytesRead < 4 || buffer.toString('latin1') !== 'GGUF')
+      throw new IdlerigError(
+        'INVALID_INPUT',
+        `${file} is not a GGUF model file (it does not start with the GGUF signature)`,
+      );
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Engine logs on stderr: errors always, the rest with --verbose. */
@@ -123,8 +156,9 @@ export async function runVerb(argv: string[]): Promise<number> {
   if (!(LLM_BACKENDS as readonly string[]).includes(backend))
     usage(`--backend must be one of ${LLM_BACKENDS.join(', ')}`);
   const maxTokens = num('max-tokens', values['max-tokens'], { int: true, min: 1 });
-  const temperature = num('temperature', values.temperature, { min: 0 });
-  const seed = num('seed', values.seed, { int: true, min: 0 });
+  // The engine's own limits (shared/engine-protocol.ts SamplingSchema), checked before it starts.
+  const temperature = num('temperature', values.temperature, { min: 0, max: 5 });
+  const seed = num('seed', values.seed, { int: true, min: 0, max: 0xffffffff });
   const threads = num('threads', values.threads, { int: true, min: 1 });
   const tooMany = threadsWarning(threads, availableParallelism());
   if (tooMany) process.stderr.write(`warning: --threads ${tooMany}\n`);
@@ -134,7 +168,7 @@ export async function runVerb(argv: string[]): Promise<number> {
   let messages: ChatMessage[] | null = null;
   let oip: OipInferRequest | null = null;
   if (values.messages !== undefined) {
-    const raw = JSON.parse(await readFile(values.messages, 'utf8')) as unknown;
+    const raw = await readJsonFlag('messages', values.messages);
     const list = Array.isArray(raw) ? raw : (raw as { messages?: unknown }).messages;
     const checked = z.array(ChatMessageSchema).min(1).safeParse(list);
     if (!checked.success)
@@ -144,7 +178,7 @@ export async function runVerb(argv: string[]): Promise<number> {
     messages = checked.data;
   }
   if (values.input !== undefined) {
-    const raw = JSON.parse(await readFile(values.input, 'utf8')) as unknown;
+    const raw = await readJsonFlag('input', values.input);
     const checked = OipInferRequestSchema.safeParse(Array.isArray(raw) ? { inputs: raw } : raw);
     if (!checked.success)
       usage(
@@ -153,7 +187,8 @@ export async function runVerb(argv: string[]): Promise<number> {
     oip = checked.data;
   }
 
-  const sha256 = await sha256Of(file);
+  if (kind === 'llm') await checkGguf(file);
+  const { sha256 } = await hashWholeFile(file);
   process.stderr.write(`sha256 ${sha256}  ${file}\n`);
   const model = { file: basename(file), sha256 };
 

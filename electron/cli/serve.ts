@@ -1,6 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { startHeadless } from '../provider/headless';
+import { installProcessGuards } from '../provider/process-guard';
 import { resolveDataDir } from './context';
 import { gatewayWsUrl } from '../../shared/market-protocol';
 import { IdlerigError } from '../../shared/errors';
@@ -25,6 +27,14 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
     const r = gatewayWsUrl(url);
     if (!r.ok) throw new IdlerigError('INVALID_PARAMS', `--gateway ${url}: ${r.error}`);
   }
+  if (
+    !isIP(host) &&
+    !/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/.test(host)
+  )
+    throw new IdlerigError(
+      'INVALID_PARAMS',
+      `--listen must be an IP address or a host name of this machine, not ${JSON.stringify(host)}`,
+    );
   if (!LOOPBACK.has(host)) {
     process.stderr.write(
       `WARNING: listening on ${host}, not loopback. Anyone who can reach this address and learns the token can control this node.\n`,
@@ -50,6 +60,13 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
     },
   });
   process.stdout.write(`Dashboard: ${headless.dashboardUrl}\n`);
+  // From here on, an error nothing caught is logged; an uncaught exception stops the node
+  // gracefully (data flushed, lock released) and the process exits 1.
+  installProcessGuards({
+    log: headless.node.logger.scope('process'),
+    shutdown: () => headless.stop(),
+    notify: (message) => process.stderr.write(`idlerig: ${message}\n`),
+  });
 
   return new Promise<number>((resolve) => {
     let stopping = false;

@@ -29,6 +29,7 @@ import { AppTray } from './tray';
 import type { TrayAction } from './tray-model';
 import { startAutoUpdates } from './updater';
 import { keychainProtection } from './key-box';
+import { installProcessGuards } from '../provider/process-guard';
 import {
   createMainWindow,
   hardenContents,
@@ -119,8 +120,12 @@ async function main(): Promise<void> {
     return;
   }
   const shellLog = node.logger.scope('shell');
-  process.on('unhandledRejection', (reason) => {
-    shellLog.error('unhandled rejection in the main process', { error: String(reason) });
+  // An error nothing caught is logged; an uncaught exception stops the node gracefully (data
+  // flushed, lock released) and the app exits 1 (electron/provider/process-guard.ts).
+  installProcessGuards({
+    log: shellLog,
+    shutdown: () => stopWithin(node, STOP_TIMEOUT_MS, shellLog),
+    exit: (code) => app.exit(code),
   });
 
   // Quit: stop the node first (settings flushed, lock released), within STOP_TIMEOUT_MS.

@@ -8,14 +8,36 @@ import type { ScopedLogger } from '../provider/logs/logger';
 const FIRST_CHECK_MS = 30_000;
 const CHECK_EVERY_MS = 6 * 60 * 60 * 1000;
 
-/** The feed URL that electron-builder wrote into app-update.yml, or null when there is none. */
+/**
+ * Updates are code the app runs: the feed must be https (a loopback http feed is allowed for
+ * local testing of a build only when IDLERIG_ALLOW_HTTP_UPDATES=1).
+ */
+export function isSecureFeed(url: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.protocol === 'https:') return true;
+  return (
+    u.protocol === 'http:' &&
+    env.IDLERIG_ALLOW_HTTP_UPDATES === '1' &&
+    ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)
+  );
+}
+
+/**
+ * The feed URL that electron-builder wrote into app-update.yml, or null when there is none or it
+ * is not https (auto-update then stays off and says why in the log).
+ */
 export function configuredFeed(resourcesPath: string): string | null {
   const file = join(resourcesPath, 'app-update.yml');
   if (!existsSync(file)) return null;
   try {
     const match = /^url:\s*['"]?([^'"\s]+)['"]?\s*$/m.exec(readFileSync(file, 'utf8'));
     const url = match?.[1];
-    return url && /^https?:\/\//.test(url) ? url : null;
+    return url && isSecureFeed(url) ? url : null;
   } catch {
     return null;
   }
@@ -30,7 +52,7 @@ export async function startAutoUpdates(opts: {
   if (!opts.isPackaged) return none;
   const feed = configuredFeed(opts.resourcesPath);
   if (!feed) {
-    opts.log.info('no update feed configured; auto-update is off');
+    opts.log.info('no https update feed configured; auto-update is off');
     return none;
   }
   try {

@@ -50,12 +50,17 @@ describe('idlerig gpus', () => {
     );
     expect(text).toContain('Intel UHD Graphics 630');
     expect(text).toMatch(/GPU provider: 2 of 2 GPUs usable/);
+    // Live figures beside the GPU, read from the fake nvidia-smi's loop mode.
+    expect(text).toMatch(/GPU 1 {2}GeForce GTX 1060[^\n]*\n[^\n]*\n {7}Now: 0% busy, 46 °C/);
 
     const json = captureStdout();
     expect(await gpusVerb({ dataDir: t.dir, json: true, detect })).toBe(0);
     const inv = JSON.parse(json()) as GpuInventory;
     expect(inv.provider).toBe('gpu');
     expect(inv.gpus.map((g) => g.vendor).sort()).toEqual(['intel', 'nvidia']);
+    expect((inv as GpuInventory & { live: { gpuId: string }[] }).live.map((s) => s.gpuId)).toEqual([
+      '0000:01:00.0',
+    ]);
   });
 
   it('fake rig with a node running: asks the node through its API', async () => {

@@ -2,6 +2,7 @@
 // or --catalog. Every entry pins its urls, size and sha256; a catalog that breaks the schema, or
 // names a file that would leave the models folder, is refused as a whole.
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { z } from 'zod';
 import bundledCatalog from '../../../resources/catalog.json';
 import { DemandHintSchema, ModelEngineSchema, Sha256Schema } from '../../../shared/api/models';
@@ -190,4 +191,33 @@ export function resolveVariant(
     if (v) return { model: m, variant: v };
   }
   return null;
+}
+
+/**
+ * Whether the local demo network that serves the catalog's demo entries (loopback URLs, marked
+ * `demo`) is up: a TCP connection to the first demo entry's host and port is accepted within
+ * `timeoutMs`. Until it is, demo entries are not offered ($IDLERIG_DEMO_MODELS=1 shows them
+ * anyway).
+ */
+export async function demoNetworkUp(catalog: CatalogFile, timeoutMs = 300): Promise<boolean> {
+  const url = catalog.models.find((m) => m.demo)?.variants[0]?.urls[0];
+  if (!url) return false;
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return false;
+  }
+  const port = Number(target.port || (target.protocol === 'https:' ? 443 : 80));
+  const host = target.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolvePromise) => {
+    const socket = connect({ host, port });
+    const done = (up: boolean): void => {
+      socket.destroy();
+      resolvePromise(up);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
