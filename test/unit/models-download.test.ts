@@ -11,7 +11,20 @@ import type { DownloadView } from '../../shared/api';
 import { IdlerigError } from '../../shared/errors';
 import { ModelRegistry } from '../../electron/provider/models/registry';
 import { DownloadManager, type DownloadRequest } from '../../electron/provider/models/manager';
-import { downloadModel, RateLimiter } from '../../electron/provider/models/download';
+import {
+  downloadModel,
+  RateLimiter,
+  retryDelayMs,
+  type DownloaderOptions,
+} from '../../electron/provider/models/download';
+import { ModelsService } from '../../electron/provider/models/service';
+import { closeHeaderReader, readGgufHeader } from '../../electron/provider/models/fit';
+import {
+  checkDownloadUrl,
+  checkRedirect,
+  isLoopbackHost,
+} from '../../electron/provider/models/policy';
+import type { ScopedLogger } from '../../electron/provider/logs/logger';
 import {
   FIXTURE,
   etagOf,
@@ -451,5 +464,227 @@ describe('model downloads', () => {
     const t0 = performance.now();
     for (let i = 0; i < 8; i++) await limiter.take(128 * 1024);
     expect(performance.now() - t0).toBeGreaterThan(600);
+  });
+});
+
+/** Log lines kept for assertions (the code under test logs through this). */
+function memoryLog(): ScopedLogger & { lines: { level: string; msg: string; data?: unknown }[] } {
+  const lines: { level: string; msg: string; data?: unknown }[] = [];
+  const at =
+    (level: string) =>
+    (msg: string, data?: unknown): void => {
+      lines.push({ level, msg, data });
+    };
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+function downloaderOptions(over: Partial<DownloaderOptions> = {}): DownloaderOptions {
+  return {
+    modelsDir,
+    stallTimeoutMs: 2_000,
+    maxRetries: 1,
+    retryBaseMs: 20,
+    retryMaxMs: 50,
+    freeSpace: async () => 1e12,
+    signal: new AbortController().signal,
+    events: { state: () => undefined, progress: () => undefined, notice: () => undefined },
+    ...over,
+  };
+}
+
+describe('downloads and imports: hardening', () => {
+  it('spreads retry delays with jitter (± 20 %) around a doubling, capped delay', () => {
+    const policy = { maxRetries: 5, retryBaseMs: 1000, retryMaxMs: 8000 };
+    expect(retryDelayMs(1, policy, () => 0)).toBe(800);
+    expect(retryDelayMs(1, policy, () => 1)).toBe(1200);
+    expect(retryDelayMs(3, policy, () => 0.5)).toBe(4000);
+    expect(retryDelayMs(10, policy, () => 0.5)).toBe(8000); // capped, then jittered
+    expect(retryDelayMs(10, policy, () => 1)).toBe(9600);
+    // Many nodes that lost the same server do not all come back at the same instant.
+    const delays = Array.from({ length: 500 }, () => retryDelayMs(2, policy));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(1600);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(2400);
+    expect(new Set(delays).size).toBeGreaterThan(100);
+    expect(Math.max(...delays) - Math.min(...delays)).toBeGreaterThan(400);
+  });
+
+  it('two concurrent imports of one name get their own partial file, name and id; both are intact', async () => {
+    // Two different models that share a file name, imported at the same moment.
+    const a = join(dir, 'a');
+    const b = join(dir, 'b');
+    await import('node:fs/promises').then(async (fs) => {
+      await fs.mkdir(a);
+      await fs.mkdir(b);
+    });
+    await writeFile(join(a, 'model.gguf'), stories);
+    await writeFile(join(b, 'model.gguf'), tiny);
+    const service = new ModelsService({ modelsDir, registry, log: memoryLog() });
+    const [x, y] = await Promise.all([
+      service.import({ path: join(a, 'model.gguf') }),
+      service.import({ path: join(b, 'model.gguf') }),
+    ]);
+    expect(new Set([x.file, y.file]).size).toBe(2);
+    expect(new Set([x.id, y.id]).size).toBe(2);
+    expect(x.sha256).toBe(FIXTURE.stories.sha256);
+    expect(y.sha256).toBe(FIXTURE.tiny.sha256);
+    // What is on disk under each name is what was recorded for it.
+    expect(sha(await readFile(join(modelsDir, x.file)))).toBe(FIXTURE.stories.sha256);
+    expect(sha(await readFile(join(modelsDir, y.file)))).toBe(FIXTURE.tiny.sha256);
+    expect(
+      registry
+        .list()
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual([x.id, y.id].sort());
+    expect((await readdir(modelsDir)).filter((f) => f.includes('.partial'))).toEqual([]);
+  });
+
+  it('a cancel during the final verification installs nothing (downloader and manager)', async () => {
+    server.routes.set('/v.gguf', { body: stories });
+    const controller = new AbortController();
+    const states: string[] = [];
+    const run = downloadModel(
+      {
+        file: FIXTURE.stories.file,
+        urls: [`${server.url}/v.gguf`],
+        sha256: FIXTURE.stories.sha256,
+        sizeBytes: FIXTURE.stories.bytes,
+      },
+      downloaderOptions({
+        signal: controller.signal,
+        events: {
+          state: (st) => {
+            states.push(st);
+            // Every byte is in: the final sha256 check starts now, and the user cancels.
+            if (st === 'verifying') controller.abort();
+          },
+          progress: () => undefined,
+          notice: () => undefined,
+        },
+      }),
+    );
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    expect(states).toEqual(['downloading', 'verifying']);
+    expect(existsSync(join(modelsDir, FIXTURE.stories.file))).toBe(false);
+
+    // The same through the manager, as the Models page's Cancel does it.
+    const { m } = await manager();
+    const req = request('/v.gguf');
+    let cancelling: Promise<DownloadView> | null = null;
+    m.on('download', (v) => {
+      if (v.id === req.id && v.state === 'verifying' && !cancelling) cancelling = m.cancel(req.id);
+    });
+    await m.enqueue(req);
+    await waitUntil(() => cancelling !== null);
+    expect((await cancelling!).state).toBe('cancelled');
+    expect(registry.get(req.id)).toBeUndefined();
+    expect(existsSync(join(modelsDir, FIXTURE.stories.file))).toBe(false);
+    expect((await readdir(modelsDir)).filter((f) => f.includes('.partial'))).toEqual([]);
+  });
+
+  it('treats [::ffff:7f00:1], 0.0.0.0 and [::] as this machine: plain http allowed, a redirect there from elsewhere refused', async () => {
+    for (const host of ['[::ffff:7f00:1]', '[::ffff:127.0.0.1]', '0.0.0.0', '[::]', '127.1.2.3'])
+      expect(isLoopbackHost(host), host).toBe(true);
+    for (const host of ['[::ffff:808:808]', '8.8.8.8', '[2001:db8::1]', 'example.com'])
+      expect(isLoopbackHost(host), host).toBe(false);
+    for (const to of [
+      'https://[::ffff:7f00:1]:8443/m.gguf',
+      'https://0.0.0.0/m.gguf',
+      'https://[::]:443/m.gguf',
+      'https://[::ffff:127.0.0.1]/m.gguf',
+    ]) {
+      expect(() => checkRedirect(new URL('https://cdn.example/m.gguf'), to), to).toThrow(
+        /Refused a redirect from cdn\.example to this machine/,
+      );
+    }
+    expect(() => checkDownloadUrl('http://[::ffff:808:808]/m.gguf')).toThrow(/only allowed/);
+    // And the downloads themselves reach the loopback server by those spellings.
+    server.routes.set('/m.onnx', { body: mnist });
+    const { m } = await manager();
+    for (const [id, host] of [
+      ['mapped', `[::ffff:7f00:1]:${server.port}`],
+      ['any', `0.0.0.0:${server.port}`],
+    ] as const) {
+      await m.enqueue(request('/m.onnx', FIXTURE.mnist, { id, urls: [`http://${host}/m.onnx`] }));
+      expect((await m.waitFor(id)).state, host).toBe('done');
+      await rm(join(modelsDir, FIXTURE.mnist.file));
+      await registry.remove(id);
+      m.forget(id);
+    }
+  });
+
+  it('the fit estimate header reader follows redirects through the downloader checks', async () => {
+    try {
+      server.routes.set('/h.gguf', { body: stories, redirect: `${server.url}/real-h.gguf` });
+      server.routes.set('/real-h.gguf', { body: stories });
+      const header = await readGgufHeader(`${server.url}/h.gguf`, AbortSignal.timeout(20_000));
+      expect(header.metadata.general.architecture).toBe('llama');
+      // The reader asked the server for byte ranges after the redirect.
+      expect(server.requests.some((r) => r.path === '/real-h.gguf' && r.range !== null)).toBe(true);
+      // A redirect to plain http off this machine is refused before any connection is made.
+      server.routes.set('/out.gguf', { body: stories, redirect: 'http://198.51.100.7/x.gguf' });
+      const t0 = Date.now();
+      await expect(
+        readGgufHeader(`${server.url}/out.gguf`, AbortSignal.timeout(20_000)),
+      ).rejects.toThrow(/Plain http is only allowed to this machine/);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await closeHeaderReader();
+    }
+  });
+
+  it('says in words what went wrong: refused, name not found, no such file, server error (not "stalled")', async () => {
+    const { m, views } = await manager({ maxRetries: 1, retryBaseMs: 20, retryMaxMs: 40 });
+    // Refused: a loopback port nothing listens on.
+    const closed = await startRangeServer();
+    const closedPort = closed.port;
+    await closed.close();
+    await m.enqueue(
+      request('/r.onnx', FIXTURE.mnist, {
+        id: 'refused',
+        urls: [`http://127.0.0.1:${closedPort}/m.onnx`],
+      }),
+    );
+    const refused = await m.waitFor('refused');
+    expect(refused.state).toBe('failed');
+    expect(refused.error).toEqual({
+      code: 'DOWNLOAD_FAILED',
+      message: `127.0.0.1:${closedPort} refused the connection (ECONNREFUSED): nothing answers at that address and port; gave up after 1 retry`,
+    });
+    // While it waited to retry, the reason was in the same words.
+    expect(views.find((v) => v.id === 'refused' && v.state === 'stalled')!.notice).toMatch(
+      /refused the connection/,
+    );
+
+    // Name not found (.invalid never resolves).
+    await m.enqueue(
+      request('/n.onnx', FIXTURE.mnist, {
+        id: 'dns',
+        urls: ['https://idlerig-test.invalid/m.onnx'],
+      }),
+    );
+    const dns = await m.waitFor('dns');
+    expect(dns.error!.code).toBe('DOWNLOAD_FAILED');
+    expect(dns.error!.message).toMatch(
+      /^(The server name idlerig-test\.invalid was not found \(ENOTFOUND\)|Could not reach idlerig-test\.invalid: this machine seems to be offline)/,
+    );
+
+    // No such file: refused at once, no retries.
+    const before = server.requests.length;
+    await m.enqueue(request('/missing.onnx', FIXTURE.mnist, { id: 'gone' }));
+    const gone = await m.waitFor('gone');
+    expect(gone.error!.message).toMatch(
+      /^127\.0\.0\.1:\d+ has no such file \(HTTP 404 Not Found\): check the address\. http:\/\/127\.0\.0\.1:\d+\/missing\.onnx$/,
+    );
+    expect(server.requests.length - before).toBe(1);
+
+    // A server error: retried, then said as such.
+    server.routes.set('/busy.onnx', { body: mnist, status: 503 });
+    await m.enqueue(request('/busy.onnx', FIXTURE.mnist, { id: 'busy' }));
+    const busy = await m.waitFor('busy');
+    expect(busy.error!.message).toMatch(
+      /^127\.0\.0\.1:\d+ had a server error \(HTTP 503 Service Unavailable\); gave up after 1 retry$/,
+    );
+    for (const v of [refused, dns, gone, busy]) expect(v.error!.message).not.toMatch(/stall/i);
   });
 });

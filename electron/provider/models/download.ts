@@ -1,31 +1,50 @@
-// One verified, resumable download into the models folder.
-//
-//   <models>/<file>.partial        the bytes so far (appended to, never rewritten in the middle)
-//   <models>/<file>.partial.json   the sidecar: url, validator (ETag / Last-Modified), bytes
+// One verified, resumable download into the models folder. Its parts: HTTP and its errors in
+// words (download-http.ts), the partial file and its sidecar (download-partial.ts), when to try
+// again (download-retry.ts); this file runs one download with them.
 //
 // Resume sends Range + If-Range with the stored validator and keeps the partial bytes only on a
 // 206 whose Content-Range starts where the file ends and whose validator still matches; a 200
 // (server ignores Range, or the file changed) restarts from zero and says so. The sha256 is
 // computed while streaming (after re-hashing the partial bytes on a resume), the size is checked,
-// and the file is renamed into place only when both match. Free space is checked before the
-// first byte. No bytes for stallTimeoutMs is a stall: the attempt is dropped and retried after a
-// growing delay, a limited number of times.
+// and the file is renamed into place only when both match and the download was not cancelled
+// meanwhile. Free space is checked before the first byte. No bytes for stallTimeoutMs is a stall.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
-import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { open, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { IdlerigError, type ErrorCode } from '../../../shared/errors';
 import { VERSION } from '../../../shared/version';
 import { SerialQueue } from '../util/atomic-write';
 import type { ScopedLogger } from '../logs/logger';
 import { resolveModelPath } from './registry';
-import { checkDownloadUrl, checkModelFileName, checkRedirect, redactUrl } from './policy';
+import { checkDownloadUrl, checkModelFileName } from './policy';
 import { createStreamHasher, type StreamHasher } from './hasher';
+import {
+  httpFailure,
+  networkFailure,
+  openRequest,
+  secs,
+  TransientError,
+  type RateLimiter,
+} from './download-http';
+import {
+  discardReason,
+  ifRangeOf,
+  partialPaths,
+  readSidecar,
+  sameValidator,
+  validatorOf,
+  writeSidecar,
+  type Sidecar,
+} from './download-partial';
+import { RestartFromZero, withRetries, type RetryInfo } from './download-retry';
+
+export { RateLimiter, resolveFinalUrl } from './download-http';
+export { partialBytes, partialPaths, removePartial, type Sidecar } from './download-partial';
+export { retryDelayMs, type RetryInfo } from './download-retry';
 
 export interface DownloadSpec {
   /** Plain file name inside the models folder. */
@@ -36,23 +55,6 @@ export interface DownloadSpec {
   sha256: string | null;
   /** Pinned size, or null when only the server knows. */
   sizeBytes: number | null;
-}
-
-export interface Sidecar {
-  version: 1;
-  url: string;
-  validator: { etag: string | null; lastModified: string | null };
-  bytes: number;
-  totalBytes: number | null;
-  sha256: string | null;
-  updatedAt: string;
-}
-
-export interface RetryInfo {
-  attempt: number;
-  max: number;
-  at: Date;
-  reason: string;
 }
 
 export interface DownloadEvents {
@@ -69,7 +71,7 @@ export interface DownloaderOptions {
   stallTimeoutMs: number;
   /** Retries after a stall or a transient error, per url (default 5). */
   maxRetries: number;
-  /** First retry delay; doubles each time, up to retryMaxMs. */
+  /** First retry delay; doubles each time (± 20 % jitter), up to retryMaxMs. */
   retryBaseMs: number;
   retryMaxMs: number;
   /** Free bytes on the models folder's file system (fs.statfs); injectable for tests. */
@@ -100,175 +102,11 @@ export async function freeSpaceOf(dir: string): Promise<number> {
   return s.bavail * s.bsize;
 }
 
-export function partialPaths(modelsDir: string, file: string): { part: string; sidecar: string } {
-  const part = resolveModelPath(modelsDir, `${file}.partial`);
-  return { part, sidecar: `${part}.json` };
-}
-
-/** Deletes a download's partial file and sidecar. */
-export async function removePartial(modelsDir: string, file: string): Promise<void> {
-  const { part, sidecar } = partialPaths(modelsDir, file);
-  await rm(part, { force: true });
-  await rm(sidecar, { force: true });
-  await rm(`${sidecar}.tmp`, { force: true });
-}
-
-/** Bytes of a partial file (0 when none). */
-export async function partialBytes(modelsDir: string, file: string): Promise<number> {
-  const { part } = partialPaths(modelsDir, file);
-  return (await stat(part).catch(() => null))?.size ?? 0;
-}
-
-/** A shared bandwidth cap (token bucket with a 250 ms burst). null: no cap. */
-export class RateLimiter {
-  private next = 0;
-  constructor(public bytesPerSecond: number | null = null) {}
-
-  async take(n: number, signal?: AbortSignal): Promise<void> {
-    const rate = this.bytesPerSecond;
-    if (!rate) return;
-    const now = performance.now();
-    const start = Math.max(now, this.next);
-    this.next = start + (n * 1000) / rate;
-    const wait = this.next - now - 250;
-    if (wait > 0) await sleep(wait, undefined, signal ? { signal } : undefined);
-  }
-}
-
-/** A failure of one attempt that a retry may cure. */
-class TransientError extends Error {
-  constructor(
-    message: string,
-    readonly stalled = false,
-  ) {
-    super(message);
-  }
-}
-
-/** The server's answer made a fresh start necessary: go again from zero at once (not a retry). */
-class RestartFromZero extends Error {}
-
 const fatal = (code: ErrorCode, message: string, details?: unknown): IdlerigError =>
   new IdlerigError(code, message, details);
 
 function isAbort(err: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (err as Error)?.name === 'AbortError';
-}
-
-function strongEtag(etag: string | undefined): string | null {
-  if (!etag || etag.startsWith('W/')) return null;
-  return etag;
-}
-
-function validatorOf(res: IncomingMessage): Sidecar['validator'] {
-  const etag = res.headers.etag;
-  const lastModified = res.headers['last-modified'];
-  return {
-    etag: strongEtag(typeof etag === 'string' ? etag : undefined),
-    lastModified: typeof lastModified === 'string' ? lastModified : null,
-  };
-}
-
-function sameValidator(a: Sidecar['validator'], b: Sidecar['validator']): boolean {
-  if (a.etag && b.etag) return a.etag === b.etag;
-  if (a.etag || b.etag) return false;
-  return a.lastModified !== null && a.lastModified === b.lastModified;
-}
-
-function ifRangeOf(v: Sidecar['validator']): string | null {
-  return v.etag ?? v.lastModified;
-}
-
-/**
- * Writes the sidecar by rename (never torn) but without fsync: losing it to a power cut only
- * costs a restart from zero, while an fsync per update would slow every download down.
- */
-async function writeSidecar(path: string, record: Sidecar): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, JSON.stringify(record));
-  await rename(tmp, path);
-}
-
-async function readSidecar(path: string): Promise<Sidecar | null> {
-  try {
-    const s = JSON.parse(await readFile(path, 'utf8')) as Sidecar;
-    if (s.version !== 1 || typeof s.url !== 'string' || typeof s.bytes !== 'number') return null;
-    return s;
-  } catch {
-    return null;
-  }
-}
-
-/** Opens a GET, following redirects (each one checked), with a deadline for the headers. */
-function openRequest(
-  url: URL,
-  headers: OutgoingHttpHeaders,
-  signal: AbortSignal,
-  headerTimeoutMs: number,
-): Promise<{ res: IncomingMessage; finalUrl: URL }> {
-  return new Promise((resolvePromise, reject) => {
-    let current = url;
-    let hops = 0;
-    const go = (): void => {
-      const request = current.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = request(current, { method: 'GET', headers, signal });
-      const timer = setTimeout(() => {
-        req.destroy(
-          new TransientError(`No answer from ${current.host} for ${secs(headerTimeoutMs)}`, true),
-        );
-      }, headerTimeoutMs);
-      req.on('response', (res) => {
-        clearTimeout(timer);
-        const status = res.statusCode ?? 0;
-        if ([301, 302, 303, 307, 308].includes(status)) {
-          res.resume();
-          const location = res.headers.location;
-          if (!location)
-            return reject(
-              fatal('DOWNLOAD_FAILED', `HTTP ${status} without a Location from ${current.host}`),
-            );
-          if (++hops > 10) return reject(fatal('DOWNLOAD_FAILED', 'Too many redirects'));
-          try {
-            current = checkRedirect(current, location);
-          } catch (err) {
-            return reject(err);
-          }
-          go();
-          return;
-        }
-        resolvePromise({ res, finalUrl: current });
-      });
-      req.on('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      req.end();
-    };
-    go();
-  });
-}
-
-/**
- * Follows a URL's redirects (each checked like a download's) and returns where the bytes are:
- * used before reading a GGUF header remotely.
- */
-export async function resolveFinalUrl(
-  raw: string,
-  signal: AbortSignal,
-  timeoutMs = 15_000,
-): Promise<string> {
-  const url = checkDownloadUrl(raw);
-  const { res, finalUrl } = await openRequest(
-    url,
-    { 'user-agent': `Idlerig/${VERSION}`, 'accept-encoding': 'identity', range: 'bytes=0-0' },
-    signal,
-    timeoutMs,
-  );
-  const status = res.statusCode ?? 0;
-  res.destroy();
-  if (status >= 400)
-    throw fatal('DOWNLOAD_FAILED', `HTTP ${status} from ${redactUrl(finalUrl)}`, { status });
-  return finalUrl.href;
 }
 
 /** sha256 and size of a file, streamed. */
@@ -302,99 +140,17 @@ export async function downloadModel(
   if (spec.urls.length === 0) throw fatal('INVALID_PARAMS', 'No url to download from');
   const urls = spec.urls.map((u) => checkDownloadUrl(u));
   const expectedSha = spec.sha256?.toLowerCase() ?? null;
-
-  let lastError: unknown = null;
-  let hashRetryDone = false;
-  for (let u = 0; u < urls.length; u++) {
-    const url = urls[u]!;
-    if (u > 0)
-      opts.events.notice(
-        `Trying the mirror ${redactUrl(url)} after: ${(lastError as Error).message}`,
-      );
-    let attempt = 0;
-    for (;;) {
-      opts.signal.throwIfAborted();
-      try {
-        return await attemptOnce(url, spec, expectedSha, target, part, sidecarPath, opts);
-      } catch (err) {
-        if (isAbort(err, opts.signal)) throw err;
-        if (err instanceof RestartFromZero) continue;
-        if (
-          err instanceof IdlerigError &&
-          err.code === 'HASH_MISMATCH' &&
-          (err.details as { resumed?: boolean })?.resumed &&
-          !hashRetryDone
-        ) {
-          // A resumed file may have been damaged on disk; one fresh download decides.
-          hashRetryDone = true;
-          opts.events.notice(
-            'The finished file did not match its sha256 after a resume; downloading it again from zero',
-          );
-          continue;
-        }
-        lastError = err;
-        const transient = err instanceof TransientError || isNetworkError(err);
-        if (!transient) {
-          // A refusal by this server (404, size mismatch): a mirror may still serve the file.
-          if (err instanceof IdlerigError && err.code === 'DOWNLOAD_FAILED' && u < urls.length - 1)
-            break;
-          throw err;
-        }
-        attempt++;
-        const stalled = err instanceof TransientError && err.stalled;
-        if (attempt > opts.maxRetries) {
-          if (u < urls.length - 1) break;
-          throw stalled
-            ? fatal(
-                'STALLED',
-                `The download stalled: ${(err as Error).message}; gave up after ${opts.maxRetries} retries`,
-              )
-            : fatal(
-                'DOWNLOAD_FAILED',
-                `The download failed: ${(err as Error).message}; gave up after ${opts.maxRetries} retries`,
-              );
-        }
-        const delay = Math.min(opts.retryMaxMs, opts.retryBaseMs * 2 ** (attempt - 1));
-        const reason = (err as Error).message;
-        opts.log?.warn('download attempt failed; retrying', {
-          file: spec.file,
-          attempt,
-          delayMs: delay,
-          reason,
-        });
-        opts.events.state('stalled', {
-          attempt,
-          max: opts.maxRetries,
-          at: new Date(Date.now() + delay),
-          reason,
-        });
-        await sleep(delay, undefined, { signal: opts.signal });
-      }
-    }
-  }
-  throw lastError instanceof Error ? lastError : fatal('DOWNLOAD_FAILED', 'The download failed');
-}
-
-function isNetworkError(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException)?.code;
-  return (
-    (typeof code === 'string' &&
-      [
-        'ECONNRESET',
-        'ECONNREFUSED',
-        'ECONNABORTED',
-        'ETIMEDOUT',
-        'EPIPE',
-        'EAI_AGAIN',
-        'ENOTFOUND',
-        'ENETUNREACH',
-        'EHOSTUNREACH',
-        'ERR_STREAM_PREMATURE_CLOSE',
-        'UND_ERR_SOCKET',
-        'HPE_INVALID_CONSTANT',
-      ].includes(code)) ||
-    (err as Error)?.message === 'socket hang up' ||
-    (err as Error)?.message === 'aborted'
+  return withRetries(
+    urls,
+    (url) => attemptOnce(url, spec, expectedSha, target, part, sidecarPath, opts),
+    {
+      policy: opts,
+      signal: opts.signal,
+      file: spec.file,
+      onRetry: (info) => opts.events.state('stalled', info),
+      notice: (text) => opts.events.notice(text),
+      ...(opts.log ? { log: opts.log } : {}),
+    },
   );
 }
 
@@ -432,17 +188,7 @@ async function attempt(
   const partStat = await stat(part).catch(() => null);
   let sidecar = partStat ? await readSidecar(sidecarPath) : null;
   if (partStat && partStat.size > 0) {
-    const why = !sidecar
-      ? 'its record is missing'
-      : sidecar.url !== url.href
-        ? 'it came from another url'
-        : sidecar.sha256 !== expectedSha
-          ? 'it was for another file'
-          : !ifRangeOf(sidecar.validator)
-            ? 'the server gave no ETag or Last-Modified to resume against'
-            : spec.sizeBytes !== null && partStat.size > spec.sizeBytes
-              ? 'it is larger than the file'
-              : null;
+    const why = discardReason(partStat, sidecar, url, expectedSha, spec.sizeBytes);
     if (why) {
       events.notice(`A partial download was discarded (${why}); starting from zero`);
       await rm(part, { force: true });
@@ -479,7 +225,7 @@ async function attempt(
     events.state('verifying');
     offset = await abortable(hash.updateFromFile(offset), signal);
     if (spec.sizeBytes !== null && offset === spec.sizeBytes) {
-      return finish(hash, offset, offset, url, spec, expectedSha, target, part, sidecarPath);
+      return finish(hash, offset, offset, url, spec, expectedSha, target, part, sidecarPath, opts);
     }
   }
 
@@ -505,13 +251,9 @@ async function attempt(
       await rm(sidecarPath, { force: true });
       throw new RestartFromZero();
     }
-    if (status === 408 || status === 429 || status >= 500) {
-      res.resume();
-      throw new TransientError(`HTTP ${status} from ${url.host}`);
-    }
     if (status !== 200 && status !== 206) {
       res.resume();
-      throw fatal('DOWNLOAD_FAILED', `HTTP ${status} from ${redactUrl(url)}`, { status });
+      throw httpFailure(status, url);
     }
 
     let total: number | null = spec.sizeBytes;
@@ -624,6 +366,7 @@ async function attempt(
       target,
       part,
       sidecarPath,
+      opts,
     );
   } finally {
     if (!res.complete) res.destroy();
@@ -649,11 +392,16 @@ async function streamBody(
   const sidecarQueue = new SerialQueue();
   let stalled = false;
 
+  const stallError = (): TransientError =>
+    new TransientError(
+      `No data for ${secs(opts.stallTimeoutMs)} from ${new URL(record.url).host}`,
+      'stalled',
+    );
   const watchdog = setInterval(
     () => {
       if (performance.now() - lastByteAt > opts.stallTimeoutMs) {
         stalled = true;
-        res.destroy(new TransientError(`No data for ${secs(opts.stallTimeoutMs)}`, true));
+        res.destroy(stallError());
       }
     },
     Math.max(50, Math.min(1000, opts.stallTimeoutMs / 4)),
@@ -701,11 +449,16 @@ async function streamBody(
   try {
     await pipeline(res, meter, out, { signal });
   } catch (err) {
-    if (stalled && !signal.aborted)
-      throw new TransientError(`No data for ${secs(opts.stallTimeoutMs)}`, true);
+    if (stalled && !signal.aborted) throw stallError();
     if (err instanceof TransientError || err instanceof IdlerigError) throw err;
     if (isAbort(err, signal)) throw err;
-    throw new TransientError((err as Error).message || 'The connection failed');
+    const host = new URL(record.url).host;
+    throw (
+      networkFailure(err, host) ??
+      new TransientError(
+        `The connection to ${host} failed (${(err as Error).message || 'no reason given'})`,
+      )
+    );
   } finally {
     clearInterval(watchdog);
     await sidecarQueue.idle().catch(() => undefined);
@@ -729,8 +482,12 @@ async function finish(
   target: string,
   part: string,
   sidecarPath: string,
+  opts: DownloaderOptions,
 ): Promise<DownloadResult> {
-  const sha256 = await hash.digest(bytes);
+  const { signal } = opts;
+  // The final check can take a while on a big file: a cancel meanwhile installs nothing.
+  opts.events.state('verifying');
+  const sha256 = await abortable(hash.digest(bytes), signal);
   if (spec.sizeBytes !== null && bytes !== spec.sizeBytes) {
     await rm(part, { force: true });
     await rm(sidecarPath, { force: true });
@@ -755,6 +512,7 @@ async function finish(
   } finally {
     await fh.close();
   }
+  signal.throwIfAborted();
   await rename(part, target);
   await rm(sidecarPath, { force: true });
   try {
@@ -766,6 +524,11 @@ async function finish(
     }
   } catch {
     /* folder fsync unsupported here */
+  }
+  if (signal.aborted) {
+    // Cancelled while the rename settled: take it back (nothing recorded it yet).
+    await rm(target, { force: true });
+    signal.throwIfAborted();
   }
   return { path: target, sha256, sizeBytes: bytes, url: url.href, resumedFrom };
 }
@@ -787,10 +550,6 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-function secs(ms: number): string {
-  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 export function formatBytes(n: number): string {

@@ -20,6 +20,7 @@ import { Worker } from 'node:worker_threads';
 import type { FitEstimate, FitVerdict, ModelEngine } from '../../../shared/api/models';
 import type { GpuInventory } from '../../../shared/api/power';
 import { formatBytes } from './download';
+import { fetchChecked } from './download-http';
 
 export interface MachineFacts {
   gpus: Array<{ name: string; vramTotalBytes: number; vramFreeBytes: number }>;
@@ -362,10 +363,34 @@ function summaryOf(
 // import, which, in the node's own thread, turns a graceful SIGTERM into an abrupt one (it
 // re-sends the signal when it finds no other listener, and `process.once` listeners are removed
 // before they run). Signals never reach a worker thread, so the reader is loaded there.
+// The reader's network requests do not leave from the worker: its fetch is handed to the node's
+// thread, which makes it with the downloader's checks (download-http.ts fetchChecked: https or
+// loopback only, and every redirect checked the same way, so a server cannot steer the header
+// read to plain http or to this machine's own services).
 const HEADER_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+const fetches = new Map();
+let nextFetch = 1;
+globalThis.fetch = (input, init = {}) =>
+  new Promise((resolve, reject) => {
+    const fetchId = nextFetch++;
+    fetches.set(fetchId, { resolve, reject });
+    const headers = {};
+    new Headers(init.headers || {}).forEach((v, k) => (headers[k] = v));
+    const url = typeof input === 'string' ? input : input.url || String(input);
+    parentPort.postMessage({ kind: 'fetch', fetchId, url, headers });
+  });
 const reader = import(workerData.entry);
-parentPort.on('message', async ({ id, source }) => {
+parentPort.on('message', async (m) => {
+  if (m.kind === 'fetched') {
+    const f = fetches.get(m.fetchId);
+    fetches.delete(m.fetchId);
+    if (!f) return;
+    if (m.ok) f.resolve(new Response(m.status === 204 ? null : m.body, { status: m.status, statusText: m.statusText, headers: m.headers }));
+    else f.reject(Object.assign(new Error(m.message), { code: m.code }));
+    return;
+  }
+  const { id, source } = m;
   try {
     const { readGgufFileInfo } = await reader;
     const info = await readGgufFileInfo(source, {
@@ -390,12 +415,24 @@ parentPort.on('message', async ({ id, source }) => {
       },
     });
   } catch (err) {
-    parentPort.postMessage({ id, ok: false, message: String((err && err.message) || err) });
+    parentPort.postMessage({ id, ok: false, message: String((err && err.message) || err), code: err && err.code });
   }
 });
 `;
 
-type HeaderReply = { id: number; ok: boolean; header?: GgufHeader; message?: string };
+type HeaderReply =
+  | {
+      kind?: undefined;
+      id: number;
+      ok: boolean;
+      header?: GgufHeader;
+      message?: string;
+      code?: string;
+    }
+  | { kind: 'fetch'; fetchId: number; url: string; headers: Record<string, string> };
+
+/** A header read never needs more than this in one answer (the reader asks for ranges). */
+const HEADER_FETCH_MAX_BYTES = 64 * 1024 * 1024;
 
 /** One worker for all header reads, ended after 30 s without work. */
 class HeaderReader {
@@ -406,6 +443,8 @@ class HeaderReader {
     { resolve(h: GgufHeader): void; reject(e: Error): void }
   >();
   private idle: NodeJS.Timeout | null = null;
+  /** Aborts the worker's requests in flight when it is ended. */
+  private fetches = new AbortController();
 
   read(source: string, signal?: AbortSignal): Promise<GgufHeader> {
     const worker = this.ensure();
@@ -438,11 +477,17 @@ class HeaderReader {
     const worker = new Worker(HEADER_WORKER, { eval: true, workerData: { entry } });
     worker.unref();
     worker.on('message', (m: HeaderReply) => {
+      if (m.kind === 'fetch') return this.fetchFor(worker, m.fetchId, m.url, m.headers);
       const p = this.pending.get(m.id);
       this.settle(m.id);
       if (!p) return;
       if (m.ok && m.header) p.resolve(m.header);
-      else p.reject(new Error(m.message ?? 'could not read the GGUF header'));
+      else
+        p.reject(
+          Object.assign(new Error(m.message ?? 'could not read the GGUF header'), {
+            ...(m.code ? { code: m.code } : {}),
+          }),
+        );
     });
     worker.on('error', (err) => {
       for (const p of this.pending.values()) p.reject(err);
@@ -454,6 +499,40 @@ class HeaderReader {
     });
     this.worker = worker;
     return worker;
+  }
+
+  /** The worker's fetch, made here through the download policy; the answer goes back to it. */
+  private fetchFor(
+    worker: Worker,
+    fetchId: number,
+    url: string,
+    headers: Record<string, string>,
+  ): void {
+    const signal = AbortSignal.any([this.fetches.signal, AbortSignal.timeout(30_000)]);
+    fetchChecked(url, headers, {
+      signal,
+      timeoutMs: 15_000,
+      maxBytes: HEADER_FETCH_MAX_BYTES,
+    }).then(
+      (r) =>
+        worker.postMessage({
+          kind: 'fetched',
+          fetchId,
+          ok: true,
+          status: r.status,
+          statusText: r.statusText,
+          headers: r.headers,
+          body: r.body,
+        }),
+      (err: unknown) =>
+        worker.postMessage({
+          kind: 'fetched',
+          fetchId,
+          ok: false,
+          message: err instanceof Error ? err.message : String(err),
+          code: (err as { code?: unknown })?.code ?? null,
+        }),
+    );
   }
 
   private settle(id: number): void {
@@ -473,6 +552,8 @@ class HeaderReader {
     this.idle = null;
     for (const p of this.pending.values()) p.reject(new Error('stopped'));
     this.pending.clear();
+    this.fetches.abort();
+    this.fetches = new AbortController();
     const w = this.worker;
     this.worker = null;
     if (w) await w.terminate();

@@ -1,15 +1,25 @@
 // What a model download may touch: which URLs (HTTPS, or plain HTTP to this machine only) and
 // which file names (a plain name inside the models folder, nothing else).
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { IdlerigError } from '../../../shared/errors';
 
-/** 127.0.0.0/8, ::1 and localhost: the only hosts plain http is allowed to. */
+/**
+ * Addresses that reach this machine: 127.0.0.0/8, 0.0.0.0/8 (connecting to 0.0.0.0 reaches the
+ * local host), ::1, :: and the IPv4-compatible ::/96; IPv4-mapped IPv6 ([::ffff:7f00:1],
+ * [::ffff:127.0.0.1]) is checked as the IPv4 address it carries.
+ */
+const THIS_MACHINE = new BlockList();
+THIS_MACHINE.addSubnet('127.0.0.0', 8, 'ipv4');
+THIS_MACHINE.addSubnet('0.0.0.0', 8, 'ipv4');
+THIS_MACHINE.addSubnet('::', 96, 'ipv6');
+
+/** This machine (loopback, unspecified, localhost): the only hosts plain http is allowed to. */
 export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  if (isIP(host) === 6) return host === '::1' || host === '0:0:0:0:0:0:0:1';
-  return false;
+  const family = isIP(host);
+  if (family === 0) return false;
+  return THIS_MACHINE.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
 /** Parses a download URL and refuses anything but https, or http to loopback. */

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type {
@@ -67,6 +67,8 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
   private readonly fitNotices: FitReadNotices;
   private readonly showDemo: boolean;
   private readonly freeSpace: (dir: string) => Promise<number>;
+  /** File names and ids of imports under way: reserved until recorded, never shared. */
+  private readonly importing = { files: new Set<string>(), ids: new Set<string>() };
 
   constructor(private readonly opts: ModelsServiceOptions) {
     super();
@@ -414,6 +416,7 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
     if (engine === 'llama') await checkGgufMagic(src);
     await this.refuseDuplicate(src, info.size);
     const taken = (f: string): boolean =>
+      this.importing.files.has(f) ||
       this.opts.registry.list().some((m) => m.file === f) ||
       this.downloads.list().some((d) => d.file === f && d.state !== 'done');
     if (taken(file)) {
@@ -423,21 +426,46 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
     let id = params.id ?? slugFromFile(file);
     if (!/^[a-z0-9][a-z0-9._-]{0,99}$/.test(id))
       throw new IdlerigError('INVALID_PARAMS', `Invalid model id ${JSON.stringify(id)}`);
-    if (this.opts.registry.get(id)) {
+    const idTaken = (x: string): boolean =>
+      this.opts.registry.get(x) !== undefined || this.importing.ids.has(x);
+    if (idTaken(id)) {
       if (params.id)
         throw new IdlerigError('CONFLICT', `A model with the id ${id} is installed already`);
       const stem = id;
-      for (let i = 2; this.opts.registry.get(id); i++) id = `${stem}-${i}`;
+      for (let i = 2; idTaken(id); i++) id = `${stem}-${i}`;
     }
+    // Reserved at once (no await since the checks): a concurrent import of the same name gets
+    // the next free name, its own partial file and its own id.
+    this.importing.files.add(file);
+    this.importing.ids.add(id);
+    try {
+      return await this.copyIn(src, info.size, { file, id, engine, name: params.name ?? file });
+    } finally {
+      this.importing.files.delete(file);
+      this.importing.ids.delete(id);
+    }
+  }
+
+  /** Copies a checked, reserved import into the models folder (hashed on the way) and records it. */
+  private async copyIn(
+    src: string,
+    size: number,
+    as: { file: string; id: string; engine: InstalledModel['engine']; name: string },
+  ): Promise<InstalledModelView> {
+    const { file, id, engine } = as;
     const free = await this.freeSpace(this.opts.modelsDir);
-    if (free < info.size + 16 * 1024 * 1024) {
+    if (free < size + 16 * 1024 * 1024) {
       throw new IdlerigError(
         'INSUFFICIENT_SPACE',
-        `Not enough free disk space to import ${basename(src)}: it needs ${formatBytes(info.size)}, ${formatBytes(free)} is free`,
+        `Not enough free disk space to import ${basename(src)}: it needs ${formatBytes(size)}, ${formatBytes(free)} is free`,
       );
     }
     const target = resolveModelPath(this.opts.modelsDir, file);
-    const tmp = resolveModelPath(this.opts.modelsDir, `${file}.partial`);
+    // Its own partial file: never one a download or another import of this name writes.
+    const tmp = resolveModelPath(
+      this.opts.modelsDir,
+      `${file}.import-${randomBytes(4).toString('hex')}.partial`,
+    );
     const hash = createHash('sha256');
     let bytes = 0;
     try {
@@ -466,7 +494,7 @@ export class ModelsService extends EventEmitter<ServiceEvents> {
     const now = new Date().toISOString();
     const model: InstalledModel = {
       id,
-      name: params.name ?? file,
+      name: as.name,
       engine,
       file,
       sha256: hash.digest('hex'),
