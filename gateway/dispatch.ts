@@ -340,13 +340,11 @@ export class Dispatcher {
         },
         declined: (reason) => finish({ kind: 'next', failure: false, why: `declined: ${reason}` }),
         chunk: (text, tokens) => {
-          if (settled || cancelled) {
-            tokensOut += tokens;
-            return;
-          }
-          if (ttftMs === null) ttftMs = performance.now() - t0;
+          // Every chunk counts for the output hash and the usage, even after a cancel.
           tokensOut += tokens;
           parts.push(text);
+          if (settled || cancelled) return;
+          if (ttftMs === null) ttftMs = performance.now() - t0;
           req.onText?.(text, tokens);
         },
         done: (f: FrameOf<ProviderFrame, 'done'>) => {

@@ -8,6 +8,7 @@
 //   GW_PACE_MS     delay between chunks it forwards (a slow provider, to act between tokens)
 //   GW_DECLINE     decline every offer with this reason code
 //   GW_FLUSH_TOKENS the engine's chunk size (default 32)
+//   GW_FLOOR_OUTPUT its floor for stories260K completion tokens, per million (default 3000000)
 // It prints one JSON line per event on stdout: ready, accepted, chunk, done, cancelled, error.
 import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
@@ -56,7 +57,7 @@ const models: ModelCapability[] = [
     sha256: MODELS.stories.sha256,
     name: 'stories260K',
     kind: 'llm',
-    floor: { per: 'mtok', input: '1000000', output: '3000000' },
+    floor: { per: 'mtok', input: '1000000', output: env.GW_FLOOR_OUTPUT ?? '3000000' },
     contextSize: 512,
     structuredOutput: true,
   },
@@ -201,7 +202,8 @@ async function run(offer: FrameOf<GatewayFrame, 'offer'>, body: JobInputBody): P
           );
     await pacing;
     const cancelled = ac.signal.aborted || r.finish_reason === 'cancelled';
-    const tokensOut = cancelled ? sent : r.usage.completion_tokens;
+    // What the engine generated is what the job costs (cancelled or not).
+    const tokensOut = r.usage.completion_tokens;
     const usage = { tokensIn: r.usage.prompt_tokens, tokensOut };
     const receipt: Receipt = {
       jobId: offer.jobId,
