@@ -69,6 +69,8 @@ export const GatewayViewSchema = z.object({
   detail: z.string(),
   /** When the next dial happens (epoch ms) while `waiting`. */
   retryAt: z.number().nullable(),
+  /** The same as seconds from when this view was made (the node's clock, not the page's). */
+  retryInSeconds: z.number().int().nonnegative().nullable(),
   /** Round trip of the last heartbeat. */
   latencyMs: z.number().nullable(),
   address: z.string().nullable(),

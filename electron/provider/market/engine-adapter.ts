@@ -1,5 +1,6 @@
-// A market job on the node's engine: the wire input (shared/market-protocol.ts) as an engine
-// request, streamed chunks, cancel through an AbortSignal, and the result as the wire needs it.
+// A market job on the node's engine: the wire input (shared/market-protocol.ts) as an engine job
+// (EngineService.runJob), streamed chunks, cancel through an AbortSignal, and the result as the
+// wire needs it.
 // The engine knows nothing of the market; this is the one place that translates.
 import { IdlerigError } from '../../../shared/errors';
 import type { JobInputBody, WireTensor } from '../../../shared/market-protocol';
@@ -29,12 +30,12 @@ export interface MarketEngine {
   runLlm(
     model: InstalledModel,
     body: Extract<JobInputBody, { kind: 'chat' | 'completion' }>,
-    opts: { signal: AbortSignal; onChunk(text: string, tokens: number): void },
+    opts: { jobId: string; signal: AbortSignal; onChunk(text: string, tokens: number): void },
   ): Promise<LlmRun>;
   runTensor(
     model: InstalledModel,
     body: Extract<JobInputBody, { kind: 'tensor' }>,
-    opts: { signal: AbortSignal },
+    opts: { jobId: string; signal: AbortSignal },
   ): Promise<TensorRun>;
 }
 
@@ -42,6 +43,7 @@ export function isVerified(m: InstalledModel): boolean {
   return typeof m.verifiedAt === 'string' && m.verifiedAt.length > 0;
 }
 
+/** The node's engine (EngineService.runJob: it reports each job's energy itself). */
 export function nodeEngine(
   engine: EngineService,
   models: () => readonly InstalledModel[],
@@ -51,81 +53,68 @@ export function nodeEngine(
       return models().find((m) => m.sha256 === sha256 && isVerified(m)) ?? null;
     },
     async runLlm(model, body, opts) {
-      const use = engine.useModel(model.id);
       let tokensOut = 0;
-      let tokensIn = 0;
       try {
-        const sampling = body.sampling;
-        const options = {
-          signal: opts.signal,
-          onEvent: (e: {
-            type: string;
-            text?: string;
-            tokens?: number;
-            prompt_tokens?: number;
-          }) => {
-            if (e.type === 'llm.started') tokensIn = e.prompt_tokens ?? 0;
-            if (e.type === 'llm.chunk') {
-              tokensOut += e.tokens ?? 0;
-              opts.onChunk(e.text ?? '', e.tokens ?? 0);
-            }
+        const outcome = await engine.runJob(
+          {
+            id: opts.jobId,
+            modelId: model.id,
+            input:
+              body.kind === 'chat'
+                ? { kind: 'chat', messages: body.messages, sampling: body.sampling }
+                : { kind: 'completion', prompt: body.prompt, sampling: body.sampling },
           },
-        };
-        const r =
-          body.kind === 'chat'
-            ? await engine.supervisor.chat(
-                { model: use.ref, messages: body.messages, ...sampling },
-                options,
-              )
-            : await engine.supervisor.complete(
-                { model: use.ref, prompt: body.prompt, ...sampling },
-                options,
-              );
-        if (r.finish_reason === 'error')
+          {
+            signal: opts.signal,
+            onChunk: (c) => {
+              tokensOut += c.tokens;
+              opts.onChunk(c.text, c.tokens);
+            },
+          },
+        );
+        if (outcome.finishReason === 'error')
           throw new IdlerigError('INTERNAL', 'The engine ended the job with an error');
         return {
-          text: r.text,
-          finishReason: r.finish_reason,
-          tokensIn: r.usage.prompt_tokens,
-          tokensOut: r.usage.completion_tokens,
-          ttftMs: r.timings.ttft_ms,
-          decodeTokensPerS: r.timings.decode_tokens_per_s,
+          text: 'text' in outcome.output ? outcome.output.text : '',
+          finishReason: outcome.finishReason,
+          tokensIn: outcome.usage?.prompt_tokens ?? 0,
+          tokensOut: outcome.usage?.completion_tokens ?? tokensOut,
+          ttftMs: outcome.timings.ttftMs,
+          decodeTokensPerS: outcome.timings.decodeTokensPerSecond,
         };
       } catch (err) {
+        // Cancelled before the engine took it: nothing ran, nothing is charged.
         if (err instanceof IdlerigError && err.code === 'CANCELLED' && opts.signal.aborted) {
           return {
             text: '',
             finishReason: 'cancelled',
-            tokensIn,
+            tokensIn: 0,
             tokensOut,
             ttftMs: null,
             decodeTokensPerS: null,
           };
         }
         throw err;
-      } finally {
-        use.release();
       }
     },
     async runTensor(model, body, opts) {
-      const use = engine.useModel(model.id);
-      const t0 = performance.now();
-      try {
-        const response = await engine.supervisor.infer(
-          use.ref,
-          {
-            inputs: body.inputs.map(fromWire),
-            ...(body.outputs ? { outputs: body.outputs.map((name) => ({ name })) } : {}),
+      const outcome = await engine.runJob(
+        {
+          id: opts.jobId,
+          modelId: model.id,
+          input: {
+            kind: 'tensor',
+            request: {
+              inputs: body.inputs.map(fromWire),
+              ...(body.outputs ? { outputs: body.outputs.map((name) => ({ name })) } : {}),
+            },
           },
-          { signal: opts.signal, modelName: model.id },
-        );
-        return {
-          outputs: response.outputs.map(toWire),
-          ms: Math.round((performance.now() - t0) * 10) / 10,
-        };
-      } finally {
-        use.release();
-      }
+        },
+        { signal: opts.signal },
+      );
+      if (!('response' in outcome.output))
+        throw new IdlerigError('INTERNAL', 'The engine gave no tensor response');
+      return { outputs: outcome.output.response.outputs.map(toWire), ms: outcome.timings.totalMs };
     },
   };
 }

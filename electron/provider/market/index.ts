@@ -48,6 +48,7 @@ import {
   offerMaxCharge,
   toCurrency,
   ASSUMED_TOKENS_PER_S,
+  ASSUMED_TENSOR_S,
 } from './pricing';
 import { GatewaySession } from './session';
 import type { OfferVerdict } from './jobs';
@@ -298,20 +299,24 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     const kind = model.engine === 'onnx' ? 'onnx' : 'llm';
     const speed = this.speedOf(model.sha256);
     const floor = floorPrice(kind, policy.priceFloor, pricing, speed);
-    if (!meetsFloor(offer.price, floor))
-      return {
-        accept: false,
-        reasonCode: 'PRICE_BELOW_FLOOR',
-        reason: `Declined: the offered price is below this node's floor ${JSON.stringify(floor)}`,
-      };
+    // The advertised floor is the policy's minimum price (electricity + margin) spread over the
+    // job's expected time, so meeting it is the policy's test; evaluateOffer gives the words.
+    if (meetsFloor(offer.price, floor))
+      return { accept: true, reasonCode: 'PRICE_OK', reason: 'At or above the price floor' };
     const seconds =
       kind === 'onnx'
-        ? (speed.tensorS ?? 0.05)
+        ? (speed.tensorS ?? ASSUMED_TENSOR_S)
         : offer.maxTokens /
           (speed.tokensPerS && speed.tokensPerS > 0 ? speed.tokensPerS : ASSUMED_TOKENS_PER_S);
     const value = toCurrency(offerMaxCharge(offer.price, offer.maxTokens), pricing);
     const v = evaluateOffer(policy.priceFloor, { price: value, estimatedSeconds: seconds });
-    return { accept: v.accept, reasonCode: v.reasonCode, reason: v.reason };
+    return {
+      accept: false,
+      reasonCode: 'PRICE_BELOW_FLOOR',
+      reason: v.accept
+        ? 'Declined: the offer is below the price floor this node advertised'
+        : v.reason,
+    };
   }
 
   private telemetry(): Telemetry {

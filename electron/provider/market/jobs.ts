@@ -296,6 +296,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
     try {
       if (body.kind === 'tensor') {
         const r = await this.opts.engine.runTensor(job.model, body, {
+          jobId: job.offer.jobId,
           signal: job.controller.signal,
         });
         this.opts.measured?.(job.model.sha256, null, r.ms / 1000);
@@ -313,6 +314,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
         () => this.link?.bufferedAmount ?? 0,
       );
       const r = await this.opts.engine.runLlm(job.model, body, {
+        jobId: job.offer.jobId,
         signal: job.controller.signal,
         onChunk: (text, tokens) => {
           if (job.firstTokenAt === null && tokens > 0) job.firstTokenAt = this.now();

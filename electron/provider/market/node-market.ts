@@ -73,10 +73,8 @@ export function createNodeMarket(node: ProviderNode, opts: NodeMarketOptions = {
     // The job record opens before the market starts; a node without one records nothing.
     recorder: () =>
       (node as unknown as { jobs?: { recorder?: JobRecorder } }).jobs?.recorder ?? null,
-    energy: {
-      jobStarted: (id, o) => node.power.jobStarted(id, o),
-      jobEnded: (id, o) => node.power.jobEnded(id, o),
-    },
+    // The engine reports each job's energy itself (EngineService.runJob).
+    energy: null,
     setMarket: (view) => node.power.setMarket(view),
     ...(opts.gateways ? { extraGateways: opts.gateways } : {}),
     ...(opts.backoff ? { backoff: opts.backoff } : {}),

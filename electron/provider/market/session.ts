@@ -31,6 +31,7 @@ export interface SessionView {
   /** Words for the user. */
   detail: string;
   retryAt: number | null;
+  retryInSeconds: number | null;
   latencyMs: number | null;
   address: string | null;
   sessionId: string | null;
@@ -137,6 +138,8 @@ export class GatewaySession extends EventEmitter<SessionEvents> {
       phase: this.phase,
       detail: this.detail,
       retryAt: s.phase === 'waiting' ? s.retryAt : null,
+      retryInSeconds:
+        s.phase === 'waiting' ? Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000)) : null,
       latencyMs: this.latencyMs,
       address: this.address,
       sessionId: this.sessionId,
