@@ -40,6 +40,30 @@ const CurrencySchema = z
   .regex(/^[A-Z]{3}$/, 'Use a three-letter currency code (EUR, USD…)')
   .refine(isCurrencyCode, 'Not an ISO 4217 currency code (EUR, USD, GBP…)');
 
+const IdleMinutesSchema = z
+  .number()
+  .int('Use whole minutes')
+  .min(1, 'At least 1 minute')
+  .max(24 * 60, 'At most 1440 minutes (a day)');
+const MaxTempSchema = z
+  .number()
+  .int('Use whole degrees')
+  .min(40, 'At least 40 °C')
+  .max(105, 'At most 105 °C');
+const HysteresisSchema = z
+  .number()
+  .int('Use whole degrees')
+  .min(1, 'At least 1 °C')
+  .max(30, 'At most 30 °C');
+const PowerCapWattsSchema = z
+  .number()
+  .int('Use whole watts')
+  .min(10, 'At least 10 W')
+  .max(2000, 'At most 2000 W')
+  .nullable();
+const PricePerKwhSchema = z.number().min(0, 'Cannot be negative').max(100, 'At most 100 per kWh');
+const MarginSchema = z.number().min(0, 'Cannot be negative').max(1000, 'At most 1000 %');
+
 const CpuWattsSchema = z
   .number()
   .int('Use whole watts')
@@ -69,26 +93,22 @@ export const PowerSettingsSchema = z
     idleOnly: z.object({
       enabled: z.boolean(),
       /** Earn only after the user has been inactive this long (headless counts as idle). */
-      minutes: z
-        .number()
-        .int()
-        .min(1)
-        .max(24 * 60),
+      minutes: IdleMinutesSchema,
     }),
     pauseOnBattery: z.boolean(),
     temperature: z.object({
       /** Stop accepting jobs at this GPU temperature… */
-      maxC: z.number().int().min(40).max(105),
+      maxC: MaxTempSchema,
       /** …and accept again only once every GPU is this many degrees below it. */
-      hysteresisC: z.number().int().min(1).max(30),
+      hysteresisC: HysteresisSchema,
     }),
     powerCap: z.object({
       /** Declared power cap per GPU in watts; null: none. */
-      wattsPerGpu: z.number().int().min(10).max(2000).nullable(),
+      wattsPerGpu: PowerCapWattsSchema,
     }),
     electricity: z.object({
       /** Base price of a kWh in `currency`. */
-      pricePerKwh: z.number().min(0).max(100),
+      pricePerKwh: PricePerKwhSchema,
       currency: CurrencySchema,
       /** Time-of-use tariff: periods with their own price; the base price applies elsewhere. */
       tariff: z.object({
@@ -97,7 +117,7 @@ export const PowerSettingsSchema = z
       }),
     }),
     /** The minimum price of a job is its electricity cost plus this margin. */
-    marginPercent: z.number().min(0).max(1000),
+    marginPercent: MarginSchema,
     /**
      * The CPU's power at full load in watts, for the energy of jobs run on the CPU (a CPU
      * provider); null: estimated from the CPU (estimateCpuWatts). Missing in older files: null.
@@ -120,29 +140,22 @@ export const PowerSettingsPatchSchema = z
     idleOnly: z
       .object({
         enabled: z.boolean(),
-        minutes: z
-          .number()
-          .int()
-          .min(1)
-          .max(24 * 60),
+        minutes: IdleMinutesSchema,
       })
       .strict()
       .partial(),
     pauseOnBattery: z.boolean(),
     temperature: z
       .object({
-        maxC: z.number().int().min(40).max(105),
-        hysteresisC: z.number().int().min(1).max(30),
+        maxC: MaxTempSchema,
+        hysteresisC: HysteresisSchema,
       })
       .strict()
       .partial(),
-    powerCap: z
-      .object({ wattsPerGpu: z.number().int().min(10).max(2000).nullable() })
-      .strict()
-      .partial(),
+    powerCap: z.object({ wattsPerGpu: PowerCapWattsSchema }).strict().partial(),
     electricity: z
       .object({
-        pricePerKwh: z.number().min(0).max(100),
+        pricePerKwh: PricePerKwhSchema,
         currency: CurrencySchema,
         tariff: z
           .object({ enabled: z.boolean(), periods: z.array(TariffPeriodSchema).max(50) })
@@ -151,7 +164,7 @@ export const PowerSettingsPatchSchema = z
       })
       .strict()
       .partial(),
-    marginPercent: z.number().min(0).max(1000),
+    marginPercent: MarginSchema,
     cpuWatts: CpuWattsSchema,
   })
   .strict()

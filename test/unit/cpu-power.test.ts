@@ -102,6 +102,9 @@ describe('a CPU provider node (no GPU detection)', () => {
     expect(status.cpu).toMatchObject({ watts: 120, estimated: false });
     expect(status.message).toContain('120 W');
 
+    // Before any job is measured, the price floor assumes the user's CPU figure.
+    expect(node.policy().priceFloor).toMatchObject({ watts: 120, basis: 'your CPU power figure' });
+
     node.power.jobStarted('cpu-job');
     // Keep this process's CPU busy for a while so the machine's utilization is above zero.
     const end = Date.now() + 600;

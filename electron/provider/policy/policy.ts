@@ -99,6 +99,9 @@ export function computePriceFloor(input: PolicyInput): PriceFloor {
   } else if (usable.length > 0 && usable.every((g) => g.powerLimitW !== null)) {
     watts = usable.reduce((s, g) => s + (g.powerLimitW ?? 0), 0);
     basis = usable.length === 1 ? "the GPU's power limit" : "the GPUs' power limits";
+  } else if (usable.length === 0 && power.cpuWatts !== null) {
+    watts = power.cpuWatts;
+    basis = 'your CPU power figure';
   } else {
     watts = CPU_PROVIDER_WATTS;
     basis = usable.length > 0 ? 'an assumed 65 W (GPU power unknown)' : 'an assumed 65 W CPU';

@@ -32,6 +32,8 @@ interface ModelsStore {
   /** Finished or failed downloads not yet shown in a notification. */
   notices: DownloadNotice[];
   refresh(): Promise<void>;
+  /** Asks for the installed list again (the node checks every file on disk). */
+  refreshInstalled(): Promise<void>;
   fit(modelId: string, variantId: string): void;
   download(modelId: string, variantId: string): Promise<void>;
   pause(id: string): Promise<void>;
@@ -117,6 +119,10 @@ export const useModelsStore = create<ModelsStore>((set, get) => {
         });
       }
     },
+    async refreshInstalled() {
+      const installed = await call('models.installed', {});
+      if (installed) onEvent({ type: 'models.installed', installed });
+    },
     fit(modelId, variantId) {
       const key = `${modelId}/${variantId}`;
       if (get().fits[key]) return;
@@ -155,8 +161,7 @@ export const useModelsStore = create<ModelsStore>((set, get) => {
         delete next[id];
         return { downloads: next };
       });
-      const installed = await call('models.installed', {});
-      if (installed) onEvent({ type: 'models.installed', installed });
+      await get().refreshInstalled();
       return true;
     },
     async verify(id) {

@@ -1,8 +1,10 @@
-// The weekly schedule: 7 days × 24 hours, local time. Click a cell to toggle it; press and drag
-// to paint several. Cells are checkboxes for keyboard and screen-reader users.
+// The weekly schedule: 7 days × 24 hours, local time (on a narrow screen 24 hours down × 7 days
+// across). Click a cell to toggle it; press and drag to paint several. Cells are checkboxes for
+// keyboard and screen-reader users.
 import { useRef } from 'react';
 import Box from '@mui/material/Box';
-import { alpha } from '@mui/material/styles';
+import useMediaQuery from '@mui/material/useMediaQuery';
+import { alpha, useTheme } from '@mui/material/styles';
 import { WEEKDAYS } from '../../../../shared/api';
 
 export function ScheduleGrid({
@@ -15,6 +17,9 @@ export function ScheduleGrid({
   disabled?: boolean;
 }) {
   const paint = useRef<'0' | '1' | null>(null);
+  const theme = useTheme();
+  // Narrow screens (a phone, a 420 px window): hours down, days across, so every cell fits.
+  const vertical = useMediaQuery(theme.breakpoints.down('sm'), { noSsr: true });
   const set = (d: number, h: number, value: '0' | '1') => {
     if (days[d]?.[h] === value) return;
     const next = [...days];
@@ -22,11 +27,60 @@ export function ScheduleGrid({
     next[d] = `${row.slice(0, h)}${value}${row.slice(h + 1)}`;
     onChange(next);
   };
+  const hourLabel = (h: number) => `${String(h).padStart(2, '0')}:00`;
+  const cell = (d: number, h: number) => {
+    const on = days[d]?.[h] === '1';
+    const name = WEEKDAYS[d]!;
+    return (
+      <Box
+        key={`${d}-${h}`}
+        component="button"
+        type="button"
+        role="checkbox"
+        aria-checked={on}
+        aria-label={`${name} ${hourLabel(h)}`}
+        data-testid={`schedule-cell-${d}-${h}`}
+        disabled={disabled}
+        onMouseDown={(e) => {
+          e.preventDefault();
+          paint.current = on ? '0' : '1';
+          set(d, h, paint.current);
+        }}
+        onMouseEnter={() => {
+          if (paint.current) set(d, h, paint.current);
+        }}
+        onKeyDown={(e) => {
+          if (e.key === ' ' || e.key === 'Enter') {
+            e.preventDefault();
+            set(d, h, on ? '0' : '1');
+          }
+        }}
+        sx={{
+          height: vertical ? 18 : 20,
+          minWidth: 0,
+          p: 0,
+          border: `1px solid ${theme.palette.divider}`,
+          borderRadius: '3px',
+          cursor: disabled ? 'default' : 'pointer',
+          backgroundColor: on
+            ? alpha(theme.palette.success.main, 0.75)
+            : alpha(theme.palette.text.primary, 0.04),
+          '&:focus-visible': {
+            outline: `2px solid ${theme.palette.primary.main}`,
+            outlineOffset: 1,
+          },
+        }}
+      />
+    );
+  };
+  const header = { fontSize: 10, textAlign: 'center', color: 'text.secondary' } as const;
+  const rowHeader = { fontSize: 12, color: 'text.secondary', alignSelf: 'center' } as const;
   return (
     <Box
       role="grid"
       aria-label="Hours when the node may earn (local time)"
       data-testid="schedule-grid"
+      data-layout={vertical ? 'hours-down' : 'days-down'}
       onMouseLeave={() => {
         paint.current = null;
       }}
@@ -35,7 +89,9 @@ export function ScheduleGrid({
       }}
       sx={{
         display: 'grid',
-        gridTemplateColumns: '40px repeat(24, minmax(14px, 1fr))',
+        gridTemplateColumns: vertical
+          ? '44px repeat(7, minmax(24px, 1fr))'
+          : '40px repeat(24, minmax(14px, 1fr))',
         gap: '2px',
         userSelect: 'none',
         opacity: disabled ? 0.5 : 1,
@@ -43,65 +99,34 @@ export function ScheduleGrid({
       }}
     >
       <Box />
-      {Array.from({ length: 24 }, (_, h) => (
-        <Box
-          key={h}
-          sx={{ fontSize: 10, textAlign: 'center', color: 'text.secondary' }}
-          aria-hidden
-        >
-          {h % 3 === 0 ? String(h).padStart(2, '0') : ''}
-        </Box>
-      ))}
-      {WEEKDAYS.map((name, d) => (
-        <Box key={name} role="row" sx={{ display: 'contents' }}>
-          <Box role="rowheader" sx={{ fontSize: 12, color: 'text.secondary', alignSelf: 'center' }}>
-            {name}
-          </Box>
-          {Array.from({ length: 24 }, (_, h) => {
-            const on = days[d]?.[h] === '1';
-            return (
-              <Box
-                key={h}
-                component="button"
-                type="button"
-                role="checkbox"
-                aria-checked={on}
-                aria-label={`${name} ${String(h).padStart(2, '0')}:00`}
-                data-testid={`schedule-cell-${d}-${h}`}
-                disabled={disabled}
-                onMouseDown={(e) => {
-                  e.preventDefault();
-                  paint.current = on ? '0' : '1';
-                  set(d, h, paint.current);
-                }}
-                onMouseEnter={() => {
-                  if (paint.current) set(d, h, paint.current);
-                }}
-                onKeyDown={(e) => {
-                  if (e.key === ' ' || e.key === 'Enter') {
-                    e.preventDefault();
-                    set(d, h, on ? '0' : '1');
-                  }
-                }}
-                sx={(theme) => ({
-                  height: 20,
-                  p: 0,
-                  border: `1px solid ${theme.palette.divider}`,
-                  borderRadius: '3px',
-                  cursor: disabled ? 'default' : 'pointer',
-                  backgroundColor: on
-                    ? alpha(theme.palette.success.main, 0.75)
-                    : alpha(theme.palette.text.primary, 0.04),
-                  '&:focus-visible': {
-                    outline: `2px solid ${theme.palette.primary.main}`,
-                    outlineOffset: 1,
-                  },
-                })}
-              />
-            );
-          })}
-        </Box>
-      ))}
+      {vertical
+        ? WEEKDAYS.map((name) => (
+            <Box key={name} sx={header} aria-hidden>
+              {name}
+            </Box>
+          ))
+        : Array.from({ length: 24 }, (_, h) => (
+            <Box key={h} sx={header} aria-hidden>
+              {h % 3 === 0 ? String(h).padStart(2, '0') : ''}
+            </Box>
+          ))}
+      {vertical
+        ? Array.from({ length: 24 }, (_, h) => (
+            <Box key={h} role="row" sx={{ display: 'contents' }}>
+              <Box role="rowheader" sx={rowHeader}>
+                {hourLabel(h)}
+              </Box>
+              {WEEKDAYS.map((_name, d) => cell(d, h))}
+            </Box>
+          ))
+        : WEEKDAYS.map((name, d) => (
+            <Box key={name} role="row" sx={{ display: 'contents' }}>
+              <Box role="rowheader" sx={rowHeader}>
+                {name}
+              </Box>
+              {Array.from({ length: 24 }, (_, h) => cell(d, h))}
+            </Box>
+          ))}
     </Box>
   );
 }

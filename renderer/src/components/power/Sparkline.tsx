@@ -1,5 +1,9 @@
-// A small SVG line of recent values (utilization, temperature, power) for the GPU cards.
+// A small line of recent values (utilization, temperature, power) for the GPU cards: MUI X
+// Charts' SparkLineChart, on a scale from 0 to `max` (default: the largest value).
+import Box from '@mui/material/Box';
 import { useTheme } from '@mui/material/styles';
+import { SparkLineChart } from '@mui/x-charts/SparkLineChart';
+import { lineClasses } from '@mui/x-charts/LineChart';
 
 export function Sparkline({
   values,
@@ -22,47 +26,34 @@ export function Sparkline({
   testId?: string;
 }) {
   const theme = useTheme();
-  const stroke = color ?? theme.palette.primary.main;
-  const points = values.filter((v): v is number => v !== null);
+  const points = values.filter((v): v is number => v !== null).map((v) => Math.max(0, v));
   const top = Math.max(max ?? 0, ...points, 1);
-  const n = values.length;
-  const coords: string[] = [];
-  values.forEach((v, i) => {
-    if (v === null) return;
-    const x = n <= 1 ? width : (i / (n - 1)) * width;
-    const y = height - 2 - (Math.max(0, v) / top) * (height - 4);
-    coords.push(`${x.toFixed(1)},${y.toFixed(1)}`);
-  });
   return (
-    <svg
-      width={width}
-      height={height}
-      viewBox={`0 0 ${width} ${height}`}
+    <Box
       role="img"
       aria-label={label}
       data-testid={testId}
-      data-points={coords.length}
-      style={{ display: 'block', overflow: 'visible' }}
+      data-points={points.length}
+      sx={{ width, height, borderBottom: `1px solid ${theme.palette.divider}` }}
     >
-      <line
-        x1={0}
-        x2={width}
-        y1={height - 1}
-        y2={height - 1}
-        stroke={theme.palette.divider}
-        strokeWidth={1}
-      />
-      {coords.length > 1 ? (
-        <polyline
-          points={coords.join(' ')}
-          fill="none"
-          stroke={stroke}
-          strokeWidth={1.75}
-          strokeLinejoin="round"
-          strokeLinecap="round"
-          strokeDasharray={dashed ? '4 3' : undefined}
+      {points.length > 1 ? (
+        <SparkLineChart
+          data={points}
+          width={width}
+          height={height}
+          skipAnimation
+          curve="linear"
+          color={color ?? theme.palette.primary.main}
+          yAxis={{ min: 0, max: top }}
+          margin={2}
+          sx={{
+            [`& .${lineClasses.line}`]: {
+              strokeWidth: 1.75,
+              strokeDasharray: dashed ? '4 3' : undefined,
+            },
+          }}
         />
       ) : null}
-    </svg>
+    </Box>
   );
 }
