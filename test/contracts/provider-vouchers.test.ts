@@ -175,7 +175,7 @@ describe('VoucherBook', () => {
   it('SIGKILL between receiving and acknowledging never loses an acknowledged voucher', async () => {
     const fixture = fileURLToPath(new URL('./fixtures/voucher-acker.ts', import.meta.url));
     const file = join(tmp.dir, 'killed.json');
-    const vouchers = [];
+    const vouchers: Awaited<ReturnType<typeof wire>>[] = [];
     for (let i = 1; i <= 40; i++) vouchers.push(await wire(BigInt(i * 1000)));
     let highestAcked = 0n;
     for (const killAfter of [3, 11, 25]) {
