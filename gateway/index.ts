@@ -42,6 +42,8 @@ export interface GatewayOptions {
   onCharge?: (c: FinalCharge) => void;
   log?: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void;
   defaultMetrics?: boolean;
+  /** Check receipt signatures (default true; the capacity benchmark's stubs do not sign). */
+  verifyReceipts?: boolean;
 }
 
 export interface RunningGateway {
@@ -70,10 +72,17 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const keys = new KeyService(store);
   // The origin is known once the port is: the dispatcher and sessions read it through this box.
   const box = { origin: o.origin ?? '' };
-  const verifier = new ReceiptVerifier(store, chainId, (provider, jobId) => {
-    log('warn', 'a provider receipt failed verification', { provider, jobId });
-    registry.noteFailure(provider);
-  });
+  const verifier = new ReceiptVerifier(
+    store,
+    chainId,
+    (provider, jobId) => {
+      log('warn', 'a provider receipt failed verification', { provider, jobId });
+      registry.noteFailure(provider);
+    },
+    2,
+    10_000,
+    o.verifyReceipts ?? true,
+  );
   let dispatcher: Dispatcher | null = null;
   const services: Services = {
     keys,

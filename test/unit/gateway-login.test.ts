@@ -27,7 +27,7 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-const capabilities = {
+const capabilities: Parameters<RawProvider['send']>[0] = {
   type: 'capabilities',
   models: [
     {
@@ -39,7 +39,7 @@ const capabilities = {
   ],
   parallelism: 2,
   gpus: [],
-} as const;
+};
 
 async function models(): Promise<{ id: string; sha256: string }[]> {
   const r = await fetch(`${gw.url}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
