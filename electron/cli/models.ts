@@ -87,7 +87,7 @@ async function withModels(paths: DataPaths, opts: ModelsVerbOptions, work: Work)
     return await work({ client: null, service });
   } finally {
     await service.stop().catch(() => undefined);
-    logger.close();
+    await logger.close();
     await lock.release();
   }
 }

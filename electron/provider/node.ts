@@ -307,11 +307,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       uptimeSeconds: this.uptimeSeconds(),
       ...(failed.length ? { failedSteps: failed } : {}),
     });
-    try {
-      this.logger.close();
-    } catch {
-      /* the log is the last thing that may fail */
-    }
+    await this.logger.close().catch(() => undefined);
     await this.lock.release().catch(() => undefined);
     this.removeAllListeners();
   }

@@ -148,22 +148,33 @@ export class Logger extends EventEmitter<{ entry: [LogEntry] }> {
       .map((f) => join(this.opts.dir, f.n));
   }
 
-  /** Writes out what is buffered and closes the file (shutdown). */
-  close(): void {
+  /**
+   * Writes out what is buffered, in order, and closes the file (shutdown). Resolves once the
+   * file is closed (at most about a second), so a process may exit right after.
+   */
+  close(): Promise<void> {
     this.closed = true;
     if (this.reopenTimer) clearTimeout(this.reopenTimer);
     this.reopenTimer = null;
     const stream = this.stream;
     this.stream = null;
-    if (!stream) return;
-    try {
-      for (const line of this.pending.splice(0)) stream.write(line);
-      // At shutdown the process may exit right after: write out synchronously, once.
-      stream.flushSync();
-      stream.end();
-    } catch {
-      /* closing a broken stream */
-    }
+    if (!stream) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      try {
+        for (const line of this.pending.splice(0)) stream.write(line);
+        stream.once('close', done);
+        stream.once('error', done);
+        stream.end();
+      } catch {
+        done();
+      }
+    });
   }
 
   /** Resolves when the buffered lines have reached the file (tests, diagnostics). */
@@ -171,6 +182,12 @@ export class Logger extends EventEmitter<{ entry: [LogEntry] }> {
     if (this.opening) await this.opening;
     const stream = this.stream;
     if (!stream) return;
+    // The file opens asynchronously; sonic-boom cannot flush before it is open.
+    if (stream.fd < 0)
+      await new Promise<void>((resolve) => {
+        stream.once('ready', () => resolve());
+        stream.once('error', () => resolve());
+      });
     await new Promise<void>((resolve) => {
       try {
         stream.flush(() => resolve());

@@ -5,9 +5,10 @@ declare module 'pino-roll' {
   export interface PinoRollStream extends EventEmitter {
     /** The file written now (changes at each rotation). */
     readonly file: string;
+    /** -1 until the file is open ('ready'). */
+    readonly fd: number;
     write(data: string): boolean;
     flush(cb?: (err?: Error) => void): void;
-    flushSync(): void;
     end(): void;
     destroy(): void;
   }
