@@ -167,16 +167,21 @@ describe('engine jobs (runJob)', () => {
         startedAt: expect.any(String),
       }),
     ]);
+    // The Dashboard learns of it through engine.status events (spaced at most 250 ms apart).
+    const listed = (): boolean => statuses.some((s) => s.jobs.some((j) => j.id === 'to-cancel'));
+    for (let i = 0; i < 100 && !listed(); i++) await sleep(10);
+    expect(listed()).toBe(true);
     expect(service.cancelJob('to-cancel')).toBe(true);
     const r = await job;
+    // The list's events are spaced (at most one per 250 ms); the last one says it ended.
+    for (let i = 0; i < 100 && statuses.at(-1)!.jobs.length > 0; i++) await sleep(10);
     service.off('event', off);
     expect(r.finishReason).toBe('cancelled');
     expect(r.usage!.completion_tokens).toBeGreaterThan(0);
     expect(r.usage!.completion_tokens).toBeLessThan(4000);
     expect(service.cancelJob('to-cancel')).toBe(false);
     expect(energy).toEqual(['started to-cancel', 'ended to-cancel']);
-    // The Dashboard learned of it through engine.status events: listed, then gone.
-    expect(statuses.some((s) => s.jobs.some((j) => j.id === 'to-cancel'))).toBe(true);
+    // ... and of its end.
     expect(statuses.at(-1)!.jobs).toEqual([]);
   }, 60_000);
 

@@ -36,7 +36,17 @@ interface Item {
   resolve(r: OipInferResponse): void;
   reject(err: unknown): void;
   signal?: AbortSignal;
+  onAbort?: () => void;
   done: boolean;
+}
+
+/** Answers an item once (a response, or an error): later answers are ignored. */
+function settle(item: Item, outcome: OipInferResponse | Error): void {
+  if (item.done) return;
+  item.done = true;
+  if (item.onAbort) item.signal?.removeEventListener('abort', item.onAbort);
+  if (outcome instanceof Error) item.reject(outcome);
+  else item.resolve(outcome);
 }
 
 interface Queue {
@@ -114,30 +124,15 @@ export class OnnxBatcher {
       this.queues.set(key, queue);
     }
     const q = queue;
+    const signal = options.signal;
     const p = new Promise<OipInferResponse>((resolve, reject) => {
-      const signal = options.signal;
-      const item: Item = {
-        request,
-        bytes,
-        done: false,
-        resolve: (r) => {
-          if (item.done) return;
-          item.done = true;
-          signal?.removeEventListener('abort', onAbort);
-          resolve(r);
-        },
-        reject: (err) => {
-          if (item.done) return;
-          item.done = true;
-          signal?.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-        ...(signal ? { signal } : {}),
-      };
-      // A cancel answers at once; a request already in the engine finishes there unseen.
-      const onAbort = (): void =>
-        item.reject(new IdlerigError('CANCELLED', 'The job was cancelled'));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      const item: Item = { request, bytes, resolve, reject, done: false };
+      if (signal) {
+        // A cancel answers at once; a request already in the engine finishes there unseen.
+        item.signal = signal;
+        item.onAbort = () => settle(item, new IdlerigError('CANCELLED', 'The job was cancelled'));
+        signal.addEventListener('abort', item.onAbort, { once: true });
+      }
       q.items.push(item);
     });
     this.waitingRequests++;
@@ -153,7 +148,7 @@ export class OnnxBatcher {
       for (const item of queue.items.splice(0)) {
         this.waitingRequests--;
         this.waitingBytes -= item.bytes;
-        item.reject(error);
+        settle(item, error);
       }
     }
   }
@@ -191,22 +186,22 @@ export class OnnxBatcher {
               try {
                 responses = unpack(res.packed, modelName, requests);
               } catch (err) {
-                for (const it of items) it.reject(err);
+                for (const it of items) settle(it, err as Error);
                 return;
               }
-              items.forEach((it, j) => it.resolve(responses[j]!));
+              items.forEach((it, j) => settle(it, responses[j]!));
               return;
             }
             res.results.forEach((r, j) => {
               const it = items[j]!;
               if (!r)
-                it.reject(new IdlerigError('INTERNAL', 'The engine left a request unanswered'));
-              else if (r.ok) it.resolve(r.response);
-              else it.reject(IdlerigError.fromBody(r.error));
+                settle(it, new IdlerigError('INTERNAL', 'The engine left a request unanswered'));
+              else settle(it, r.ok ? r.response : IdlerigError.fromBody(r.error));
             });
           },
           (err: unknown) => {
-            for (const it of items) it.reject(err);
+            for (const it of items)
+              settle(it, err instanceof Error ? err : new IdlerigError('INTERNAL', String(err)));
           },
         )
         .finally(() => {

@@ -108,6 +108,9 @@ export interface EngineServiceOptions {
 
 type TestParams = z.output<typeof EngineTestParamsSchema>;
 
+/** engine.status events for changes of the running jobs: at most one per this many ms. */
+const JOBS_EVENT_MS = 250;
+
 export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   readonly supervisor: EngineSupervisor;
   private readonly jobs: EngineJobs;
@@ -135,13 +138,34 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
       // A process that is gone holds no model.
       if (engine.state !== 'ready') this.markLoaded([]);
     });
-    this.jobs.on('changed', () =>
-      this.emit('event', { type: 'engine.status', engine: this.status() }),
-    );
+    this.jobs.on('changed', () => this.jobsChanged());
   }
 
   status(): EngineStatus {
     return this.withNodeView(this.supervisor.status());
+  }
+
+  private lastJobsEvent = 0;
+  private jobsTimer: NodeJS.Timeout | null = null;
+
+  /**
+   * The running jobs changed: an engine.status event now, or (when one went out less than
+   * JOBS_EVENT_MS ago) one when that time is up, carrying the latest list. Many short jobs a
+   * second (tensor jobs) thus cost a few events a second, and the last state always goes out.
+   */
+  private jobsChanged(): void {
+    if (this.jobsTimer) return;
+    const wait = this.lastJobsEvent + JOBS_EVENT_MS - performance.now();
+    const send = (): void => {
+      this.jobsTimer = null;
+      this.lastJobsEvent = performance.now();
+      this.emit('event', { type: 'engine.status', engine: this.status() });
+    };
+    if (wait <= 0) send();
+    else {
+      this.jobsTimer = setTimeout(send, wait);
+      this.jobsTimer.unref?.();
+    }
   }
 
   private withNodeView(engine: ReturnType<EngineSupervisor['status']>): EngineStatus {
@@ -357,6 +381,8 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
 
   async stop(): Promise<void> {
     this.jobs.cancelAll();
+    if (this.jobsTimer) clearTimeout(this.jobsTimer);
+    this.jobsTimer = null;
     await this.supervisor.close();
   }
 }
