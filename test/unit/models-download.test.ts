@@ -18,6 +18,7 @@ import {
   type DownloaderOptions,
 } from '../../electron/provider/models/download';
 import { ModelsService } from '../../electron/provider/models/service';
+import { lookupNotThisMachine } from '../../electron/provider/models/download-http';
 import { closeHeaderReader, readGgufHeader } from '../../electron/provider/models/fit';
 import {
   checkDownloadUrl,
@@ -611,6 +612,41 @@ describe('downloads and imports: hardening', () => {
       await registry.remove(id);
       m.forget(id);
     }
+  });
+
+  it('after a redirect from a remote host, a name that resolves to this machine is refused (DNS rebinding)', async () => {
+    type Answer = { err: NodeJS.ErrnoException | null; address: unknown };
+    const ask = (lookup: ReturnType<typeof lookupNotThisMachine>, host: string, all: boolean) =>
+      new Promise<Answer>((resolve) =>
+        lookup(host, { all }, (err, address) => resolve({ err, address })),
+      );
+    // The real resolver: "localhost" is 127.0.0.1 / ::1 everywhere.
+    const real = lookupNotThisMachine();
+    for (const all of [true, false]) {
+      const { err } = await ask(real, 'localhost', all);
+      expect(err).toMatchObject({ code: 'INSECURE_URL' });
+      expect(err!.message).toMatch(
+        /^Refused a redirect to localhost: that name points at this machine \(/,
+      );
+    }
+    // A resolver that answers with a public address (no network here): passed through.
+    const publicDns = lookupNotThisMachine(((
+      _h: string,
+      _o: unknown,
+      cb: (...a: unknown[]) => void,
+    ) => cb(null, [{ address: '93.184.215.14', family: 4 }])) as never);
+    expect(await ask(publicDns, 'cdn.example', true)).toEqual({
+      err: null,
+      address: [{ address: '93.184.215.14', family: 4 }],
+    });
+    // One address of several pointing here is enough to refuse.
+    const mixed = lookupNotThisMachine(((_h: string, _o: unknown, cb: (...a: unknown[]) => void) =>
+      cb(null, [
+        { address: '93.184.215.14', family: 4 },
+        { address: '::ffff:127.0.0.1', family: 6 },
+      ])) as never);
+    expect((await ask(mixed, 'rebind.example', true)).err).toMatchObject({ code: 'INSECURE_URL' });
+    expect(isLoopbackHost('localhost.')).toBe(true);
   });
 
   it('the fit estimate header reader follows redirects through the downloader checks', async () => {

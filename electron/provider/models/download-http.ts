@@ -3,10 +3,12 @@
 // on the Models page as is (offline, name not found, refused, server error, ...), not an errno.
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdlerigError } from '../../../shared/errors';
 import { VERSION } from '../../../shared/version';
-import { checkDownloadUrl, checkRedirect, redactUrl } from './policy';
+import { checkDownloadUrl, checkRedirect, isLoopbackHost, redactUrl } from './policy';
 
 /** Why a request failed, as the user should hear it. */
 export type FailureReason =
@@ -132,6 +134,33 @@ export function httpFailure(status: number, url: URL): TransientError | IdlerigE
   });
 }
 
+/**
+ * A DNS lookup that refuses a name resolving to this machine (a remote server redirecting to a
+ * name of its own that points at 127.0.0.1: DNS rebinding). Used for the hops after a redirect
+ * from a remote host, where checkRedirect sees only the name.
+ */
+export function lookupNotThisMachine(
+  base: LookupFunction = dnsLookup as LookupFunction,
+): LookupFunction {
+  return (hostname, options, callback) => {
+    base(hostname, options, (err, address, family) => {
+      if (err) return callback(err, address, family);
+      const all: LookupAddress[] = Array.isArray(address)
+        ? address
+        : [{ address, family: family ?? 4 }];
+      const local = all.find((a) => isLoopbackHost(a.address));
+      if (local) {
+        const refused = new IdlerigError(
+          'INSECURE_URL',
+          `Refused a redirect to ${hostname}: that name points at this machine (${local.address})`,
+        ) as IdlerigError & NodeJS.ErrnoException;
+        return callback(refused, address, family);
+      }
+      callback(null, address, family);
+    });
+  };
+}
+
 /** Opens a GET, following redirects (each one checked), with a deadline for the headers. */
 export function openRequest(
   url: URL,
@@ -142,9 +171,16 @@ export function openRequest(
   return new Promise((resolvePromise, reject) => {
     let current = url;
     let hops = 0;
+    // After a redirect from a remote host, a name that resolves to this machine is refused too.
+    let guard: LookupFunction | null = null;
     const go = (): void => {
       const request = current.protocol === 'https:' ? httpsRequest : httpRequest;
-      const req = request(current, { method: 'GET', headers, signal });
+      const req = request(current, {
+        method: 'GET',
+        headers,
+        signal,
+        ...(guard ? { lookup: guard } : {}),
+      });
       const timer = setTimeout(() => {
         req.destroy(
           new TransientError(
@@ -169,6 +205,7 @@ export function openRequest(
           if (++hops > 10)
             return reject(new IdlerigError('DOWNLOAD_FAILED', 'Too many redirects (more than 10)'));
           try {
+            if (!isLoopbackHost(current.hostname)) guard ??= lookupNotThisMachine();
             current = checkRedirect(current, location);
           } catch (err) {
             return reject(err as Error);
@@ -180,7 +217,7 @@ export function openRequest(
       });
       req.on('error', (err) => {
         clearTimeout(timer);
-        if (signal.aborted) return reject(err);
+        if (signal.aborted || err instanceof IdlerigError) return reject(err);
         reject(networkFailure(err, current.host) ?? err);
       });
       req.end();

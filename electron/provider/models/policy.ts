@@ -15,7 +15,11 @@ THIS_MACHINE.addSubnet('::', 96, 'ipv6');
 
 /** This machine (loopback, unspecified, localhost): the only hosts plain http is allowed to. */
 export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  // "localhost." (the fully qualified spelling) is localhost too.
+  const host = hostname
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   const family = isIP(host);
   if (family === 0) return false;
