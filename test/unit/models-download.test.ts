@@ -654,7 +654,7 @@ describe('downloads and imports: hardening', () => {
       server.routes.set('/h.gguf', { body: stories, redirect: `${server.url}/real-h.gguf` });
       server.routes.set('/real-h.gguf', { body: stories });
       const header = await readGgufHeader(`${server.url}/h.gguf`, AbortSignal.timeout(20_000));
-      expect(header.metadata.general.architecture).toBe('llama');
+      expect(header.metadata?.general?.architecture).toBe('llama');
       // The reader asked the server for byte ranges after the redirect.
       expect(server.requests.some((r) => r.path === '/real-h.gguf' && r.range !== null)).toBe(true);
       // A redirect to plain http off this machine is refused before any connection is made.
