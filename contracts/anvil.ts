@@ -50,7 +50,7 @@ export function rpcProvider(rpcUrl: string, chainId: bigint): JsonRpcProvider {
 
 /** Starts anvil on a free port and waits until it answers. */
 export async function startAnvil(
-  opts: { chainId?: number; blockTime?: number } = {},
+  opts: { chainId?: number; blockTime?: number; accounts?: number } = {},
 ): Promise<Anvil> {
   const chainId = BigInt(opts.chainId ?? 31337);
   const port = await freePort();
@@ -64,6 +64,7 @@ export async function startAnvil(
     '--silent',
   ];
   if (opts.blockTime) args.push('--block-time', String(opts.blockTime));
+  if (opts.accounts) args.push('--accounts', String(opts.accounts));
   const child: ChildProcess = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -146,6 +146,7 @@ contract PaymentHub is EIP712, ReentrancyGuardTransient, Ownable2Step {
         Channel storage ch = _channels[msg.sender][provider][token];
         if (ch.deposited == 0) revert NothingToWithdraw();
         uint256 unlockAt = block.timestamp + unlockDelay;
+        if (unlockAt > type(uint32).max) revert UnlockDelayTooShort(unlockDelay, MIN_UNLOCK_DELAY); // after 2106
         ch.unlockAt = uint32(unlockAt);
         emit UnlockRequested(msg.sender, provider, token, ch.epoch, unlockAt);
     }

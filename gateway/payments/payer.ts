@@ -58,14 +58,15 @@ export class ChannelPayer {
     const ch = await hub.channel(wallet.address, provider, token);
     const known = ledger.get(provider, token);
     if (!known || ch.epoch !== known.epoch) {
-      // New channel, or a new epoch after a withdrawal: nothing signed in it yet.
+      // New channel, a new epoch after a withdrawal, or a lost ledger: what the provider has
+      // already claimed is the floor (a voucher must go above it to pay anything).
       return {
         provider,
         token,
         epoch: ch.epoch,
         deposited: ch.deposited,
         signed: 0n,
-        owed: 0n,
+        owed: ch.claimed,
         signature: null,
       };
     }

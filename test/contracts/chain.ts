@@ -44,7 +44,7 @@ export async function deploy(anvil: Anvil): Promise<Deployed> {
 }
 
 export async function startChain(chainId?: number): Promise<Deployed> {
-  const anvil = await startAnvil(chainId ? { chainId } : {});
+  const anvil = await startAnvil({ accounts: 20, ...(chainId ? { chainId } : {}) });
   try {
     return await deploy(anvil);
   } catch (err) {

@@ -180,6 +180,19 @@ describe('ChannelPayer', () => {
     expect(await d.token(d.owner).balanceOf(provider)).toBe(1_000n + 25n);
   });
 
+  it('with no ledger at all, what the provider already claimed is the floor of the next voucher', async () => {
+    const payer = new ChannelPayer({
+      wallet: new Wallet(operator.privateKey, d.anvil.provider),
+      hub: d.hub(operator),
+      token: d.tokenAddress,
+      chainId: d.anvil.chainId,
+      ledger: await PayerLedger.open(join(tmp.dir, 'fresh-ledger.json')),
+    });
+    const p = await payer.pay(provider, 10n);
+    expect(voucherFromWire(p.voucher).voucher).toMatchObject({ epoch: 1, cumulative: 35n });
+    expect(await d.hub(operator).claimable(voucherFromWire(p.voucher).voucher)).toBe(10n);
+  });
+
   it('refuses a negative payment', async () => {
     const payer = await payerWith();
     expect(() => payer.pay(provider, -1n)).toThrow(/negative/);

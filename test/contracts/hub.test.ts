@@ -310,6 +310,18 @@ describe('PaymentHub', () => {
     }
   });
 
+  it('refuses a deposit that would overflow the packed channel, and only the owner mints demo tokens', async () => {
+    const whale = devWallet(d.anvil, 11);
+    await d.token(d.owner).mint(whale.address, 2n ** 96n);
+    expect(await revertOf(d.hub(whale).deposit(provider.address, d.tokenAddress, 2n ** 96n))).toBe(
+      'AmountTooLarge',
+    );
+    expect(await d.token(d.owner).balanceOf(whale.address)).toBe(2n ** 96n); // nothing moved
+    expect(await revertOf(d.token(whale).mint(whale.address, 1n))).toBe(
+      'OwnableUnauthorizedAccount',
+    );
+  });
+
   it('setPayout emits PayoutSet and redirects later claims', async () => {
     const prov = devWallet(d.anvil, 9);
     const r = await d.hub(prov).setPayout(payout.address);
