@@ -2,6 +2,7 @@
 // its typed error under its field, the saved backend and threads reach the engine (a job run
 // after the change reports them), and both survive a restart of the node. With a FAKE
 // nvidia-smi that refuses `-pl`, a power cap lowers the parallel jobs and the page says why.
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
@@ -68,6 +69,15 @@ test('Settings → Engine: threads and backend are validated, reach the engine a
   expect(((await rpc(node, 'settings.get', {})) as { engine: unknown }).engine).toMatchObject({
     threads: null,
   });
+
+  // More threads than this machine's CPU threads: a warning under the field, not an error.
+  const cores = availableParallelism();
+  const warning = section.getByTestId('engine-threads-warning');
+  await threads.fill(String(cores + 1));
+  await expect(warning).toContainText(`more than the ${cores} CPU thread`);
+  await expect(threads).toHaveAttribute('aria-invalid', 'false');
+  await threads.fill(String(cores));
+  await expect(warning).toHaveCount(0);
 
   // Two threads on the CPU backend; Enter submits the form.
   await backend.selectOption('cpu');
