@@ -1,11 +1,14 @@
 // The Models page in Debian's Chromium against the real headless node: download a fixture model
 // from a catalog whose urls point at a loopback server (IDLERIG_CATALOG), watch the progress bar
-// reach Done, run Test through the engine, then delete the model.
+// reach Done, run Test through the engine, then delete the model. Offline (a catalog whose
+// server refuses connections): the fit estimates say so once, and the node logs it once.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from './helpers/fixtures';
 import { startNode, type RunningNode } from './helpers/node';
+import { rpc } from './helpers/rpc';
 import {
   FIXTURE,
   fixture,
@@ -18,13 +21,31 @@ let server: RangeServer;
 let dir: string;
 let node: RunningNode;
 
-test.beforeEach(async () => {
+/** A loopback port with nothing listening on it: every connection is refused, as offline. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+// eslint-disable-next-line no-empty-pattern -- Playwright needs the destructuring form
+test.beforeEach(async ({}, testInfo) => {
   server = await startRangeServer();
   dir = await mkdtemp(join(tmpdir(), 'idlerig-e2e-models-'));
   const catalog = join(dir, 'catalog.json');
-  writeTestCatalog(catalog, server, [
-    { id: 'fx-stories', route: '/stories.gguf', fixture: FIXTURE.stories },
-  ]);
+  if (testInfo.title.includes('offline')) {
+    const offline = { url: `http://127.0.0.1:${await closedPort()}` } as unknown as RangeServer;
+    writeTestCatalog(catalog, offline, [
+      { id: 'fx-stories', route: '/stories.gguf', fixture: FIXTURE.stories },
+      { id: 'fx-tiny', route: '/tiny.gguf', fixture: FIXTURE.tiny },
+    ]);
+  } else {
+    writeTestCatalog(catalog, server, [
+      { id: 'fx-stories', route: '/stories.gguf', fixture: FIXTURE.stories },
+    ]);
+  }
   // Slow enough to watch the bar move (about 3 s), fast enough for a test.
   server.routes.set('/stories.gguf', { body: fixture(FIXTURE.stories.file), throttle: 384 * 1024 });
   const before = process.env.IDLERIG_CATALOG;
@@ -97,4 +118,43 @@ test('download a model from the catalog, watch it finish, test it, delete it', a
   await expect(row).toHaveCount(0);
   await page.getByTestId('tab-catalog').click();
   await expect(page.getByTestId('download-button-fx-stories')).toBeVisible();
+});
+
+test('offline: the fit estimates say so once, explain low confidence, and the node logs one warning', async ({
+  page,
+}) => {
+  await page.goto(node.url);
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  // Three visits of the Models page, each in a freshly loaded page (which asks for the fits again).
+  for (let visit = 0; visit < 3; visit++) {
+    if (visit > 0) await page.reload();
+    await nav.getByRole('link', { name: 'Models' }).click();
+    await expect(page.getByRole('heading', { level: 1, name: 'Models' })).toBeVisible();
+    for (const id of ['fx-stories', 'fx-tiny']) {
+      await expect(page.getByTestId(`fit-${id}`)).toHaveText('CPU only · low confidence');
+      await expect(page.getByTestId(`fit-${id}`)).toHaveAttribute('data-offline', 'true');
+      await expect(page.getByTestId(`model-id-${id}`)).toHaveText(`idlerig models pull ${id}`);
+    }
+    // One notice for the page, not one per model.
+    await expect(page.getByTestId('fit-offline')).toHaveCount(1);
+    await expect(page.getByTestId('fit-offline')).toContainText('cannot be reached');
+    await expect(page.getByTestId('fit-legend')).toContainText(
+      "Low confidence: a rough guess from the download's file size alone",
+    );
+    await nav.getByRole('link', { name: 'Dashboard' }).click();
+  }
+  // The tooltip of a chip says why, and what low confidence means.
+  await nav.getByRole('link', { name: 'Models' }).click();
+  await page.getByTestId('fit-fx-tiny').hover();
+  await expect(page.getByRole('tooltip')).toContainText("Offline: the model's header could not");
+  await expect(page.getByRole('tooltip')).toContainText('Low confidence');
+
+  const { entries } = await rpc<{ entries: { level: string; msg: string }[] }>(node, 'logs.tail', {
+    limit: 2000,
+    minLevel: 'warn',
+  });
+  const fitLines = entries.filter((e) => /fit estimate|GGUF header/.test(e.msg));
+  expect(fitLines.map((e) => `${e.level} ${e.msg}`)).toEqual([
+    'warn fit estimates cannot reach the network: catalog models are estimated from their file size until it can',
+  ]);
 });

@@ -50,19 +50,49 @@ test('the Power page edits the schedule and the price, and both survive a restar
   await expect(page.getByTestId('settings-schedule').getByRole('status')).toHaveText('Saved');
   await expect(page.getByTestId('policy-check-schedule')).not.toContainText('No schedule');
 
-  // Price: 0.42 USD per kWh, 35 % margin.
+  // Price: 0.42 USD per kWh, 35 % margin. The currency is picked from the ISO 4217 list: typing
+  // its name narrows the list to it.
   await page.getByTestId('price-kwh').fill('0.42');
-  await page.getByTestId('price-currency').fill('usd');
+  await page.getByTestId('price-currency').fill('us dollar');
+  await page.getByRole('option', { name: 'USD — US Dollar' }).click();
+  await expect(page.getByTestId('price-currency')).toHaveValue('USD');
+  await page.getByTestId('price-currency').fill('zzz');
+  await expect(page.getByRole('option')).toHaveCount(0);
+  await page.getByTestId('price-currency').blur();
+  await expect(page.getByTestId('price-currency')).toHaveValue('USD');
   await page.getByTestId('price-margin').fill('35');
   await page.getByTestId('electricity-save').click();
   await expect(page.getByTestId('settings-electricity').getByRole('status')).toHaveText('Saved');
   await expect(page.getByTestId('price-floor')).toContainText('USD per hour');
   await expect(page.getByTestId('policy-check-price')).toContainText('0.420 USD/kWh + 35 %');
 
-  // A value the node refuses is shown, and nothing changes.
+  // A value the node refuses is shown on its field (like Node name in Settings), and nothing
+  // changes; an empty number is caught before it is sent.
+  const maxField = page.getByTestId('settings-conditions').getByRole('spinbutton', {
+    name: 'Stop at (°C)',
+  });
   await page.getByTestId('temp-max').fill('150');
   await page.getByTestId('conditions-save').click();
-  await expect(page.getByTestId('power-save-error')).toContainText('temperature.maxC');
+  await expect(maxField).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByTestId('settings-conditions')).toContainText('At most 105 °C');
+  await expect(page.getByTestId('power-save-error')).toHaveCount(0);
+  await page.getByTestId('temp-max').fill('84');
+  await expect(maxField).toHaveAttribute('aria-invalid', 'false');
+  await page.getByTestId('temp-hysteresis').fill('');
+  await page.getByTestId('conditions-save').click();
+  await expect(page.getByTestId('settings-conditions')).toContainText('Enter a number');
+  await page.getByTestId('temp-max').fill('83');
+  await page.getByTestId('temp-hysteresis').fill('8');
+
+  // The CPU power figure: empty is the estimate; a figure of your own is kept; 0 is refused on
+  // its field.
+  await expect(page.getByTestId('settings-cpu-power')).toContainText(/Empty: estimated/);
+  await page.getByTestId('cpu-watts').fill('0');
+  await page.getByTestId('cpu-save').click();
+  await expect(page.getByTestId('settings-cpu-power')).toContainText('At least 1 W');
+  await page.getByTestId('cpu-watts').fill('95');
+  await page.getByTestId('cpu-save').click();
+  await expect(page.getByTestId('settings-cpu-power').getByRole('status')).toHaveText('Saved');
   await page.close();
 
   // Restart the node on the same data folder (new port, new token).
@@ -80,6 +110,7 @@ test('the Power page edits the schedule and the price, and both survive a restar
     await expect(page2.getByTestId('price-currency')).toHaveValue('USD');
     await expect(page2.getByTestId('price-margin')).toHaveValue('35');
     await expect(page2.getByTestId('temp-max')).toHaveValue('83');
+    await expect(page2.getByTestId('cpu-watts')).toHaveValue('95');
     await page2.close();
   } finally {
     await again.stop();
@@ -89,7 +120,7 @@ test('the Power page edits the schedule and the price, and both survive a restar
 test("the Dashboard shows the fake rig's GPUs with live sparklines, and its reason follows a manual pause", async ({
   page,
   node,
-}) => {
+}, testInfo) => {
   await page.goto(node.url);
   await expect(reason(page)).toHaveText(OFFLINE);
 
@@ -111,6 +142,9 @@ test("the Dashboard shows the fake rig's GPUs with live sparklines, and its reas
     },
   );
   await expect(rtx.getByTestId('gpu-power-value')).toHaveText(/^\d+ W$/);
+  // The sparklines are drawn by MUI X Charts: a line path inside each.
+  await expect(rtx.getByTestId('gpu-power-spark').locator('path').first()).toBeVisible();
+  await page.getByTestId('gpu-cards').screenshot({ path: testInfo.outputPath('gpu-cards.png') });
   await expect(rtx.getByTestId('gpu-temp-value')).toHaveText(/^\d+ °C$/);
 
   await page.getByRole('button', { name: 'Pause 1 hour' }).click();
@@ -126,6 +160,10 @@ test("the Dashboard shows the fake rig's GPUs with live sparklines, and its reas
   await expect(page.getByTestId('policy-verdict')).toHaveText('Your rules hold the node now');
   await expect(page.getByTestId('policy-reason')).toHaveText(/^Paused by you until \w{3} 07:00$/);
   await expect(page.getByTestId('power-chart')).toHaveAttribute('data-points', /^[1-9]\d*$/);
+  await expect(page.getByTestId('power-chart').locator('path').first()).toBeVisible();
+  await page
+    .getByTestId('settings-power-chart')
+    .screenshot({ path: testInfo.outputPath('power-chart.png') });
   await page
     .getByRole('navigation', { name: 'Main' })
     .getByRole('link', { name: 'Dashboard' })
