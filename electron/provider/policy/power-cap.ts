@@ -94,11 +94,15 @@ export class PowerCapController {
     return this.queue.run(() => this.applyNow(watts, gpus));
   }
 
-  /** The node stops: every limit it changed is given back; later apply() calls do nothing. */
+  /**
+   * The node stops: every limit it changed is given back (each nvidia-smi call at most 2 s, to
+   * stay inside the stop budget; what fails is tried again at the next start); later apply()
+   * calls do nothing.
+   */
   release(): Promise<void> {
     return this.queue.run(async () => {
       this.closed = true;
-      await this.restoreAll();
+      await this.restoreAll(2000);
     });
   }
 
@@ -200,7 +204,7 @@ export class PowerCapController {
   }
 
   /** Gives every changed GPU its earlier limit back; what fails stays recorded for a later try. */
-  private async restoreAll(): Promise<void> {
+  private async restoreAll(timeoutMs?: number): Promise<void> {
     if (this.caps.size === 0) return;
     for (const c of [...this.caps.values()]) {
       const back = c.beforeW ?? c.defaultW;
@@ -212,7 +216,10 @@ export class PowerCapController {
         this.caps.delete(c.gpuId);
         continue;
       }
-      const res = await setNvidiaPowerLimit(c.target, back, this.toolOpts());
+      const res = await setNvidiaPowerLimit(c.target, back, {
+        ...this.toolOpts(),
+        ...(timeoutMs ? { timeoutMs } : {}),
+      });
       if (res.ok || res.problem === 'missing') {
         this.caps.delete(c.gpuId);
         if (res.ok) this.opts.log?.info('power limit restored', { gpu: c.gpuId, watts: back });
