@@ -33,7 +33,7 @@ export function JobsPage() {
           models={[...new Set([...models, ...(filter.model ? [filter.model] : [])])]}
           onChange={setFilter}
         />
-        <JobsTable filter={filter} onFilter={setFilter} onOpen={setOpen} />
+        <JobsTable filter={filter} onOpen={setOpen} />
       </Card>
       <JobDetailDialog id={open} onClose={() => setOpen(null)} />
     </>

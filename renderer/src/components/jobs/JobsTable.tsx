@@ -99,17 +99,24 @@ function fromGridFilter(model: GridFilterModel, base: JobFilter): JobFilter {
 }
 
 export function JobsTable({
-  filter,
-  onFilter,
+  filter: toolbar,
   onOpen,
 }: {
   filter: JobFilter;
-  onFilter: (f: JobFilter) => void;
   onOpen: (id: string) => void;
 }) {
+  // The grid's own filter panel adds to the page's filters (both go to the node).
+  const [panel, setPanel] = useState<JobFilter>({});
+  const filter = useMemo<JobFilter>(() => ({ ...toolbar, ...panel }), [toolbar, panel]);
   const call = useNodeStore((s) => s.call);
   const version = useJobsStore((s) => s.version);
   const [page, setPage] = useState<GridPaginationModel>({ page: 0, pageSize: 25 });
+  // New filters start at the first page.
+  const [seenFilter, setSeenFilter] = useState(toolbar);
+  if (seenFilter !== toolbar) {
+    setSeenFilter(toolbar);
+    if (page.page !== 0) setPage({ ...page, page: 0 });
+  }
   const [sort, setSort] = useState<GridSortModel>([{ field: 'startedAt', sort: 'desc' }]);
   const [rows, setRows] = useState<JobRow[]>([]);
   const [total, setTotal] = useState(0);
@@ -143,17 +150,6 @@ export function JobsTable({
     };
   }, [call, query, key]);
 
-  const gridFilter: GridFilterModel = {
-    items: [
-      ...(filter.model
-        ? [{ id: 1, field: 'modelId', operator: 'equals', value: filter.model }]
-        : []),
-      ...(filter.status?.[0]
-        ? [{ id: 2, field: 'status', operator: 'is', value: filter.status[0] }]
-        : []),
-    ],
-  };
-
   return (
     <div data-testid="jobs-grid" data-total={total} style={{ height: 560, width: '100%' }}>
       <DataGrid
@@ -173,12 +169,8 @@ export function JobsTable({
           setSort(m);
           setPage((p) => ({ ...p, page: 0 }));
         }}
-        filterModel={gridFilter}
         onFilterModelChange={(m) => {
-          const base: JobFilter = { ...filter };
-          delete base.model;
-          delete base.status;
-          onFilter(fromGridFilter(m, base));
+          setPanel(fromGridFilter(m, {}));
           setPage((p) => ({ ...p, page: 0 }));
         }}
         onRowClick={(p) => onOpen(String(p.id))}
