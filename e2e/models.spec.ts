@@ -64,7 +64,9 @@ test.afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('download a model from the catalog, watch it finish, test it, delete it', async ({ page }) => {
+test('download a model from the catalog, watch it finish, test it, delete it', async ({
+  page,
+}, testInfo) => {
   test.setTimeout(90_000);
   await page.goto(node.url);
   await page.getByTestId('nav-models').click();
@@ -103,6 +105,12 @@ test('download a model from the catalog, watch it finish, test it, delete it', a
   const row = page.getByTestId('installed-fx-stories');
   await expect(row).toContainText('stories260K.gguf');
   await expect(page.getByTestId('models-disk')).toContainText('1 model, 1.1 MB');
+  await expect(page.getByTestId('models-disk')).toContainText(/ free$/);
+  await expect(page.getByTestId('installed-id-fx-stories')).toHaveText(
+    'idlerig models rm fx-stories',
+  );
+  await expect(page.getByTestId('state-fx-stories')).toHaveText('Ready');
+  await page.screenshot({ path: testInfo.outputPath('installed-wide.png') });
 
   // Test: a completion through the engine process.
   await page.getByTestId('test-fx-stories').click();

@@ -50,6 +50,13 @@ test('Models at 420 px: installed rows and their actions fit, a deleted file sho
   });
   await page.goto(node.url);
   await openPage(page, 'Models');
+  // The catalog's cards (the bundled catalog: its servers cannot be reached from the test
+  // machine, so the offline notice shows too) fit the window.
+  const cards = page.locator('[data-testid^="model-card-"]');
+  await expect(cards.first()).toBeVisible();
+  for (const card of await cards.all()) await expectInsideWidth(card, 'a catalog card');
+  await expectNoSidewaysScroll(page);
+  await page.screenshot({ path: testInfo.outputPath('models-catalog-420.png') });
   await page.getByTestId('tab-installed').click();
   await expect(page.getByTestId('models-disk')).toContainText(/2 models, .* free$/);
 
@@ -92,8 +99,11 @@ test('Models at 420 px: installed rows and their actions fit, a deleted file sho
 
   // The missing model's entry is removed from its row.
   await page.getByTestId(`delete-${tiny.id}`).click();
+  // (The page then asks for the list again: wait for that answer before the node stops.)
+  const relisted = page.waitForResponse((r) => r.url().endsWith('/api/rpc/models.installed'));
   await page.getByTestId('confirm-delete').click();
   await expect(page.getByTestId(`installed-${tiny.id}`)).toHaveCount(0);
+  await relisted;
 });
 
 test('Power at 420 px: every cell of the schedule lies inside the window and an edit is saved', async ({
