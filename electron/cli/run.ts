@@ -82,22 +82,29 @@ async function readJsonFlag(flag: string, path: string): Promise<unknown> {
   }
 }
 
-/** A .gguf file starts with the GGUF signature; anything else is refused before the engine starts. */
+/**
+ * A .gguf file starts with the GGUF signature, a format version this engine reads (2 or 3) and
+ * its tensor and metadata counts; anything else is refused in one line before the engine starts
+ * (llama.cpp's own reader answers a damaged header with pages of trace, or not at all).
+ */
 async function checkGguf(file: string): Promise<void> {
   const fh = await open(file, 'r');
   try {
-    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
-    if (bytesRead < 4 || buffer.toString('latin1') !== 'GGUF')
-      throw new IdlerigError(
-        'INVALID_INPUT',
-        `${file} is not a GGUF model file (it does not start with the GGUF signature)`,
-      );
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(24), 0, 24, 0);
+    const notGguf = (why: string): IdlerigError =>
+      new IdlerigError('INVALID_INPUT', `${file} is not a GGUF model file (${why})`);
+    if (bytesRead < 4 || buffer.toString('latin1', 0, 4) !== 'GGUF')
+      throw notGguf('it does not start with the GGUF signature');
+    if (bytesRead < 24) throw notGguf('its header is cut short');
+    const version = buffer.readUInt32LE(4);
+    if (version !== 2 && version !== 3)
+      throw notGguf(`unknown GGUF version ${version}; the file is damaged or not a model`);
   } finally {
     await fh.close();
   }
 }
 
-/** Engine logs on stderr: errors always, the rest with --verbose. */
+/** Engine logs on stderr, with --verbose. */
 function stderrLogger(verbose: boolean): ScopedLogger {
   const at =
     (level: string, show: boolean) =>
@@ -109,7 +116,9 @@ function stderrLogger(verbose: boolean): ScopedLogger {
     debug: at('debug', verbose),
     info: at('info', verbose),
     warn: at('warn', verbose),
-    error: at('error', true),
+    // The job's error says what went wrong in one line; the engine's own lines (llama.cpp's
+    // trace among them) only with --verbose.
+    error: at('error', verbose),
   };
 }
 

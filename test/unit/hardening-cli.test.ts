@@ -128,6 +128,26 @@ describe.skipIf(!BUILT)('idlerig: user mistakes and environment trouble, in word
     const fake = await runCli(['run', join(d, 'fake.gguf'), '--prompt', 'hi']);
     expect(fake.code).toBe(1);
     expect(oneLine(fake.stderr)).toContain('is not a GGUF model file');
+    // The signature, then a version no GGUF has: refused before the engine starts.
+    const header = Buffer.alloc(64);
+    header.write('GGUF', 0, 'latin1');
+    header.writeUInt32LE(1651663207, 4);
+    await writeFile(join(d, 'damaged.gguf'), header);
+    const damaged = await runCli(['run', join(d, 'damaged.gguf'), '--prompt', 'hi']);
+    expect(damaged.code).toBe(1);
+    expect(oneLine(damaged.stderr)).toContain('unknown GGUF version 1651663207');
+  });
+
+  it("a GGUF model cut short: the engine refuses it in one line, not llama.cpp's trace (exit 1)", async () => {
+    const d = await dir();
+    const whole = await readFile(STORIES);
+    await writeFile(join(d, 'cut.gguf'), whole.subarray(0, 600_000));
+    const r = await runCli(['run', join(d, 'cut.gguf'), '--prompt', 'hi']);
+    expect(r.code).toBe(1);
+    // The file's hash comes first, by design (the engine loads only that hash).
+    const [hash, ...rest] = r.stderr.trimEnd().split('\n');
+    expect(hash).toMatch(/^sha256 [0-9a-f]{64} {2}/);
+    expect(oneLine(rest.join('\n'))).toMatch(/^idlerig: .*"cut\.gguf"/);
   });
 
   it('an out-of-range --temperature is named as the flag, checked before the engine starts (exit 2)', async () => {
