@@ -172,7 +172,11 @@ class FileTailHasher implements StreamHasher {
   }
 
   close(): void {
-    void this.worker.terminate().finally(() => this.fh.close().catch(() => undefined));
+    void this.worker
+      .terminate()
+      .catch(() => undefined)
+      .then(() => this.fh.close())
+      .catch(() => undefined);
   }
 }
 
