@@ -14,7 +14,8 @@ export interface GasReport {
   setPayout: bigint;
   depositOpen: bigint;
   depositTopUp: bigint;
-  claimFirst: bigint;
+  /** The first claim of a channel (to a payout address that already holds the token). */
+  claimFirstInChannel: bigint;
   claimSteadyState: bigint;
   claimStale: bigint;
   claimBatch: Record<string, bigint>;
@@ -66,7 +67,7 @@ export async function measureGas(): Promise<GasReport> {
     const [p0] = payers as [HDNodeWallet];
     const depositOpen = await hub(p0).deposit(provider.address, tokenAddress, 1_000_000n);
     const depositTopUp = await hub(p0).deposit(provider.address, tokenAddress, 1_000_000n);
-    const claimFirst = await hub(relayer).claim(await voucher(p0, 100_000n));
+    const claimFirstInChannel = await hub(relayer).claim(await voucher(p0, 100_000n));
     const claimSteady = await hub(relayer).claim(await voucher(p0, 200_000n));
     const claimStale = await hub(relayer).claim(await voucher(p0, 150_000n));
 
@@ -95,7 +96,7 @@ export async function measureGas(): Promise<GasReport> {
       setPayout: setPayout.gasUsed,
       depositOpen: depositOpen.gasUsed,
       depositTopUp: depositTopUp.gasUsed,
-      claimFirst: claimFirst.gasUsed,
+      claimFirstInChannel: claimFirstInChannel.gasUsed,
       claimSteadyState: claimSteady.gasUsed,
       claimStale: claimStale.gasUsed,
       claimBatch,
