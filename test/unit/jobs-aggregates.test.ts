@@ -190,6 +190,100 @@ describe('aggregates = sums of the rows (property)', () => {
   });
 });
 
+describe('bulk inserts (imports, the benchmark)', () => {
+  it('add to the rollup exactly what row-by-row writes add (property)', () => {
+    fc.assert(
+      fc.property(fc.array(jobArb, { minLength: 1, maxLength: 40 }), (jobs) => {
+        const one = openJobsDb(':memory:').db;
+        const bulk = openJobsDb(':memory:').db;
+        try {
+          const a = new JobStore(one, { timeZone: TZ });
+          const b = new JobStore(bulk, { timeZone: TZ });
+          const batch = jobs
+            .filter((j) => j.status !== 'running')
+            .map((j, i) => {
+              const startedAt = T0 + j.startOffsetMin * 60_000;
+              const endedAt = startedAt + j.durationMs;
+              const start = {
+                id: `j${i}`,
+                startedAt,
+                gateway: 'ws://g',
+                model: { id: 'm', sha256: null },
+                kind: 'chat' as const,
+                tokensIn: j.tokensIn,
+                token: TOKENS[j.token]!,
+                test: j.test,
+              };
+              const end = {
+                status: j.status as Exclude<JobStatus, 'running'>,
+                endedAt,
+                tokensOut: j.tokensOut,
+                earned: j.earned,
+              };
+              const energy =
+                j.wh === null
+                  ? undefined
+                  : {
+                      id: `j${i}`,
+                      startedAt,
+                      endedAt,
+                      wh: j.wh,
+                      cost: j.wh * 0.0003,
+                      currency: j.currency,
+                      estimated: false,
+                      revenue: j.revenue,
+                    };
+              a.start(start);
+              if (energy) a.recordEnergy(energy);
+              a.end(start.id, end);
+              return { start, end, ...(energy ? { energy } : {}) };
+            });
+          b.insertFinished(batch);
+          // Row-by-row writes after a bulk insert still go through the trigger.
+          b.start({
+            id: 'later',
+            gateway: null,
+            model: { id: 'm', sha256: null },
+            kind: 'chat',
+            startedAt: T0,
+          });
+          b.end('later', { status: 'done', endedAt: T0 + 1000, tokensOut: 5 });
+          a.start({
+            id: 'later',
+            gateway: null,
+            model: { id: 'm', sha256: null },
+            kind: 'chat',
+            startedAt: T0,
+          });
+          a.end('later', { status: 'done', endedAt: T0 + 1000, tokensOut: 5 });
+          const q = (db: typeof one) =>
+            new JobQueries(db, { timeZone: TZ }).aggregates({
+              bucket: 'hour',
+              from: '2026-03-20',
+              to: '2026-04-10',
+              days: 1,
+            }).buckets;
+          const x = q(one);
+          const y = q(bulk);
+          expect(
+            y.map((k) => [k.period, k.currency, k.jobs, k.testJobs, k.tokensOut, k.earnings]),
+          ).toEqual(
+            x.map((k) => [k.period, k.currency, k.jobs, k.testJobs, k.tokensOut, k.earnings]),
+          );
+          y.forEach((k, i) => expect(k.jobKwh).toBeCloseTo(x[i]!.jobKwh, 9));
+          expect(
+            bulk.prepare("SELECT count(*) AS n FROM meta WHERE key = 'bulk-insert'").get(),
+          ).toEqual({ n: 0 });
+        } finally {
+          one.close();
+          bulk.close();
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
 function sample(gpuId: string, t: number, powerW: number): TelemetrySample {
   return {
     gpuId,

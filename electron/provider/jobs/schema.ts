@@ -40,6 +40,38 @@ const contribution = (r: string, sign: '+' | '-'): string => `
     revenue = revenue + excluded.revenue, energy_wh = energy_wh + excluded.energy_wh,
     cost = cost + excluded.cost;`;
 
+/**
+ * While this meta row exists (only inside a bulk-insert transaction: it is deleted before the
+ * commit), the insert trigger stands aside and the bulk insert adds its rows to the rollup in
+ * one statement, in the same transaction (JobStore.insertFinished).
+ */
+export const BULK_KEY = 'bulk-insert';
+
+/** Adds the jobs matching `where` (over `jobs`) to the rollup. */
+export function rollupOf(where: string): string {
+  return `
+  INSERT INTO rollup (hour, currency, token_symbol, token_address, token_decimals, is_test,
+                      jobs, declined, failed, tokens_in, tokens_out, earned_hi, earned_lo,
+                      revenue, energy_wh, cost)
+    SELECT hour, ifnull(currency, ''), ifnull(token_symbol, ''), ifnull(token_address, ''),
+           ifnull(token_decimals, 0), is_test,
+           sum(status IN ('done', 'failed', 'cancelled')), sum(status = 'declined'),
+           sum(status IN ('failed', 'cancelled')),
+           sum(ifnull(tokens_in, 0)), sum(ifnull(tokens_out, 0)),
+           sum(ifnull(earned_hi, 0)), sum(ifnull(earned_lo, 0)),
+           total(revenue), total(energy_wh), total(energy_cost)
+    FROM jobs WHERE ${where}
+    GROUP BY 1, 2, 3, 4, 5, 6
+  ON CONFLICT (hour, currency, token_symbol, token_address, token_decimals, is_test)
+  DO UPDATE SET
+    jobs = jobs + excluded.jobs, declined = declined + excluded.declined,
+    failed = failed + excluded.failed,
+    tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
+    earned_hi = earned_hi + excluded.earned_hi, earned_lo = earned_lo + excluded.earned_lo,
+    revenue = revenue + excluded.revenue, energy_wh = energy_wh + excluded.energy_wh,
+    cost = cost + excluded.cost`;
+}
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     // The first job table: one row per job, its timings, tokens, pay and energy.
@@ -132,23 +164,15 @@ export const MIGRATIONS: readonly Migration[] = [
         revenue REAL NOT NULL,
         PRIMARY KEY (date, currency)
       ) STRICT;
-      CREATE TRIGGER jobs_rollup_insert AFTER INSERT ON jobs BEGIN ${contribution('NEW', '+')} END;
+      CREATE TRIGGER jobs_rollup_insert AFTER INSERT ON jobs
+        WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = '${BULK_KEY}')
+        BEGIN ${contribution('NEW', '+')} END;
       CREATE TRIGGER jobs_rollup_delete AFTER DELETE ON jobs BEGIN ${contribution('OLD', '-')} END;
       CREATE TRIGGER jobs_rollup_update AFTER UPDATE ON jobs BEGIN
         ${contribution('OLD', '-')}
         ${contribution('NEW', '+')}
       END;
-      INSERT INTO rollup
-        SELECT hour, ifnull(currency, ''), ifnull(token_symbol, ''), ifnull(token_address, ''),
-               ifnull(token_decimals, 0), is_test,
-               sum(status IN ('done', 'failed', 'cancelled')), sum(status = 'declined'),
-               sum(status IN ('failed', 'cancelled')),
-               sum(ifnull(tokens_in, 0)), sum(ifnull(tokens_out, 0)),
-               sum(ifnull(earned_hi, 0)), sum(ifnull(earned_lo, 0)),
-               total(revenue), total(energy_wh), total(energy_cost)
-        FROM jobs WHERE true
-        GROUP BY 1, 2, 3, 4, 5, 6
-        ON CONFLICT DO NOTHING;`,
+      ${rollupOf('true')};`,
   },
 ];
 

@@ -7,6 +7,7 @@ import { IdlerigError } from '../../../shared/errors';
 import type { ScopedLogger } from '../logs/logger';
 import { checkAmount, localHour, splitAmount } from './amounts';
 import type { Db } from './db';
+import { BULK_KEY, rollupOf } from './schema';
 import {
   JOB_KINDS,
   type JobEnd,
@@ -58,7 +59,18 @@ function checkMs(name: string, v: number | null | undefined): number | null {
 export class JobStore implements JobRecorder {
   private readonly now: () => number;
   private readonly st: Record<
-    'insert' | 'end' | 'energy' | 'idle' | 'voucher' | 'link' | 'get' | 'full',
+    | 'insert'
+    | 'end'
+    | 'energy'
+    | 'idle'
+    | 'voucher'
+    | 'link'
+    | 'get'
+    | 'full'
+    | 'bulkOn'
+    | 'bulkOff'
+    | 'maxRowid'
+    | 'bulkRollup',
     Statement
   >;
 
@@ -114,6 +126,10 @@ export class JobStore implements JobRecorder {
         ON CONFLICT (id) DO NOTHING`),
       link: db.prepare(`UPDATE jobs SET voucher_id = ? WHERE id = ?`),
       get: db.prepare(`SELECT id FROM jobs WHERE id = ?`),
+      bulkOn: db.prepare(`INSERT INTO meta (key, value) VALUES ('${BULK_KEY}', '1')`),
+      bulkOff: db.prepare(`DELETE FROM meta WHERE key = '${BULK_KEY}'`),
+      maxRowid: db.prepare(`SELECT max(rowid) AS r FROM jobs`),
+      bulkRollup: db.prepare(rollupOf('rowid > ?')),
       full: db.prepare(`
         INSERT INTO jobs (id, started_at, ended_at, hour, gateway, model_id, model_sha256, kind,
           is_test, status, reason, error_code, tokens_in, tokens_out, duration_ms, ttft_ms, price,
@@ -275,6 +291,9 @@ export class JobStore implements JobRecorder {
    */
   insertFinished(jobs: readonly { start: JobStart; end: JobEnd; energy?: JobEnergyWrite }[]): void {
     this.db.transaction(() => {
+      // The insert trigger stands aside; the batch goes into the rollup in one statement below.
+      this.st.bulkOn.run();
+      const before = (this.st.maxRowid.get() as { r: number | null }).r ?? 0;
       for (const j of jobs) {
         const s = this.startParams(j.start);
         const e = this.endParams(j.start.id, j.end);
@@ -294,6 +313,8 @@ export class JobStore implements JobRecorder {
           energy_estimated: j.energy ? (j.energy.estimated ? 1 : 0) : null,
         });
       }
+      this.st.bulkRollup.run(before);
+      this.st.bulkOff.run();
     })();
   }
 
