@@ -12,9 +12,19 @@ const require = createRequire(import.meta.url);
 /** anvil's default dev mnemonic ("test test ... junk"): its accounts are funded with 10,000 ETH. */
 export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk';
 
+/** The anvil binary of this platform's @foundry-rs/anvil-<os>-<arch> package. */
 export function anvilBinary(): string {
-  const pkg = require.resolve('@foundry-rs/anvil-linux-amd64/package.json');
-  return join(dirname(pkg), 'bin', 'anvil');
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const pkg = `@foundry-rs/anvil-${process.platform}-${arch}`;
+  let dir: string;
+  try {
+    dir = dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    throw new Error(
+      `No anvil binary for ${process.platform}/${process.arch}: ${pkg} is not installed`,
+    );
+  }
+  return join(dir, 'bin', process.platform === 'win32' ? 'anvil.exe' : 'anvil');
 }
 
 export interface Anvil {
