@@ -622,7 +622,11 @@ export class LlamaEngine {
         const opts: GenerateOptions = {
           maxTokens,
           temperature: params.temperature,
-          topK: params.top_k,
+          // top_k 0 keeps the whole vocabulary. Passing 0 would make node-llama-cpp build a top-k
+          // sampler over the whole vocabulary, which sorts every logit at every token (measured:
+          // ~2.8 ms instead of ~0.5 ms a token with a 32,000-token vocabulary at temperature 0.8);
+          // null leaves the sampler out (node-llama-cpp drops null fields), same distribution.
+          topK: params.top_k > 0 ? params.top_k : (null as unknown as number),
           topP: params.top_p,
           minP: params.min_p,
           ...(params.seed !== undefined ? { seed: params.seed } : {}),
@@ -749,6 +753,7 @@ export class LlamaEngine {
 interface GenerateOptions {
   maxTokens: number;
   temperature: number;
+  /** At run time also null: no top-k sampler (the whole vocabulary; not in node-llama-cpp's types). */
   topK: number;
   topP: number;
   minP: number;
