@@ -1,0 +1,183 @@
+// Settings → Network against real processes: a real gateway (`idlerig gateway`, port 0), the
+// real headless node with stories260K imported, and a real requester streaming a completion from
+// the gateway. The gateway is added in the page; the node signs in; the Dashboard shows the job
+// running through it with its live tokens/s; "What this app shares" shows the exact messages.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test, expect } from './helpers/fixtures';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CLI = join(ROOT, 'bin', 'idlerig.js');
+const STORIES = join(ROOT, 'test', 'fixtures', 'stories260K.gguf');
+const STORIES_SHA = '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d';
+
+// The node the fixture starts makes its node key under this passphrase.
+process.env.IDLERIG_KEY_PASSPHRASE = 'e2e-network';
+
+interface Gateway {
+  url: string;
+  dir: string;
+  child: ChildProcess;
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('exit', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+async function startGateway(): Promise<Gateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'idlerig-e2e-gw-'));
+  const prices = join(dir, 'prices.json');
+  // Ceilings well above the node's floor (electricity at the default tariff, 18-decimal token).
+  await writeFile(
+    prices,
+    JSON.stringify({
+      default: { llm: { per: 'mtok', input: '0', output: '10000000000000000000' } },
+    }),
+  );
+  const child = spawn(
+    process.execPath,
+    [CLI, 'gateway', '--port', '0', '--data-dir', dir, '--price-file', prices],
+    { cwd: ROOT, env: { ...process.env, IDLERIG_LOG_LEVEL: 'warn' } },
+  );
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const url = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`no Gateway line in 20 s:\n${out}`)), 20_000);
+    const check = (): void => {
+      const m = /^Gateway: (http:\/\/\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => fail(new Error(`gateway exited (${code}):\n${out}`)));
+  });
+  return { url, dir, child };
+}
+
+async function rpc(node: { origin: string; token: string }, method: string, params: unknown) {
+  const res = await fetch(`${node.origin}/api/rpc/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${node.token}` },
+    body: JSON.stringify(params),
+  });
+  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
+  if (!res.ok) throw new Error(`${method}: ${body.error?.message ?? res.status}`);
+  return body.result;
+}
+
+let gateway: Gateway | null = null;
+test.afterEach(async () => {
+  if (gateway) {
+    gateway.child.kill('SIGTERM');
+    await new Promise((r) => gateway!.child.once('exit', r));
+    await rm(gateway.dir, { recursive: true, force: true });
+    gateway = null;
+  }
+});
+
+test('Settings → Network adds the gateway; the Dashboard shows a job running through it; the shared messages are shown', async ({
+  page,
+  node,
+  console,
+}) => {
+  test.setTimeout(120_000);
+  // The refused URL below is a 400 from the API, on purpose.
+  console.allow(/400 \(Bad Request\).*market\.addGateway/);
+  gateway = await startGateway();
+  const created = await run([
+    'gateway',
+    'keys',
+    'create',
+    '--credit',
+    '1000000000000000000000',
+    '--data-dir',
+    gateway.dir,
+    '--json',
+  ]);
+  expect(created.code, created.stderr).toBe(0);
+  const apiKey = (JSON.parse(created.stdout) as { key: string }).key;
+  await rpc(node, 'models.import', { path: STORIES });
+  // More threads than cores: llama.cpp's threads contend and decoding drops to a few tokens per
+  // second (README: the thread count decides everything), so the job is still running while the
+  // page looks at it.
+  await rpc(node, 'settings.update', { engine: { threads: 3 } });
+
+  await page.goto(node.url);
+  await page.getByRole('link', { name: 'Settings' }).click();
+  const section = page.getByTestId('settings-network');
+  await expect(section.getByRole('heading', { name: 'Network' })).toBeVisible();
+  await expect(section.getByTestId('node-address')).toHaveText(/^0x[0-9a-fA-F]{40}$/);
+
+  // A plain-http URL to another machine is refused with the reason.
+  await section.getByTestId('gateway-url-input').fill('http://192.0.2.7:8080');
+  await section.getByRole('button', { name: 'Add' }).click();
+  await expect(section).toContainText('Plain http/ws is allowed only to this computer');
+
+  await section.getByTestId('gateway-url-input').fill(gateway.url);
+  await section.getByRole('button', { name: 'Add' }).click();
+  const row = section.getByTestId('gateway-row');
+  await expect(row).toHaveAttribute('data-url', gateway.url);
+  await expect(row.getByTestId('gateway-state')).toHaveText('Connected', { timeout: 20_000 });
+  await expect(row.getByTestId('gateway-latency')).toHaveText(/^\d+(\.\d)? ms$/, {
+    timeout: 10_000,
+  });
+
+  // What this app shares: the exact capability and heartbeat messages, as JSON.
+  const caps = JSON.parse(
+    (await section.getByTestId('shared-capabilities-json').textContent()) ?? '',
+  ) as { type: string; models: { sha256: string; name: string }[] };
+  expect(caps.type).toBe('capabilities');
+  expect(caps.models).toEqual([
+    expect.objectContaining({ sha256: STORIES_SHA, name: 'stories260K.gguf' }),
+  ]);
+  const beat = JSON.parse(
+    (await section.getByTestId('shared-heartbeat-json').textContent()) ?? '',
+  ) as { type: string; telemetry: { activeJobs: number } };
+  expect(beat.type).toBe('heartbeat');
+  await expect(section.getByTestId('shared-telemetry-json')).toContainText('"activeJobs"');
+
+  // A requester streams a completion through the gateway.
+  const abort = new AbortController();
+  const response = fetch(`${gateway.url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({
+      model: 'stories260K.gguf',
+      prompt: 'Once upon a time',
+      max_tokens: 400,
+      temperature: 0,
+      stream: true,
+    }),
+    signal: abort.signal,
+  }).catch(() => null);
+
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  const card = page.getByTestId('market-card');
+  await expect(card.getByTestId('market-connected')).toHaveText('1 of 1 gateway connected');
+  const job = card.getByTestId('running-job');
+  await expect(job).toHaveCount(1, { timeout: 30_000 });
+  await expect(job).toContainText('stories260K.gguf');
+  await expect(job).toContainText(gateway.url);
+  await expect(job.getByTestId('running-job-speed')).toHaveText(/^\d+(\.\d)? tok\/s$/, {
+    timeout: 60_000,
+  });
+  const res = await response;
+  expect(res?.status).toBe(200);
+
+  // The requester leaves: the job is cancelled on the node and leaves the Dashboard.
+  abort.abort();
+  await expect(job).toHaveCount(0, { timeout: 15_000 });
+  await rpc(node, 'settings.update', { engine: { threads: null } });
+});
