@@ -98,13 +98,19 @@ export class ApiHttpServer {
       subscribe: (listener) => this.opts.subscribe(listener),
       ...this.opts.events,
     });
-    await new Promise<void>((resolvePromise, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => {
-        server.off('error', reject);
-        resolvePromise();
+    try {
+      await new Promise<void>((resolvePromise, reject) => {
+        server.once('error', reject);
+        server.listen(this.opts.port, this.opts.host, () => {
+          server.off('error', reject);
+          resolvePromise();
+        });
       });
-    });
+    } catch (err) {
+      this.sockets.close();
+      this.sockets = null;
+      throw err;
+    }
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
   }
@@ -115,6 +121,9 @@ export class ApiHttpServer {
   }
 
   async close(): Promise<void> {
+    const stats = this.eventStats();
+    if (stats.droppedEvents > 0 || stats.terminated > 0)
+      this.opts.log.info('event socket totals', { ...stats });
     this.sockets?.close();
     this.wss?.close();
     const server = this.server;
