@@ -43,6 +43,8 @@ export interface TestJobResult {
   usage: { prompt_tokens: number; completion_tokens: number } | null;
   ttftMs: number | null;
   totalMs: number;
+  /** 'cancelled' when the user stopped it (the engine answers with what it had). */
+  finishReason?: string;
 }
 
 export class JobsService {
@@ -171,7 +173,7 @@ export class JobsService {
       if (recorded)
         this.safe(() =>
           this.store.end(id, {
-            status: 'done',
+            status: result.finishReason === 'cancelled' ? 'cancelled' : 'done',
             tokensIn: result.usage?.prompt_tokens ?? null,
             tokensOut: result.usage?.completion_tokens ?? null,
             ttftMs: result.ttftMs,

@@ -105,6 +105,7 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
       if (p.power) s.power = applyPowerPatch(s.power, p.power);
       if (p.engine) Object.assign(s.engine, p.engine);
       if (p.network) Object.assign(s.network, p.network);
+      if (p.jobs) Object.assign(s.jobs, p.jobs);
     });
   }
 
