@@ -3,12 +3,12 @@
 // reach Done, run Test through the engine, then delete the model. Offline (a catalog whose
 // server refuses connections): the fit estimates say so once, and the node logs it once.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from './helpers/fixtures';
 import { startNode, type RunningNode } from './helpers/node';
 import { rpc } from './helpers/rpc';
+import { closedPort } from '../test/helpers/http';
 import {
   FIXTURE,
   fixture,
@@ -20,15 +20,6 @@ import {
 let server: RangeServer;
 let dir: string;
 let node: RunningNode;
-
-/** A loopback port with nothing listening on it: every connection is refused, as offline. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 // eslint-disable-next-line no-empty-pattern -- Playwright needs the destructuring form
 test.beforeEach(async ({}, testInfo) => {

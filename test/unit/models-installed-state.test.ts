@@ -5,7 +5,6 @@
 // clears it when the bytes are the same), and reports the free disk space.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFile, mkdtemp, rm, unlink, utimes } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FitEstimate, InstalledList } from '../../shared/api';
@@ -13,20 +12,12 @@ import { ProviderNode } from '../../electron/provider/node';
 import { Router } from '../../electron/provider/api/router';
 import { nodeHandlers } from '../../electron/provider/api/handlers';
 import { FitReadNotices, isUnreachable } from '../../electron/provider/models/fit';
+import { closedPort } from '../helpers/http';
 import { FIXTURE, FIXTURES, writeTestCatalog, type RangeServer } from './models-helpers';
 
 let dir: string;
 let node: ProviderNode;
 let router: Router;
-
-/** A loopback port with nothing listening on it (bound, then closed): connections are refused. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'idlerig-mstate-'));

@@ -247,25 +247,18 @@ async function readDpm(path: string): Promise<number | null> {
   }
 }
 
-/** Samples AMD GPUs from amdgpu's sysfs files: no process, a few small reads per GPU. */
-export class AmdSysfsSampler extends EventEmitter<SamplerEvents> implements Sampler {
-  private timer: NodeJS.Timeout | null = null;
-  private intervalMs = 5000;
-  private busy = false;
-  private readonly root: string;
-  private readonly now: () => number;
-  private hwmon = new Map<string, string | null>();
+/** A sampler that reads in place on a timer (no process): sysfs files, the CPU's times. */
+abstract class IntervalSampler extends EventEmitter<SamplerEvents> implements Sampler {
+  protected timer: NodeJS.Timeout | null = null;
+  protected intervalMs = 5000;
 
-  constructor(private readonly opts: AmdSysfsOptions) {
-    super();
-    this.root = opts.root ?? '/sys/bus/pci/devices';
-    this.now = opts.now ?? Date.now;
-  }
+  /** One reading, emitted as 'samples'. */
+  protected abstract tick(): void;
+  abstract status(): TelemetryStatus;
 
   start(intervalMs: number): void {
     this.intervalMs = intervalMs;
     this.schedule();
-    void this.sample();
   }
 
   setIntervalMs(intervalMs: number): void {
@@ -279,6 +272,35 @@ export class AmdSysfsSampler extends EventEmitter<SamplerEvents> implements Samp
     this.timer = null;
   }
 
+  private schedule(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+}
+
+/** Samples AMD GPUs from amdgpu's sysfs files: no process, a few small reads per GPU. */
+export class AmdSysfsSampler extends IntervalSampler {
+  private busy = false;
+  private readonly root: string;
+  private readonly now: () => number;
+  private hwmon = new Map<string, string | null>();
+
+  constructor(private readonly opts: AmdSysfsOptions) {
+    super();
+    this.root = opts.root ?? '/sys/bus/pci/devices';
+    this.now = opts.now ?? Date.now;
+  }
+
+  override start(intervalMs: number): void {
+    super.start(intervalMs);
+    void this.sample();
+  }
+
+  protected tick(): void {
+    void this.sample();
+  }
+
   status(): TelemetryStatus {
     return {
       source: 'sysfs',
@@ -290,12 +312,6 @@ export class AmdSysfsSampler extends EventEmitter<SamplerEvents> implements Samp
           ? `amdgpu sysfs read every ${formatInterval(this.intervalMs)}`
           : 'Telemetry is stopped',
     };
-  }
-
-  private schedule(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = setInterval(() => void this.sample(), this.intervalMs);
-    this.timer.unref();
   }
 
   private async hwmonDir(dev: string): Promise<string | null> {
@@ -419,9 +435,7 @@ export interface CpuSamplerOptions {
  * samples, power = full-load watts × utilization, always marked estimated (no sensor is read).
  * The utilization is the whole machine's, other programs included.
  */
-export class CpuSampler extends EventEmitter<SamplerEvents> implements Sampler {
-  private timer: NodeJS.Timeout | null = null;
-  private intervalMs = 5000;
+export class CpuSampler extends IntervalSampler {
   private last: CpuTimes;
   private readonly times: () => CpuTimes;
   private readonly now: () => number;
@@ -433,21 +447,13 @@ export class CpuSampler extends EventEmitter<SamplerEvents> implements Sampler {
     this.last = this.times();
   }
 
-  start(intervalMs: number): void {
-    this.intervalMs = intervalMs;
+  override start(intervalMs: number): void {
     this.last = this.times();
-    this.schedule();
+    super.start(intervalMs);
   }
 
-  setIntervalMs(intervalMs: number): void {
-    if (intervalMs === this.intervalMs) return;
-    this.intervalMs = intervalMs;
-    if (this.timer) this.schedule();
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  protected tick(): void {
+    this.sample();
   }
 
   figure(): NonNullable<TelemetryStatus['cpu']> {
@@ -467,12 +473,6 @@ export class CpuSampler extends EventEmitter<SamplerEvents> implements Sampler {
           : 'Telemetry is stopped',
       cpu,
     };
-  }
-
-  private schedule(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = setInterval(() => this.sample(), this.intervalMs);
-    this.timer.unref();
   }
 
   /** One reading since the previous one (also called by tests). */

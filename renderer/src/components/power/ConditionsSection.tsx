@@ -6,11 +6,11 @@ import Button from '@mui/material/Button';
 import FormControlLabel from '@mui/material/FormControlLabel';
 import Stack from '@mui/material/Stack';
 import Switch from '@mui/material/Switch';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import type { PowerSettings } from '../../../../shared/api';
 import { SettingsSection } from '../SettingsSection';
 import { usePowerStore } from '../../stores/power';
+import { NumberField } from './NumberField';
 import { numberOf, type FieldErrors, type Saver } from './useSave';
 
 export const CONDITIONS_FIELDS = [
@@ -30,11 +30,7 @@ export function ConditionsSection({ power, saver }: { power: PowerSettings; save
   const [cap, setCap] = useState(
     power.powerCap.wattsPerGpu === null ? '' : String(power.powerCap.wattsPerGpu),
   );
-  const { save, feedback, busy, fieldError, clearField } = saver;
-  const edit = (path: string, set: (v: string) => void) => (v: string) => {
-    clearField(path);
-    set(v);
-  };
+  const { save, feedback, busy } = saver;
   const resumeAt = Number(maxC) - Number(hyst);
   return (
     <SettingsSection
@@ -54,16 +50,15 @@ export function ConditionsSection({ power, saver }: { power: PowerSettings; save
             }
             label="Only earn when I am away"
           />
-          <TextField
-            size="small"
-            type="number"
+          <NumberField
             label="Minutes without input"
+            path="idleOnly.minutes"
             value={idleMinutes}
-            onChange={(e) => edit('idleOnly.minutes', setIdleMinutes)(e.target.value)}
+            onChange={setIdleMinutes}
+            saver={saver}
             disabled={!idleOn}
-            error={fieldError('idleOnly.minutes') !== null}
-            helperText={fieldError('idleOnly.minutes') ?? ' '}
-            slotProps={{ htmlInput: { min: 1, 'data-testid': 'idle-minutes' } }}
+            min={1}
+            testId="idle-minutes"
             sx={{ width: 190 }}
           />
         </Box>
@@ -78,40 +73,39 @@ export function ConditionsSection({ power, saver }: { power: PowerSettings; save
           label="Pause while on battery"
         />
         <Box sx={{ display: 'flex', gap: 2, flexWrap: 'wrap' }}>
-          <TextField
-            size="small"
-            type="number"
+          <NumberField
             label="Stop at (°C)"
+            path="temperature.maxC"
             value={maxC}
-            onChange={(e) => edit('temperature.maxC', setMaxC)(e.target.value)}
-            error={fieldError('temperature.maxC') !== null}
-            helperText={fieldError('temperature.maxC') ?? 'The hottest GPU'}
-            slotProps={{ htmlInput: { min: 40, max: 105, 'data-testid': 'temp-max' } }}
+            onChange={setMaxC}
+            saver={saver}
+            helperText="The hottest GPU"
+            min={40}
+            max={105}
+            testId="temp-max"
             sx={{ width: 150 }}
           />
-          <TextField
-            size="small"
-            type="number"
+          <NumberField
             label="Resume below by (°C)"
+            path="temperature.hysteresisC"
             value={hyst}
-            onChange={(e) => edit('temperature.hysteresisC', setHyst)(e.target.value)}
-            error={fieldError('temperature.hysteresisC') !== null}
-            helperText={
-              fieldError('temperature.hysteresisC') ??
-              (Number.isFinite(resumeAt) ? `Resumes at ${resumeAt} °C` : ' ')
-            }
-            slotProps={{ htmlInput: { min: 1, max: 30, 'data-testid': 'temp-hysteresis' } }}
+            onChange={setHyst}
+            saver={saver}
+            helperText={Number.isFinite(resumeAt) ? `Resumes at ${resumeAt} °C` : ' '}
+            min={1}
+            max={30}
+            testId="temp-hysteresis"
             sx={{ width: 190 }}
           />
-          <TextField
-            size="small"
-            type="number"
+          <NumberField
             label="Power cap per GPU (W)"
+            path="powerCap.wattsPerGpu"
             value={cap}
-            onChange={(e) => edit('powerCap.wattsPerGpu', setCap)(e.target.value)}
-            error={fieldError('powerCap.wattsPerGpu') !== null}
-            helperText={fieldError('powerCap.wattsPerGpu') ?? 'Empty: no cap'}
-            slotProps={{ htmlInput: { min: 10, 'data-testid': 'power-cap' } }}
+            onChange={setCap}
+            saver={saver}
+            helperText="Empty: no cap"
+            min={10}
+            testId="power-cap"
             sx={{ width: 190 }}
           />
         </Box>

@@ -3,10 +3,10 @@
 import { useState } from 'react';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
-import TextField from '@mui/material/TextField';
 import { CPU_WATTS_PER_THREAD, type PowerSettings } from '../../../../shared/api';
 import { SettingsSection } from '../SettingsSection';
 import { usePowerStore } from '../../stores/power';
+import { NumberField } from './NumberField';
 import { numberOf, type FieldErrors, type Saver } from './useSave';
 
 export const CPU_FIELDS = ['cpuWatts'] as const;
@@ -15,7 +15,7 @@ export function CpuPowerSection({ power, saver }: { power: PowerSettings; saver:
   const status = usePowerStore((s) => s.telemetryStatus);
   const inventory = usePowerStore((s) => s.inventory);
   const [watts, setWatts] = useState(power.cpuWatts === null ? '' : String(power.cpuWatts));
-  const { save, feedback, busy, fieldError, clearField } = saver;
+  const { save, feedback, busy } = saver;
   const cpu = status?.cpu;
   const estimate =
     cpu && cpu.estimated
@@ -33,19 +33,17 @@ export function CpuPowerSection({ power, saver }: { power: PowerSettings; saver:
       }
     >
       <Box sx={{ display: 'flex', gap: 2, flexWrap: 'wrap', alignItems: 'flex-start' }}>
-        <TextField
-          size="small"
-          type="number"
+        <NumberField
           label="CPU power at full load (W)"
+          path="cpuWatts"
           value={watts}
+          onChange={setWatts}
+          saver={saver}
           placeholder={cpu ? String(cpu.watts) : undefined}
-          onChange={(e) => {
-            clearField('cpuWatts');
-            setWatts(e.target.value);
-          }}
-          error={fieldError('cpuWatts') !== null}
-          helperText={fieldError('cpuWatts') ?? estimate}
-          slotProps={{ htmlInput: { min: 1, max: 1000, 'data-testid': 'cpu-watts' } }}
+          helperText={estimate}
+          min={1}
+          max={1000}
+          testId="cpu-watts"
           sx={{ width: { xs: '100%', sm: 340 } }}
         />
       </Box>

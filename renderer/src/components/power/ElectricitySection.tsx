@@ -5,7 +5,6 @@ import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import FormControlLabel from '@mui/material/FormControlLabel';
 import Switch from '@mui/material/Switch';
-import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
 import type { PowerSettings } from '../../../../shared/api';
 import { SettingsSection } from '../SettingsSection';
@@ -13,6 +12,7 @@ import { usePowerStore } from '../../stores/power';
 import { CurrencyField } from './CurrencyField';
 import { money } from './energy-format';
 import { TariffTable } from './TariffTable';
+import { NumberField } from './NumberField';
 import { numberOf, type FieldErrors, type Saver } from './useSave';
 
 export const ELECTRICITY_FIELDS = [
@@ -37,18 +37,15 @@ export function ElectricitySection({ power, saver }: { power: PowerSettings; sav
       description="What a kWh costs you. Jobs that would not pay their electricity plus your margin are declined."
     >
       <Box sx={{ display: 'flex', gap: 2, flexWrap: 'wrap', alignItems: 'flex-start' }}>
-        <TextField
-          size="small"
-          type="number"
+        <NumberField
           label="Price per kWh"
+          path="electricity.pricePerKwh"
           value={price}
-          onChange={(ev) => {
-            clearField('electricity.pricePerKwh');
-            setPrice(ev.target.value);
-          }}
-          error={fieldError('electricity.pricePerKwh') !== null}
-          helperText={fieldError('electricity.pricePerKwh') ?? ' '}
-          slotProps={{ htmlInput: { step: 0.01, min: 0, 'data-testid': 'price-kwh' } }}
+          onChange={setPrice}
+          saver={saver}
+          step={0.01}
+          min={0}
+          testId="price-kwh"
           sx={{ width: 150 }}
         />
         <CurrencyField
@@ -59,18 +56,14 @@ export function ElectricitySection({ power, saver }: { power: PowerSettings; sav
           }}
           error={fieldError('electricity.currency')}
         />
-        <TextField
-          size="small"
-          type="number"
+        <NumberField
           label="Margin (%)"
+          path="marginPercent"
           value={margin}
-          onChange={(ev) => {
-            clearField('marginPercent');
-            setMargin(ev.target.value);
-          }}
-          error={fieldError('marginPercent') !== null}
-          helperText={fieldError('marginPercent') ?? ' '}
-          slotProps={{ htmlInput: { min: 0, 'data-testid': 'price-margin' } }}
+          onChange={setMargin}
+          saver={saver}
+          min={0}
+          testId="price-margin"
           sx={{ width: 130 }}
         />
       </Box>

@@ -1,0 +1,56 @@
+// A number field of a power settings section, wired to its saver: the node's (or the local)
+// error for `path` shows on the field in red instead of the helper text, and typing clears it.
+import TextField from '@mui/material/TextField';
+import type { SxProps, Theme } from '@mui/material/styles';
+import type { Saver } from './useSave';
+
+export function NumberField({
+  label,
+  path,
+  value,
+  onChange,
+  saver,
+  helperText = ' ',
+  testId,
+  sx,
+  min,
+  max,
+  step,
+  disabled,
+  placeholder,
+}: {
+  label: string;
+  /** The setting's path inside the power group, as the node names it in errors. */
+  path: string;
+  value: string;
+  onChange: (value: string) => void;
+  saver: Saver;
+  helperText?: string;
+  testId: string;
+  sx?: SxProps<Theme>;
+  min?: number;
+  max?: number;
+  step?: number;
+  disabled?: boolean;
+  placeholder?: string;
+}) {
+  const error = saver.fieldError(path);
+  return (
+    <TextField
+      size="small"
+      type="number"
+      label={label}
+      value={value}
+      placeholder={placeholder}
+      onChange={(e) => {
+        saver.clearField(path);
+        onChange(e.target.value);
+      }}
+      disabled={disabled}
+      error={error !== null}
+      helperText={error ?? helperText}
+      slotProps={{ htmlInput: { min, max, step, 'data-testid': testId } }}
+      sx={sx}
+    />
+  );
+}
