@@ -239,6 +239,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         logger: this.logger,
         settings: () => this.settings.get(),
         now: this.now,
+        warn: (code, message) => this.addWarning(code, message),
       });
       this.power.on('changed', () => this.refreshState());
       this.power.on('telemetry', (samples) => this.emit('event', { type: 'telemetry', samples }));

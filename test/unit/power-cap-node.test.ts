@@ -210,6 +210,15 @@ describe('power cap on a real node process (FAKE nvidia-smi as root)', () => {
         .tail(500, 'warn')
         .some((e) => e.msg === 'power cap record was unreadable; kept aside'),
     ).toBe(true);
+    // Said in status (and so on the Dashboard), in words.
+    expect(node.status().warnings).toContainEqual(
+      expect.objectContaining({
+        code: 'POWER_CAP_RECORD_RECOVERED',
+        message: expect.stringMatching(
+          /could not be read \(not valid JSON.*It was kept as .*power-cap\.json\.corrupt-/,
+        ),
+      }),
+    );
     await node.settings.mutate((s) => {
       s.power.powerCap.wattsPerGpu = 280;
     });

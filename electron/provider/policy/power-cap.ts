@@ -45,6 +45,8 @@ export interface PowerCapOptions {
   /** Where the applied caps are kept (<data>/power-cap.json); none: kept in memory only. */
   file?: string;
   now?: () => Date;
+  /** The record was unreadable and kept aside (for a warning in status). */
+  onRecovered?(backup: string, problem: string): void;
 }
 
 export class PowerCapController {
@@ -78,6 +80,7 @@ export class PowerCapController {
           problem: read.problem,
           backup: read.backup,
         });
+        this.opts.onRecovered?.(read.backup, read.problem);
         return;
       }
       if (read.kind !== 'ok' || read.value.caps.length === 0) return;

@@ -46,6 +46,8 @@ export interface PowerServicesOptions {
   tickMs?: number;
   /** Telemetry kept for the charts. */
   historyMs?: number;
+  /** A warning for status and the Dashboard (an unreadable file kept aside, ...). */
+  warn?(code: string, message: string): void;
   /** The job record, where the energy ledger keeps job energy and idle draw. */
   jobStore?: JobStore;
 }
@@ -97,6 +99,11 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
       log: this.log,
       file: join(opts.dataDir, 'power-cap.json'),
       now: opts.now,
+      onRecovered: (backup, problem) =>
+        opts.warn?.(
+          'POWER_CAP_RECORD_RECOVERED',
+          `The record of the GPU power limits this node changed could not be read (${problem}). It was kept as ${backup}; if a power cap was on when the node last stopped, check each GPU's limit (nvidia-smi -q -d POWER).`,
+        ),
     });
     this.ledger = new EnergyLedger({
       dir: join(opts.dataDir, 'energy'),
