@@ -1,9 +1,9 @@
 // The dashboard in a 420 × 800 window (a small laptop split screen, a phone) in Debian's Chromium
 // against the real headless node: on the Models page every installed model's row and its Test /
 // Verify / Delete actions lie inside the window, a file deleted behind the node's back shows as
-// missing, and the Test output fits; on the Power page the whole schedule grid (7 × 24 cells)
+// missing and a touched one as changed until verified, and the Test output fits; on the Power page the whole schedule grid (7 × 24 cells)
 // lies inside the window and can be edited and saved. The page itself never scrolls sideways.
-import { unlink } from 'node:fs/promises';
+import { unlink, utimes } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Locator, Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
@@ -73,10 +73,18 @@ test('Models at 420 px: installed rows and their actions fit, a deleted file sho
   await expectNoSidewaysScroll(page);
   await page.screenshot({ path: testInfo.outputPath('models-installed-420.png'), fullPage: true });
 
-  // The file of one model is deleted behind the node's back: opening the tab again shows it.
+  // One model's file is deleted behind the node's back, the other's touched (a new date, the same
+  // bytes): opening the tab again shows both; Verify clears the touched one.
   await unlink(join(node.dataDir, 'models', tiny.file));
+  const later = new Date(Date.now() + 60_000);
+  await utimes(join(node.dataDir, 'models', stories.file), later, later);
   await page.getByTestId('tab-catalog').click();
   await page.getByTestId('tab-installed').click();
+  await expect(page.getByTestId(`state-${stories.id}`)).toHaveText('Changed on disk');
+  await expect(page.getByTestId(`file-note-${stories.id}`)).toContainText('Verify hashes it again');
+  await page.getByTestId(`verify-${stories.id}`).click();
+  await expect(page.getByTestId(`verified-${stories.id}`)).toHaveText('Verified just now');
+  await expect(page.getByTestId(`state-${stories.id}`)).toHaveText('Ready');
   await expect(page.getByTestId(`state-${tiny.id}`)).toHaveText('File missing');
   await expect(page.getByTestId(`file-note-${tiny.id}`)).toContainText(
     'no longer in the models folder',
