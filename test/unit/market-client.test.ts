@@ -14,7 +14,8 @@ import { ProviderNode } from '../../electron/provider/node';
 import { Router } from '../../electron/provider/api/router';
 import { nodeHandlers } from '../../electron/provider/api/handlers';
 import { GatewayConnection, backoffDelay } from '../../electron/provider/market/connection';
-import { sha256 } from '../../electron/provider/market/jobs';
+import { Chunker, HIGH_WATER_BYTES, sha256 } from '../../electron/provider/market/jobs';
+import { CHUNK_FLUSH_MS, CHUNK_FLUSH_TOKENS } from '../../shared/market-protocol';
 import { RECEIPT_TYPES, chargeFor, receiptDomain, receiptValue } from '../../shared/receipt';
 import type { Price } from '../../shared/market-protocol';
 import { bundles } from '../helpers/engine-bundle';
@@ -134,6 +135,22 @@ describe('market client: sign-in, capabilities, heartbeats', () => {
       state: 'earning',
       reason: 'Connected, waiting for jobs',
     });
+  });
+});
+
+describe('market client: capabilities follow changes', () => {
+  it('a change of parallelism is advertised again at once', async () => {
+    const before = gw.framesOf('capabilities').length;
+    await node.settings.update({ engine: { parallelism: 2 } });
+    const caps = await gw.until(() =>
+      gw
+        .framesOf('capabilities')
+        .slice(before)
+        .find((c) => c.parallelism === 2),
+    );
+    expect(caps.models.map((m) => m.sha256)).toEqual([MODELS.stories.sha256]);
+    await node.settings.update({ engine: { parallelism: 4 } });
+    await gw.until(() => gw.framesOf('capabilities').at(-1)?.parallelism === 4);
   });
 });
 
@@ -304,6 +321,40 @@ describe('market client: settings', () => {
       await second.stop();
     }
   }, 30_000);
+});
+
+describe('token chunks', () => {
+  it('the first token goes at once, then batches; a full socket queue coalesces text instead of piling frames', async () => {
+    const sent: { text: string; tokens: number }[] = [];
+    let queued = 0;
+    const c = new Chunker(
+      (text, tokens) => {
+        sent.push({ text, tokens });
+        return true;
+      },
+      () => queued,
+    );
+    c.push('a', 1);
+    expect(sent).toEqual([{ text: 'a', tokens: 1 }]);
+    for (let i = 0; i < CHUNK_FLUSH_TOKENS - 1; i++) c.push('b', 1);
+    expect(sent).toHaveLength(1);
+    c.push('c', 1);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.tokens).toBe(CHUNK_FLUSH_TOKENS);
+    // The socket is backed up: nothing is sent, the text waits and grows into one chunk.
+    queued = HIGH_WATER_BYTES + 1;
+    for (let i = 0; i < 200; i++) c.push('d', 1);
+    await new Promise((r) => setTimeout(r, CHUNK_FLUSH_MS * 3));
+    expect(sent).toHaveLength(2);
+    queued = 0;
+    await new Promise((r) => setTimeout(r, CHUNK_FLUSH_MS * 3));
+    expect(sent).toHaveLength(3);
+    expect(sent[2]).toEqual({ text: 'd'.repeat(200), tokens: 200 });
+    c.push('e', 1);
+    await c.close();
+    expect(c.sentText).toBe(`a${'b'.repeat(CHUNK_FLUSH_TOKENS - 1)}c${'d'.repeat(200)}e`);
+    expect(c.sentTokens).toBe(1 + CHUNK_FLUSH_TOKENS + 200 + 1);
+  });
 });
 
 describe('gateway connection: backoff', () => {
