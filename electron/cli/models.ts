@@ -82,7 +82,11 @@ async function withModels(paths: DataPaths, opts: ModelsVerbOptions, work: Work)
   try {
     const { mkdir } = await import('node:fs/promises');
     await mkdir(paths.models, { recursive: true });
-    await registry.load();
+    const index = await registry.load();
+    if (index.recovered)
+      process.stderr.write(
+        `Warning: the list of installed models could not be read (${index.recovered.problem}); it was kept as ${index.recovered.backup} and rebuilt from the model files (${index.recovered.rebuilt.length} found).\n`,
+      );
     await service.start();
     return await work({ client: null, service });
   } finally {
@@ -186,7 +190,11 @@ async function listVerb(paths: DataPaths, opts: ModelsVerbOptions): Promise<numb
   } else {
     // Read-only: index.json and downloads.json are written atomically, so no lock is needed.
     const registry = new ModelRegistry(paths.models);
-    await registry.load();
+    const index = await registry.load(undefined, { readOnly: true });
+    if (index.unreadable)
+      process.stderr.write(
+        `Warning: the list of installed models cannot be read (${index.unreadable.problem}); the node rebuilds it at its next start (or run \`idlerig models catalog\`).\n`,
+      );
     // No node runs: nothing is loaded or in use.
     const models = registry
       .list()

@@ -260,6 +260,18 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         pid: process.pid,
       });
     } catch (err) {
+      // Whatever had started stops again (downloads resumed, the engine, the sampler), so a
+      // failed start leaves nothing running and nothing half-written.
+      const started: Array<Promise<unknown> | undefined> = [
+        this.engine?.stop(),
+        this.modelService?.stop(),
+        this.power?.stop(),
+        this.settings?.flush(),
+        Promise.resolve().then(() => this.market?.stop()),
+      ];
+      await Promise.allSettled(started);
+      this.log?.error('node did not start', { error: (err as Error).message });
+      await this.logger?.close().catch(() => undefined);
       await this.lock.release();
       throw err;
     }

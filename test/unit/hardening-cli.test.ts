@@ -220,6 +220,23 @@ describe.skipIf(!BUILT)('idlerig: user mistakes and environment trouble, in word
     expect(r.stdout).not.toContain('idlerig models pull my-model\n');
   });
 
+  it('`models list` with a damaged index says so and leaves the file for the node to rebuild', async () => {
+    const d = await dir();
+    await mkdir(join(d, 'models'), { recursive: true });
+    await writeFile(join(d, 'models', 'index.json'), '{"version": 1, "models": [');
+    const r = await runCli(['models', 'list', '--data-dir', d]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('No models installed');
+    expect(r.stderr).toMatch(
+      /^Warning: the list of installed models cannot be read \(not valid JSON/,
+    );
+    expect(r.stderr).not.toContain('    at ');
+    // A look without the lock changes nothing.
+    expect(await readFile(join(d, 'models', 'index.json'), 'utf8')).toBe(
+      '{"version": 1, "models": [',
+    );
+  });
+
   it('the catalog offers the demo network models only once that network is up', async () => {
     // The bundled catalog with its demo entries pointed at a port of our own.
     const server: Server = createServer((socket) => socket.end());

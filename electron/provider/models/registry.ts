@@ -67,6 +67,8 @@ interface IndexFile {
 export interface RegistryLoadReport {
   /** The index was unusable: kept at `backup`, rebuilt from the files in the folder. */
   recovered?: { backup: string; problem: string; rebuilt: string[] };
+  /** A read-only load found the index unusable (and left it for the owner to rebuild). */
+  unreadable?: { problem: string };
 }
 
 /** A path inside the models folder, or a typed error. Used by everything that touches model files. */
@@ -102,14 +104,22 @@ export class ModelRegistry {
     this.indexFile = join(dir, 'index.json');
   }
 
-  async load(now: () => Date = () => new Date()): Promise<RegistryLoadReport> {
-    const read = await readJsonFile(this.indexFile, (raw) => IndexFileSchema.parse(raw), now);
+  /**
+   * Reads index.json. An unusable one is kept aside and rebuilt from the model files, unless
+   * `readOnly` (a look without the data-folder lock): then it is left alone and reported.
+   */
+  async load(
+    now: () => Date = () => new Date(),
+    opts: { readOnly?: boolean } = {},
+  ): Promise<RegistryLoadReport> {
+    const read = await readJsonFile(this.indexFile, (raw) => IndexFileSchema.parse(raw), now, opts);
     if (read.kind === 'ok') {
       this.models = read.value.models as unknown as InstalledModel[];
       return {};
     }
     this.models = [];
     if (read.kind === 'missing') return {};
+    if (read.kind === 'invalid') return { unreadable: { problem: read.problem } };
     this.models = await rebuildIndex(this.dir, now());
     await this.queue.run(() => this.persist());
     return {

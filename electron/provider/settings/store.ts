@@ -62,6 +62,7 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
       await this.persist(defaultSettings());
       return { recoveredFrom: { backup: read.backup, problem: read.problem } };
     }
+    if (read.kind === 'invalid') throw new Error(read.problem); // only with readOnly
     const { settings, migratedFrom, resetFields } = read.value;
     const report: SettingsLoadReport = {};
     if (resetFields.length > 0) {

@@ -9,7 +9,9 @@ export type JsonFileRead<T> =
   | { kind: 'missing' }
   | { kind: 'ok'; value: T; text: string }
   /** The file was unusable; it now lies at `backup`. */
-  | { kind: 'recovered'; backup: string; problem: string };
+  | { kind: 'recovered'; backup: string; problem: string }
+  /** The file is unusable and was left where it is (a read-only look). */
+  | { kind: 'invalid'; problem: string };
 
 /**
  * Reads and checks a JSON file. `check` turns the parsed value into T or throws (a zod error,
@@ -21,6 +23,7 @@ export async function readJsonFile<T>(
   file: string,
   check: (raw: unknown) => T,
   now: () => Date = () => new Date(),
+  opts: { readOnly?: boolean } = {},
 ): Promise<JsonFileRead<T>> {
   let text: string;
   try {
@@ -37,6 +40,7 @@ export async function readJsonFile<T>(
     if (err instanceof IdlerigError) throw err;
     problem = describeProblem(err);
   }
+  if (opts.readOnly) return { kind: 'invalid', problem };
   const backup = await keepAside(file, now);
   return { kind: 'recovered', backup, problem };
 }
