@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,6 +116,26 @@ describe('idlerig run', () => {
     expect(out).toMatchObject({ name: 'Plus214_Output_0', shape: [1, 10], datatype: 'FP32' });
     expect(out.data.indexOf(Math.max(...out.data))).toBe(label);
     expect(summary).toMatchObject({ execution_providers: ['cpu'], threads: 1 });
+    expect(r.stderr).not.toContain('warning: --threads');
+
+    // More threads than the machine's CPU threads: it runs, with a one-line warning.
+    const cores = availableParallelism();
+    const many = await run([
+      join(FIXTURES, MODELS.mnist.file),
+      '--input',
+      input,
+      '--threads',
+      String(cores + 1),
+      '--json',
+    ]);
+    expect(many.code).toBe(0);
+    const warnings = many.stderr.split('\n').filter((l) => l.startsWith('warning: --threads'));
+    expect(warnings).toEqual([
+      expect.stringContaining(`${cores + 1} threads is more than the ${cores} CPU thread`),
+    ]);
+    expect(JSON.parse(many.stdout.trimEnd().split('\n').at(-1)!)).toMatchObject({
+      threads: cores + 1,
+    });
 
     await writeFile(
       input,
