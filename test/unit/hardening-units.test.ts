@@ -16,6 +16,7 @@ import type { DownloadView } from '../../shared/api';
 import { tempDir } from '../helpers/tmp';
 import { until } from '../helpers/wait';
 import { FIXTURE, FIXTURES, fixture, startRangeServer } from './models-helpers';
+import { configuredFeed, isSecureFeed } from '../../electron/main/updater';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -290,5 +291,40 @@ describe('verified model hashes persisted with size and mtime', () => {
       sha256: 'f'.repeat(64),
     });
     expect((await onDisk()).verifiedFile).toEqual({ size: touched.size, mtimeMs: touched.mtimeMs });
+  });
+});
+
+describe('updates: https only; release signing from the environment', () => {
+  it('takes only an https feed (loopback http only when asked for a local test)', async () => {
+    expect(isSecureFeed('https://updates.idlerig.io/linux')).toBe(true);
+    expect(isSecureFeed('http://updates.idlerig.io/linux')).toBe(false);
+    expect(isSecureFeed('http://127.0.0.1:8080/', {})).toBe(false);
+    expect(isSecureFeed('http://127.0.0.1:8080/', { IDLERIG_ALLOW_HTTP_UPDATES: '1' })).toBe(true);
+    expect(isSecureFeed('http://updates.idlerig.io/', { IDLERIG_ALLOW_HTTP_UPDATES: '1' })).toBe(
+      false,
+    );
+    expect(isSecureFeed('file:///etc/passwd')).toBe(false);
+    const d = await dir();
+    await writeFile(
+      join(d, 'app-update.yml'),
+      'provider: generic\nurl: http://updates.idlerig.io/\n',
+    );
+    expect(configuredFeed(d)).toBeNull();
+  });
+
+  it('electron-builder.yml signs and notarizes with credentials from the environment, none in the file', async () => {
+    const yml = await readFile(join(import.meta.dirname, '../../electron-builder.yml'), 'utf8');
+    expect(yml).toMatch(/^ {2}notarize: true$/m);
+    expect(yml).toMatch(/^ {2}hardenedRuntime: true$/m);
+    expect(yml).toMatch(/^ {2}entitlements: build\/entitlements\.mac\.plist$/m);
+    expect(yml).toMatch(/^ {2}signtoolOptions:\n {4}signingHashAlgorithms:\n {6}- sha256$/m);
+    expect(yml).toMatch(/^ {2}verifyUpdateCodeSignature: true$/m);
+    // Certificates and Apple credentials come from CSC_LINK, APPLE_API_KEY, ... at build time.
+    expect(yml).not.toMatch(/^\s*(certificatePassword|certificateFile|appleId|password):/m);
+    const plist = await readFile(
+      join(import.meta.dirname, '../../build/entitlements.mac.plist'),
+      'utf8',
+    );
+    expect(plist).toContain('com.apple.security.cs.allow-jit');
   });
 });
