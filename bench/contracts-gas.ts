@@ -15,7 +15,7 @@ console.log(
       machine: machine(),
       compiler: { solc: SOLC_VERSION, ...COMPILER_SETTINGS },
       gas: Object.fromEntries(
-        Object.entries(report).map(([k, v]) => [
+        Object.entries(report).map(([k, v]: [string, bigint | Record<string, bigint>]) => [
           k,
           typeof v === 'bigint'
             ? num(v)
