@@ -11,7 +11,7 @@ import type { FitEstimate, InstalledList } from '../../shared/api';
 import { ProviderNode } from '../../electron/provider/node';
 import { Router } from '../../electron/provider/api/router';
 import { nodeHandlers } from '../../electron/provider/api/handlers';
-import { FitReadNotices, isUnreachable } from '../../electron/provider/models/fit';
+import { FitReadNotices, isUnreachable } from '../../electron/provider/models/fit-offline';
 import { closedPort } from '../helpers/http';
 import { FIXTURE, FIXTURES, writeTestCatalog, type RangeServer } from './models-helpers';
 

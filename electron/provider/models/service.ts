@@ -23,12 +23,12 @@ import { formatBytes, freeSpaceOf, resolveFinalUrl, sha256File } from './downloa
 import {
   closeHeaderReader,
   estimateFit,
-  FitReadNotices,
   ggufNeeds,
   osOnlyFacts,
   readGgufHeader,
   type MachineFactsProvider,
 } from './fit';
+import { FitReadNotices } from './fit-offline';
 import { DownloadManager, type DownloadManagerOptions, type DownloadRequest } from './manager';
 import {
   checkDownloadUrl,
