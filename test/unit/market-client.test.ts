@@ -261,6 +261,29 @@ describe('market client: offers', () => {
   });
 });
 
+describe('market client: the gateway pauses, refuses', () => {
+  it('a pause from the gateway shows as the reason; resume brings "Connected, waiting for jobs" back', async () => {
+    gw.last.send({ type: 'pause', reason: 'maintenance until 10:00' });
+    await gw.until(() => node.status().reasonCode === 'GATEWAY_PAUSED');
+    expect(node.status().reason).toBe(
+      'Paused: the gateway paused its offers (maintenance until 10:00)',
+    );
+    gw.last.send({ type: 'resume' });
+    await gw.until(() => node.status().reason === 'Connected, waiting for jobs');
+  });
+
+  it("a refused sign-in is the reason the node is offline, in the gateway's words", async () => {
+    gw.refuseWith = 'BANNED';
+    const before = gw.connections.length;
+    gw.last.ws.terminate();
+    await gw.until(() => gw.connections.slice(before).some((c) => c.refusal === 'BANNED'), 15_000);
+    await gw.until(() => node.status().reasonCode === 'MARKET_PROBLEM', 15_000);
+    expect(node.status().reason).toBe('Offline: The gateway refused the sign-in (BANNED): BANNED');
+    gw.refuseWith = null;
+    await gw.until(() => node.status().reason === 'Connected, waiting for jobs', 15_000);
+  }, 40_000);
+});
+
 describe('market client: connection loss', () => {
   it('a job cut off by a lost connection is cancelled and reported after the reconnect', async () => {
     const before = gw.connections.length;
