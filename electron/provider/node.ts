@@ -406,6 +406,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     this.logger.level = settings.logs.level;
     this.emit('event', { type: 'settings', settings });
     this.power.onSettings();
+    this.jobs.onSettings();
     this.market?.onSettings();
     this.refreshState();
   }

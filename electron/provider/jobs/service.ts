@@ -88,10 +88,18 @@ export class JobsService {
     return this.report;
   }
 
+  private appliedDays: number | null | undefined = undefined;
+
+  /** Settings changed: a new retention applies at once. */
+  onSettings(): void {
+    if (this.opts.retentionDays() !== this.appliedDays) this.applyRetention();
+  }
+
   /** Deletes rows older than the retention setting; never throws (it runs from a timer). */
   applyRetention(): number {
     try {
       const days = this.opts.retentionDays();
+      this.appliedDays = days;
       if (days === null) return 0;
       const removed = this.store.deleteBefore(this.now().getTime() - days * 86_400_000);
       if (removed > 0) this.opts.log.info('old job rows removed', { removed, retentionDays: days });

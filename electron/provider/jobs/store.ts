@@ -332,14 +332,12 @@ export class JobStore implements JobRecorder {
     };
   }
 
-  /** Retention: deletes jobs that ended (and idle hours) before `beforeMs`; returns rows gone. */
+  /** Retention: deletes finished jobs started (and idle hours) before `beforeMs`; returns rows gone. */
   deleteBefore(beforeMs: number): number {
     const hour = this.hour(beforeMs);
     return this.db.transaction(() => {
       const jobs = this.db
-        .prepare(
-          `DELETE FROM jobs WHERE status <> 'running' AND coalesce(ended_at, started_at) < ?`,
-        )
+        .prepare(`DELETE FROM jobs WHERE started_at < ? AND status <> 'running'`)
         .run(beforeMs).changes;
       this.db.prepare(`DELETE FROM idle WHERE hour < ?`).run(hour);
       this.db.prepare(`DELETE FROM rollup WHERE hour < ? AND jobs = 0 AND declined = 0`).run(hour);
