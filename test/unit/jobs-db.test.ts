@@ -191,3 +191,25 @@ describe('a damaged database', () => {
     expect(new JobQueries(again.db).count()).toBe(0);
   });
 });
+
+describe('packaging (Node side; the Electron binary cannot run here)', () => {
+  it('better-sqlite3 loads under Node, and electron-builder is set to rebuild it (and only it) for Electron', async () => {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(':memory:');
+    expect((db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v).toMatch(/^3\./);
+    db.close();
+    const yml = readFileSync(join(REPO, 'electron-builder.yml'), 'utf8');
+    expect(yml).toMatch(/^npmRebuild: true$/m);
+    expect(yml).toMatch(/^asarUnpack:\n(?: {2}- .+\n)*? {2}- '\*\*\/\*\.node'$/m);
+    // The rebuild recompiles modules that have a binding.gyp: better-sqlite3 is the only one, so
+    // the prebuilt N-API engines (node-llama-cpp, onnxruntime-node) are left as they are.
+    const nm = join(REPO, 'node_modules');
+    const packages = readdirSync(nm).flatMap((d) =>
+      d.startsWith('@') ? readdirSync(join(nm, d)).map((p) => `${d}/${p}`) : [d],
+    );
+    const gyp = packages
+      .filter((p) => existsSync(join(nm, p, 'binding.gyp')))
+      .map((p) => `node_modules/${p}/binding.gyp`);
+    expect(gyp).toEqual(['node_modules/better-sqlite3/binding.gyp']);
+  });
+});
