@@ -123,7 +123,19 @@ async function createExclusive(file: string, content: string): Promise<boolean> 
     await link(tmp, file);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    // A file system without hard links (FAT, some network shares): create it exclusively and
+    // write it (a reader may then briefly see it empty, which counts as "held", not stale).
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'ENOSYS' || code === 'EOPNOTSUPP') {
+      try {
+        await writeFile(file, content, { flag: 'wx', mode: 0o600 });
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+        throw e;
+      }
+    }
     throw err;
   } finally {
     await unlink(tmp).catch(() => undefined);
@@ -159,6 +171,14 @@ export class DataDirLock {
       }
       const text = await readFile(this.lockFile, 'utf8').catch(() => null);
       if (text === null) continue; // released meanwhile: try again
+      if (text.trim() === '') {
+        // Being written (file systems without hard links): wait for it unless it is old.
+        const st = await stat(this.lockFile).catch(() => null);
+        if (st && Date.now() - st.mtimeMs < 2000) {
+          await new Promise((r) => setTimeout(r, 20));
+          continue;
+        }
+      }
       const current = parseOwner(text);
       // A lock of this very process (an earlier holder in it that did not release) is taken
       // over like a stale one, as before.
