@@ -17,6 +17,7 @@ import { tempDir } from '../helpers/tmp';
 import { until } from '../helpers/wait';
 import { FIXTURE, FIXTURES, fixture, startRangeServer } from './models-helpers';
 import { configuredFeed, isSecureFeed } from '../../electron/main/updater';
+import { installProcessGuards } from '../../electron/provider/process-guard';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -326,5 +327,54 @@ describe('updates: https only; release signing from the environment', () => {
       'utf8',
     );
     expect(plist).toContain('com.apple.security.cs.allow-jit');
+  });
+});
+
+describe('process guards (headless and the Electron main process)', () => {
+  it('a rejection nobody handled is logged and the node goes on; an uncaught exception stops it and exits 1 once', async () => {
+    const logged: Array<[string, string, Record<string, unknown> | undefined]> = [];
+    const at =
+      (level: string) =>
+      (msg: string, data?: Record<string, unknown>): void =>
+        void logged.push([level, msg, data]);
+    const exits: number[] = [];
+    let stopped = 0;
+    const before = {
+      rejection: process.listeners('unhandledRejection').length,
+      exception: process.listeners('uncaughtException').length,
+    };
+    const remove = installProcessGuards({
+      log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+      shutdown: async () => {
+        stopped++;
+      },
+      // Electron: app.exit(code).
+      exit: (code) => void exits.push(code),
+    });
+    cleanups.push(remove);
+    // The listeners are called directly: emitting the events would reach the test runner's too.
+    const onRejection = process.listeners('unhandledRejection').at(-1)!;
+    const onException = process.listeners('uncaughtException').at(-1)!;
+    onRejection(new Error('nobody awaited me'), Promise.resolve());
+    expect(logged).toEqual([
+      [
+        'error',
+        'unhandled promise rejection (the node goes on)',
+        expect.objectContaining({ error: 'nobody awaited me' }),
+      ],
+    ]);
+    expect(exits).toEqual([]);
+    onException(new Error('state unknown'), 'uncaughtException');
+    await until(() => exits.length > 0, 2000);
+    expect(stopped).toBe(1);
+    expect(exits).toEqual([1]);
+    expect(logged.at(-1)).toEqual([
+      'error',
+      'uncaught exception: stopping the node',
+      expect.objectContaining({ error: 'state unknown', origin: 'uncaughtException' }),
+    ]);
+    remove();
+    expect(process.listeners('unhandledRejection')).toHaveLength(before.rejection);
+    expect(process.listeners('uncaughtException')).toHaveLength(before.exception);
   });
 });
