@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { IdlerigError } from '../../shared/errors';
+import { usage } from './errors';
 import { GATEWAY_DB, startGateway } from '../../gateway/index';
 import { createKey } from '../../gateway/keys';
 import { PriceList } from '../../gateway/prices';
@@ -24,10 +25,6 @@ export const GATEWAY_HELP = `  idlerig gateway [--port N] [--host ADDR] [--data-
       Requester API keys (stored hashed; the key is shown once). Amounts are whole numbers of
       the token's smallest unit. Works while the gateway runs.
 `;
-
-function usage(message: string): never {
-  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
-}
 
 function gatewayDir(flag: string | undefined): string {
   return flag ? resolve(flag) : join(defaultDataDir(), 'gateway');
