@@ -96,8 +96,8 @@ export async function writeJobsCsv(
 ): Promise<{ rows: number; bytes: number }> {
   const { sql, params } = whereOf(filter, opts.timeZone);
   const next = db.prepare(
-    `SELECT ${ROW_COLUMNS} FROM jobs ${sql ? `${sql} AND` : 'WHERE'} (started_at, id) > (?, ?)
-     ORDER BY started_at, id LIMIT ${BATCH}`,
+    `SELECT rowid AS rid, ${ROW_COLUMNS} FROM jobs ${sql ? `${sql} AND` : 'WHERE'}
+     (started_at, rowid) > (?, ?) ORDER BY started_at, rowid LIMIT ${BATCH}`,
   );
   let rows = 0;
   let bytes = 0;
@@ -106,17 +106,17 @@ export async function writeJobsCsv(
     if (!out.write(chunk)) await waitDrain(out);
   };
   await write(csvLine(CSV_COLUMNS));
-  let after: [number, string] = [Number.MIN_SAFE_INTEGER, ''];
+  let after: [number, number] = [Number.MIN_SAFE_INTEGER, 0];
   for (;;) {
     // The reader went away (a closed download): stop reading.
     if (out.destroyed) break;
-    const batch = next.all(...params, ...after) as DbJobRow[];
+    const batch = next.all(...params, ...after) as (DbJobRow & { rid: number })[];
     if (batch.length === 0) break;
     let chunk = '';
     for (const r of batch) chunk += csvLine(csvValues(toJobRow(r)));
     rows += batch.length;
     const last = batch[batch.length - 1]!;
-    after = [last.started_at, last.id];
+    after = [last.started_at, last.rid];
     await write(chunk);
     // Let job writes and API calls in between batches.
     await new Promise((r) => setImmediate(r));

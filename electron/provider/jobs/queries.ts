@@ -169,8 +169,8 @@ export class JobQueries {
     const dir = p.dir === 'asc' ? 'ASC' : 'DESC';
     const order =
       p.sort === 'earned'
-        ? `earned_hi ${dir}, earned_lo ${dir}, id ${dir}`
-        : `${col} ${dir}, id ${dir}`;
+        ? `earned_hi ${dir}, earned_lo ${dir}, rowid ${dir}`
+        : `${col} ${dir}, rowid ${dir}`;
     const rows = this.db
       .prepare(`SELECT ${ROW_COLUMNS} FROM jobs ${sql} ORDER BY ${order} LIMIT ? OFFSET ?`)
       .all(...params, p.limit, p.offset) as DbJobRow[];

@@ -126,7 +126,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: `
       ALTER TABLE jobs ADD COLUMN receipt TEXT;
       ALTER TABLE jobs ADD COLUMN voucher_id TEXT;
-      CREATE INDEX jobs_model ON jobs (model_id, started_at);
+      CREATE INDEX jobs_model ON jobs (model_id, status, started_at);
       CREATE INDEX jobs_status ON jobs (status, started_at);
       CREATE INDEX jobs_gateway ON jobs (gateway, started_at);
       CREATE TABLE vouchers (
