@@ -270,6 +270,9 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         Promise.resolve().then(() => this.market?.stop()),
       ];
       await Promise.allSettled(started);
+      await Promise.resolve()
+        .then(() => this.jobs?.close())
+        .catch(() => undefined);
       this.log?.error('node did not start', { error: (err as Error).message });
       await this.logger?.close().catch(() => undefined);
       await this.lock.release();
