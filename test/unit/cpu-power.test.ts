@@ -95,6 +95,16 @@ describe('a CPU provider node (no GPU detection)', () => {
     cleanups.push(() => node.stop());
     const router = new Router(nodeHandlers(node), node.logger.scope('api'));
     const ctx = { transport: 'internal' as const };
+    // Without a figure of the user's, the price floor assumes the same estimate as the energy.
+    await until(() => node.power.telemetryRecent(60).status.source === 'cpu');
+    // (The policy decides again at its next tick after the sampler started.)
+    await until(() => node.policy().priceFloor.basis.startsWith('the CPU power'));
+    const estimate = node.power.telemetryRecent(60).status.cpu!;
+    expect(estimate.estimated).toBe(true);
+    expect(node.policy().priceFloor).toMatchObject({
+      watts: estimate.watts,
+      basis: `the CPU power ${estimate.basis}`,
+    });
     await router.call('settings.update', { power: { cpuWatts: 120 } }, ctx);
     await until(() => node.power.telemetryRecent(60).samples.length > 0);
     const { status } = await router.call('telemetry.recent', { seconds: 60 }, ctx);

@@ -59,6 +59,8 @@ export interface PolicyInput {
   powerCapApplied?: { method: 'nvidia-smi' | 'parallelism' | 'none'; detail: string };
   /** Average power of recent jobs, measured; preferred basis of the price floor. */
   expectedJobWatts?: number | null;
+  /** A CPU provider's power figure (telemetry's CPU sampler): the user's or the estimate. */
+  cpuPower?: { watts: number; basis: string };
   /** Absent: no market client yet (no gateway configured). */
   market?: MarketView;
   activeJobs?: number;
@@ -102,6 +104,9 @@ export function computePriceFloor(input: PolicyInput): PriceFloor {
   } else if (usable.length === 0 && power.cpuWatts !== null) {
     watts = power.cpuWatts;
     basis = 'your CPU power figure';
+  } else if (usable.length === 0 && input.cpuPower) {
+    watts = input.cpuPower.watts;
+    basis = `the CPU power ${input.cpuPower.basis}`;
   } else {
     watts = CPU_PROVIDER_WATTS;
     basis = usable.length > 0 ? 'an assumed 65 W (GPU power unknown)' : 'an assumed 65 W CPU';

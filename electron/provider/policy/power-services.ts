@@ -356,6 +356,7 @@ export class PowerServices extends EventEmitter<PowerEvents> implements EnergyJo
       })),
       powerCapApplied: this.cap.current,
       expectedJobWatts: this.ledger.expectedJobWatts(),
+      ...(this.sampler instanceof CpuSampler ? { cpuPower: this.sampler.figure() } : {}),
       ...(this.market ? { market: this.market } : {}),
       activeJobs: this.ledger.activeJobs,
     });
