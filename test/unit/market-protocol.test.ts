@@ -96,7 +96,10 @@ describe('EIP-4361 login message', () => {
       expect(r.ok).toBe(false);
     }
     fc.assert(
-      fc.property(fc.string({ maxLength: 400 }), (s) => typeof parseSiweMessage(s).ok === 'boolean'),
+      fc.property(
+        fc.string({ maxLength: 400 }),
+        (s) => typeof parseSiweMessage(s).ok === 'boolean',
+      ),
     );
   });
 });
