@@ -73,6 +73,8 @@ export function processIdentity(pid: number): string | null {
       const out = execFileSync('ps', ['-o', 'lstart=', '-p', String(pid)], {
         encoding: 'utf8',
         timeout: 2000,
+        // The same text whichever process asks (the app from the Dock, the CLI from a shell).
+        env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
         stdio: ['ignore', 'pipe', 'ignore'],
       }).trim();
       return out || null;
