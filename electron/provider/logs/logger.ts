@@ -72,6 +72,10 @@ export class Logger extends EventEmitter<{ entry: [LogEntry] }> {
     this.ringSize = opts.ringSize ?? 2000;
     this.level = opts.level ?? 'info';
     this.echo = opts.echo ?? false;
+    // A closed stderr (the terminal went away, a pipe reader quit) is an 'error' event on the
+    // stream: without a listener it would end the process.
+    if (this.echo && process.stderr.listenerCount('error') === 0)
+      process.stderr.on('error', () => undefined);
     // Every level is written (the node filters before pino); entries carry their own time.
     this.pino = pino(
       {
