@@ -59,6 +59,8 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
       ...(opts.keyPassphraseFile ? { passphraseFile: opts.keyPassphraseFile } : {}),
     },
   });
+  // A reader of our output that goes away (a closed pipe) must not end the node.
+  process.stdout.on('error', () => undefined);
   process.stdout.write(`Dashboard: ${headless.dashboardUrl}\n`);
   // From here on, an error nothing caught is logged; an uncaught exception stops the node
   // gracefully (data flushed, lock released) and the process exits 1.
