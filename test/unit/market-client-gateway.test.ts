@@ -3,7 +3,9 @@
 // with its node key, advertises stories260K, and serves completions and streamed chats through
 // the real engine; the gateway's ledger holds each job with the receipt the node key signed.
 // Then the gateway restarts and the node signs in again and serves.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +24,7 @@ let gw: GatewayProc;
 let node: ProviderNode;
 let client: OpenAI;
 let gwArgs: string[];
+let apiKey: string;
 
 async function ready(): Promise<void> {
   await waitFor(
@@ -58,9 +61,10 @@ beforeAll(async () => {
   await node.start();
   // Imported as a user would: copied into the models folder and verified (sha256).
   await node.modelService.import({ path: join(FIXTURES, MODELS.stories.file) });
+  await node.modelService.import({ path: join(FIXTURES, MODELS.mnist.file) });
   await ready();
-  const key = await createKey(join(dir, 'gw'), ['--credit', '1000000000000000000000']);
-  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
+  apiKey = await createKey(join(dir, 'gw'), ['--credit', '1000000000000000000000']);
+  client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey, maxRetries: 0 });
 }, 180_000);
 
 afterAll(async () => {
@@ -123,6 +127,41 @@ describe('market client ↔ the real gateway', () => {
     expect(text.length).toBeGreaterThan(0);
     expect(deltas).toBeGreaterThanOrEqual(1);
     expect(usage?.completion_tokens).toBe(40);
+  }, 60_000);
+
+  it('MNIST test digits as Open Inference tensors run on the node and give their labels; metadata has the tensors', async () => {
+    const img = gunzipSync(readFileSync(join(FIXTURES, 't10k-images-idx3-ubyte.gz')));
+    const lab = gunzipSync(readFileSync(join(FIXTURES, 't10k-labels-idx1-ubyte.gz')));
+    const name = 'mnist-8.onnx';
+    await expect
+      .poll(
+        async () => {
+          const r = await fetch(`${gw.url}/v2/models/${name}`);
+          return r.ok ? ((await r.json()) as { inputs: { name: string }[] }).inputs : [];
+        },
+        { timeout: 20_000 },
+      )
+      .toEqual([expect.objectContaining({ name: 'Input3', datatype: 'FP32' })]);
+    const got: number[] = [];
+    const want: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const data = Array.from(Float32Array.from(img.subarray(16 + i * 784, 16 + (i + 1) * 784)));
+      const r = await fetch(`${gw.url}/v2/models/${name}/infer`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          id: `d${i}`,
+          inputs: [{ name: 'Input3', shape: [1, 1, 28, 28], datatype: 'FP32', data }],
+        }),
+      });
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as { id: string; outputs: { data: number[] }[] };
+      expect(body.id).toBe(`d${i}`);
+      const out = body.outputs[0]!.data;
+      got.push(out.indexOf(Math.max(...out)));
+      want.push(lab[8 + i]!);
+    }
+    expect(got).toEqual(want);
   }, 60_000);
 
   it('after the gateway restarts the node signs in again and serves', async () => {

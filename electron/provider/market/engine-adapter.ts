@@ -37,6 +37,14 @@ export interface MarketEngine {
     body: Extract<JobInputBody, { kind: 'tensor' }>,
     opts: { jobId: string; signal: AbortSignal },
   ): Promise<TensorRun>;
+  /** A tensor model's inputs and outputs (for the gateway's /v2 metadata); loads it once. */
+  tensorSpecs?(model: InstalledModel): Promise<{ inputs: TensorSpec[]; outputs: TensorSpec[] }>;
+}
+
+export interface TensorSpec {
+  name: string;
+  datatype: string;
+  shape: number[];
 }
 
 export function isVerified(m: InstalledModel): boolean {
@@ -115,6 +123,26 @@ export function nodeEngine(
       if (!('response' in outcome.output))
         throw new IdlerigError('INTERNAL', 'The engine gave no tensor response');
       return { outputs: outcome.output.response.outputs.map(toWire), ms: outcome.timings.totalMs };
+    },
+    async tensorSpecs(model) {
+      const use = engine.useModel(model.id);
+      try {
+        const info = await engine.supervisor.request('models.load', {
+          kind: 'onnx',
+          model: use.ref,
+        });
+        const spec = (t: { name: string; datatype: string; shape: number[] }): TensorSpec => ({
+          name: t.name.slice(0, 256),
+          datatype: t.datatype.slice(0, 16),
+          shape: t.shape.slice(0, 16),
+        });
+        return {
+          inputs: (info.onnx?.inputs ?? []).slice(0, 256).map(spec),
+          outputs: (info.onnx?.outputs ?? []).slice(0, 256).map(spec),
+        };
+      } finally {
+        use.release();
+      }
     },
   };
 }

@@ -41,7 +41,7 @@ import type { MarketView } from '../policy/policy';
 import { evaluateOffer } from '../policy/policy';
 import type { NodeKey } from '../wallet/node-key';
 import type { BackoffOptions } from './connection';
-import { isVerified, type MarketEngine } from './engine-adapter';
+import { isVerified, type MarketEngine, type TensorSpec } from './engine-adapter';
 import {
   floorPrice,
   meetsFloor,
@@ -93,6 +93,11 @@ export class MarketClient extends EventEmitter<MarketEvents> {
   private readonly speeds = new Map<
     string,
     { tokensPerS: number | null; tensorS: number | null }
+  >();
+  /** Tensor models' inputs and outputs, read once from the engine (null while loading). */
+  private readonly tensorSpecs = new Map<
+    string,
+    { inputs: TensorSpec[]; outputs: TensorSpec[] } | null
   >();
   private countdown: NodeJS.Timeout | null = null;
   private running = false;
@@ -272,8 +277,29 @@ export class MarketClient extends EventEmitter<MarketEvents> {
           name: m.source.kind === 'catalog' ? m.id : m.name,
           kind,
           floor: floorPrice(kind, policy.priceFloor, pricing, this.speedOf(m.sha256)),
+          ...(kind === 'onnx' ? (this.specsOf(m) ?? {}) : {}),
         };
       });
+  }
+
+  /** A tensor model's specs; the first ask loads them in the background and re-advertises. */
+  private specsOf(m: InstalledModel): { inputs: TensorSpec[]; outputs: TensorSpec[] } | null {
+    if (this.tensorSpecs.has(m.sha256)) return this.tensorSpecs.get(m.sha256) ?? null;
+    const load = this.opts.engine.tensorSpecs;
+    if (!load) return null;
+    this.tensorSpecs.set(m.sha256, null);
+    load(m).then(
+      (specs) => {
+        this.tensorSpecs.set(m.sha256, specs);
+        this.refreshCapabilities();
+      },
+      (err: unknown) =>
+        this.opts.log.warn("could not read a tensor model's inputs and outputs", {
+          model: m.id,
+          error: (err as Error).message,
+        }),
+    );
+    return null;
   }
 
   private speedOf(sha: string): { tokensPerS: number | null; tensorS: number | null } {
