@@ -85,9 +85,14 @@ export default tseslint.config(
   },
   // The provider node and the CLI run headless too: never Electron. The provider never reaches
   // into the gateway or contracts/ (they meet only through shared/ contracts); the CLI may, to
-  // start a gateway or a demo network.
+  // start a gateway or a demo network (electron/devnet: the demo network's orchestration).
   {
-    files: ['electron/provider/**/*.ts', 'electron/cli.ts', 'electron/cli/**/*.ts'],
+    files: [
+      'electron/provider/**/*.ts',
+      'electron/cli.ts',
+      'electron/cli/**/*.ts',
+      'electron/devnet/**/*.ts',
+    ],
     rules: restrict({
       paths: [electronBan],
       patterns: [

@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { JsonRpcProvider, Network } from 'ethers';
 
-const require = createRequire(import.meta.url);
+// Not named `require`: the CLI bundle (electron-vite) declares its own at the top.
+const resolver = createRequire(import.meta.url);
 
 /** anvil's default dev mnemonic ("test test ... junk"): its accounts are funded with 10,000 ETH. */
 export const ANVIL_MNEMONIC = 'test test test test test test test test test test test junk';
@@ -18,7 +19,7 @@ export function anvilBinary(): string {
   const pkg = `@foundry-rs/anvil-${process.platform}-${arch}`;
   let dir: string;
   try {
-    dir = dirname(require.resolve(`${pkg}/package.json`));
+    dir = dirname(resolver.resolve(`${pkg}/package.json`));
   } catch {
     throw new Error(
       `No anvil binary for ${process.platform}/${process.arch}: ${pkg} is not installed`,
@@ -34,6 +35,8 @@ export interface Anvil {
   provider: JsonRpcProvider;
   /** Moves the chain's clock forward and mines a block. */
   increaseTime(seconds: number): Promise<void>;
+  /** The anvil process id (its process group's too when started with `detached`). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -60,10 +63,22 @@ export function rpcProvider(rpcUrl: string, chainId: bigint): JsonRpcProvider {
 
 /** Starts anvil on a free port and waits until it answers. */
 export async function startAnvil(
-  opts: { chainId?: number; blockTime?: number; accounts?: number } = {},
+  opts: {
+    chainId?: number;
+    blockTime?: number;
+    accounts?: number;
+    /** A fixed port (default: a free one). */
+    port?: number;
+    /** Load the chain from this file if it exists and dump it there on exit (anvil --state). */
+    stateFile?: string;
+    /** Also dump the state every N seconds (survives a SIGKILL up to N s back). */
+    stateIntervalS?: number;
+    /** Its own process group (the demo network stops it by group). */
+    detached?: boolean;
+  } = {},
 ): Promise<Anvil> {
   const chainId = BigInt(opts.chainId ?? 31337);
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const args = [
     '--port',
     String(port),
@@ -75,7 +90,12 @@ export async function startAnvil(
   ];
   if (opts.blockTime) args.push('--block-time', String(opts.blockTime));
   if (opts.accounts) args.push('--accounts', String(opts.accounts));
-  const child: ChildProcess = spawn(anvilBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (opts.stateFile) args.push('--state', opts.stateFile);
+  if (opts.stateIntervalS) args.push('--state-interval', String(opts.stateIntervalS));
+  const child: ChildProcess = spawn(anvilBinary(), args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: opts.detached ?? false,
+  });
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   let exited = false;
@@ -110,6 +130,7 @@ export async function startAnvil(
     rpcUrl,
     chainId,
     provider,
+    pid: child.pid ?? 0,
     async increaseTime(seconds) {
       await provider.send('evm_increaseTime', [seconds]);
       await provider.send('evm_mine', []);

@@ -9,6 +9,7 @@ import { runVerb, RUN_HELP } from './cli/run';
 import { gpusVerb, GPUS_HELP } from './cli/gpus';
 import { jobsVerb, JOBS_HELP } from './cli/jobs';
 import { gatewayVerb, GATEWAY_HELP } from './cli/gateway';
+import { devnetVerb, DEVNET_HELP } from './cli/devnet';
 
 const HELP = `Idlerig ${VERSION}: rent your idle GPU to an AI-inference market.
 
@@ -22,7 +23,7 @@ Usage:
       --key-passphrase-file F (its first line), or typed at the prompt.
   idlerig status [--data-dir DIR] [--json]
       Show what the node running on that data folder is doing.
-${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}  idlerig --version | --help
+${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}${DEVNET_HELP}  idlerig --version | --help
 
 Options:
   --data-dir DIR   the node's data folder (default: the desktop app's folder, or $IDLERIG_DATA_DIR)
@@ -46,6 +47,7 @@ const OWN_PARSER_VERBS: Record<string, (args: string[]) => Promise<number>> = {
   run: runVerb,
   jobs: jobsVerb,
   gateway: gatewayVerb,
+  devnet: devnetVerb,
 };
 
 export async function main(argv: string[]): Promise<number> {
