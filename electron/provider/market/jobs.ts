@@ -9,8 +9,6 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { IdlerigError, type ErrorCode } from '../../../shared/errors';
 import {
-  CHUNK_FLUSH_MS,
-  CHUNK_FLUSH_TOKENS,
   canonicalJson,
   type FrameOf,
   type GatewayFrame,
@@ -26,6 +24,7 @@ import type { InstalledModel } from '../models/registry';
 import type { MarketEngine } from './engine-adapter';
 import type { OutFrame } from './connection';
 import { AwayLog } from './away';
+import { Chunker } from './chunker';
 
 type Offer = FrameOf<GatewayFrame, 'offer'>;
 
@@ -87,9 +86,6 @@ interface Job {
   tokensSent: boolean;
   deadlineTimer: NodeJS.Timeout | null;
 }
-
-/** Bytes queued in the socket past which chunks wait and coalesce. */
-export const HIGH_WATER_BYTES = 1 << 20;
 
 type RunnerEvents = { changed: [] };
 
@@ -495,65 +491,4 @@ function jobPrice(p: Price): { amount: bigint; unit: string } {
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
-}
-
-/**
- * Batches streamed text into chunks: the first token goes at once, then a chunk every
- * CHUNK_FLUSH_MS or CHUNK_FLUSH_TOKENS tokens. While the socket's queue is over HIGH_WATER_BYTES
- * nothing is sent: the text coalesces into the next chunk (memory bounded by the job's output).
- */
-export class Chunker {
-  private text = '';
-  private tokens = 0;
-  private timer: NodeJS.Timeout | null = null;
-  private first = true;
-  sentText = '';
-  sentTokens = 0;
-  private closed = false;
-
-  constructor(
-    private readonly sendChunk: (text: string, tokens: number) => boolean,
-    private readonly buffered: () => number,
-  ) {}
-
-  push(text: string, tokens: number): void {
-    if (this.closed) return;
-    this.text += text;
-    this.tokens += tokens;
-    if (this.first || this.tokens >= CHUNK_FLUSH_TOKENS) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), CHUNK_FLUSH_MS);
-  }
-
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    if (this.text === '' && this.tokens === 0) return;
-    if (this.buffered() > HIGH_WATER_BYTES) {
-      this.timer = setTimeout(() => this.flush(), CHUNK_FLUSH_MS);
-      return;
-    }
-    if (this.sendChunk(this.text, this.tokens)) {
-      this.first = false;
-      this.sentText += this.text;
-      this.sentTokens += this.tokens;
-      this.text = '';
-      this.tokens = 0;
-    }
-  }
-
-  /** Sends what is left (waiting for the queue to drain first). */
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    while (this.buffered() > HIGH_WATER_BYTES) await new Promise((r) => setTimeout(r, 5));
-    if (this.text !== '' || this.tokens > 0) {
-      if (this.sendChunk(this.text, this.tokens)) {
-        this.sentText += this.text;
-        this.sentTokens += this.tokens;
-      }
-      this.text = '';
-      this.tokens = 0;
-    }
-  }
 }
