@@ -9,7 +9,8 @@
 // two sides so that other load on the machine hits both alike; medians are reported.
 // Like with like: the direct side uses the threads the engine reports for the model, a context
 // with the same sequences (taken from a free list the way the engine takes them), node-llama-
-// cpp's default batching on both sides, the same prompts and sampling. Each concurrency level
+// cpp's default batching on both sides, the same prompts and sampling, and streams the text
+// (onTextChunk) as the engine does. Each concurrency level
 // runs in pairs (direct, engine) whose order alternates, and the ratio is the median of the
 // pairs' ratios. CPU time is counted too (this process, plus the engine process from /proc on
 // Linux): CPU per token is far less disturbed by other load than wall-clock rates, so it shows
@@ -103,6 +104,8 @@ async function direct(llama: Llama, file: string, threads: number) {
         if (!first) first = last;
         tokens += t.length;
       },
+      // Streamed text, as the engine streams it (detokenized token by token).
+      onTextChunk: () => undefined,
     });
     const end = performance.now();
     completion.dispose({ disposeSequence: false });
