@@ -15,9 +15,12 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup?.());
 
+/** The failure is the last stderr line, in words (a notice may come before it), no stack. */
 function oneLine(r: { code: number | null; stderr: string }, code: number): void {
   expect(r.code).toBe(code);
-  expect(r.stderr).toMatch(/^idlerig: /);
+  const lines = r.stderr.trimEnd().split('\n');
+  expect(lines.at(-1)).toMatch(/^idlerig: /);
+  expect(lines.filter((l) => l.startsWith('idlerig: '))).toHaveLength(1);
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
 

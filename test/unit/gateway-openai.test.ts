@@ -355,7 +355,7 @@ describe('idlerig gateway keys', () => {
     ]) {
       const r = await gatewayCli(args);
       expect(r.code, args.join(' ')).not.toBe(0);
-      expect(r.stderr).toMatch(/^idlerig: /);
+      expect(r.stderr.trimEnd().split('\n').at(-1)).toMatch(/^idlerig: /);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });
