@@ -180,7 +180,9 @@ describe('energy attribution', () => {
     first.db.close();
 
     const again = open();
-    cleanups.push(() => again.db.close());
+    cleanups.push(() => {
+      again.db.close();
+    });
     await again.l.load();
     const after = again.l.summary();
     expect(after.today).toEqual(before.today);

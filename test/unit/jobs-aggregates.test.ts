@@ -304,7 +304,9 @@ function sample(gpuId: string, t: number, powerW: number): TelemetrySample {
 describe('currency per row', () => {
   it('a change of electricity currency relabels nothing that was already recorded', () => {
     const { db } = openJobsDb(':memory:');
-    cleanups.push(() => db.close());
+    cleanups.push(() => {
+      db.close();
+    });
     const store = new JobStore(db, { timeZone: TZ });
     const clock = { t: T0 };
     let price = { pricePerKwh: 0.3, currency: 'EUR' };
@@ -421,7 +423,9 @@ describe('import of an earlier version’s energy files', () => {
     writeFileSync(join(energy, 'days.json'), JSON.stringify({ version: 1, days }));
 
     const { db } = openJobsDb(join(t.dir, 'jobs.db'));
-    cleanups.push(() => db.close());
+    cleanups.push(() => {
+      db.close();
+    });
     const store = new JobStore(db, { timeZone: TZ });
     const mk = () =>
       new EnergyLedger({

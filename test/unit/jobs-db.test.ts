@@ -54,7 +54,9 @@ describe('crash safety (real process, SIGKILL)', () => {
     // The WAL is still there (never checkpointed by a clean close): opening must replay it.
     expect(existsSync(join(dir, 'jobs.db-wal'))).toBe(true);
     const { db, recoveredFrom } = openJobsDb(join(dir, 'jobs.db'));
-    cleanups.push(() => db.close());
+    cleanups.push(() => {
+      db.close();
+    });
     expect(recoveredFrom).toBeUndefined();
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     const rows = db.prepare(`SELECT id, status, earned FROM jobs`).all() as {
@@ -98,7 +100,9 @@ describe('schema migrations', () => {
     old.db.close();
 
     const report = openJobsDb(file);
-    cleanups.push(() => report.db.close());
+    cleanups.push(() => {
+      report.db.close();
+    });
     expect(report.migratedFrom).toBe(1);
     expect(report.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const q = new JobQueries(report.db);
@@ -135,7 +139,9 @@ describe('schema migrations', () => {
   it('applies nothing twice', async () => {
     const dir = await folder();
     const r = openJobsDb(join(dir, 'jobs.db'));
-    cleanups.push(() => r.db.close());
+    cleanups.push(() => {
+      r.db.close();
+    });
     expect(migrate(r.db)).toBeNull();
   });
 });
@@ -185,7 +191,9 @@ describe('a damaged database', () => {
       bytes.fill(0xa5, p * pageSize + 8, p * pageSize + 200);
     writeFileSync(file, bytes);
     const again = openJobsDb(file);
-    cleanups.push(() => again.db.close());
+    cleanups.push(() => {
+      again.db.close();
+    });
     expect(again.recoveredFrom?.backup).toMatch(/jobs\.db\.corrupt-/);
     expect(readFileSync(again.recoveredFrom!.backup).equals(bytes)).toBe(true);
     expect(new JobQueries(again.db).count()).toBe(0);
