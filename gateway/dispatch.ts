@@ -1,9 +1,10 @@
 // Running one requester job on the market. A provider is matched and offered the job (the input
 // inline when small); a decline, a failure or a lost connection BEFORE the first token moves the
-// job to another provider (bounded); AFTER it, the job fails and the caller ends the stream with
-// an error event. No provider: wait for one up to a bound, then 503. The requester leaving
-// cancels the provider's job at once and the charge is what the provider generated until then.
-// Every job ends in the ledger; `onCharge` is where a job's charge is final (the payments hook).
+// job to another provider (bounded), and so does one during a non-streamed job (nothing has
+// reached the requester); AFTER the first streamed token, the job fails and the caller ends the
+// stream with an error event. No provider: wait for one up to a bound, then 503. The requester
+// leaving cancels the provider's job at once and the charge is what the provider generated until
+// then. Every job ends in the ledger; `onCharge` is where a job's charge is final (the payments hook).
 import { createHash, randomUUID } from 'node:crypto';
 import {
   canonicalJson,
@@ -318,7 +319,12 @@ export class Dispatcher {
             receipt: null,
           });
         }
-        if (ttftMs === null && !tokensSent) return finish({ kind: 'next', failure: true, why });
+        // Nothing reached the requester yet (no token, or a whole response not yet sent): another
+        // provider can still answer. The failed provider's partial work has no receipt and is
+        // not charged.
+        if ((ttftMs === null && !tokensSent) || !req.onText) {
+          return finish({ kind: 'next', failure: true, why });
+        }
         finish({
           kind: 'failed',
           error: new DispatchError(

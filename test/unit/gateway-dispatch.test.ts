@@ -1,7 +1,8 @@
 // Dispatch decisions on a real gateway (in this process, loopback, port 0) with providers that
 // speak the wire protocol by hand over real WebSockets, each with a real secp256k1 key: the
 // request mapped into the offer, a decline moved to another provider, a paused provider waited
-// for and then 503, a receipt signed by the wrong key stored as unverified-bad.
+// for and then 503, a non-streamed job moved when its provider dies mid-answer, a receipt signed
+// by the wrong key stored as failed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Wallet, type HDNodeWallet } from 'ethers';
@@ -46,7 +47,7 @@ const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 /** A provider serving model "hand" that answers every offer as `behave` says. */
 async function provider(
   floorOut: string,
-  behave: 'serve' | 'decline' | 'wrong-key',
+  behave: 'serve' | 'decline' | 'wrong-key' | 'die-mid',
   wallet: HDNodeWallet = Wallet.createRandom(),
 ): Promise<{ p: RawProvider; offers: FrameOf<GatewayFrame, 'offer'>[]; wallet: HDNodeWallet }> {
   const p = new RawProvider(gw.url);
@@ -81,6 +82,7 @@ async function provider(
       });
     p.send({ type: 'accept', jobId: f.jobId });
     p.send({ type: 'chunk', jobId: f.jobId, seq: 0, text: 'Hi there', tokens: 2 });
+    if (behave === 'die-mid') return p.ws.terminate();
     const usage = { tokensIn: 5, tokensOut: 2 };
     const r: Receipt = {
       jobId: f.jobId,
@@ -181,6 +183,25 @@ describe('dispatch', () => {
     expect(ok.choices[0]!.text).toBe('Hi there');
     only.p.close();
     await only.p.closed;
+  });
+
+  it('a non-streamed job whose provider dies after its first token is answered by another', async () => {
+    const dying = await provider('1000', 'die-mid');
+    const fine = await provider('2000', 'serve');
+    const r = await client.completions.create({
+      model: 'hand',
+      prompt: 'x',
+      max_tokens: 2,
+      provider: { sort: 'price' },
+    } as OpenAI.CompletionCreateParamsNonStreaming);
+    expect(r.choices[0]!.text).toBe('Hi there');
+    expect(dying.offers).toHaveLength(1);
+    expect(gw.store.getJob(r.id.replace(/^cmpl-/, ''))).toMatchObject({
+      attempts: 2,
+      provider: fine.wallet.address,
+    });
+    fine.p.close();
+    await fine.p.closed;
   });
 
   it('a receipt signed by another key is stored as failed verification and the provider is skipped for 30 s', async () => {
