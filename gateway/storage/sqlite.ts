@@ -239,6 +239,7 @@ export class SqliteStore implements GatewayStore {
     this.writeBatch = db.transaction(() => {
       const queue = this.queue;
       this.queue = [];
+      const tallies = new Map<string, { at: string; done: number; failed: number }>();
       for (const { job, receipt } of queue) {
         this.st.insertJob.run({
           id: job.id,
@@ -267,14 +268,14 @@ export class SqliteStore implements GatewayStore {
           );
         }
         if (job.provider) {
-          this.st.tally.run({
-            address: job.provider,
-            at: job.endedAt,
-            done: job.outcome === 'done' ? 1 : 0,
-            failed: job.outcome === 'error' ? 1 : 0,
-          });
+          const t = tallies.get(job.provider) ?? { at: job.endedAt, done: 0, failed: 0 };
+          if (job.outcome === 'done') t.done++;
+          else if (job.outcome === 'error') t.failed++;
+          tallies.set(job.provider, t);
         }
       }
+      // One upsert per provider per batch, not per job.
+      for (const [address, t] of tallies) this.st.tally.run({ address, ...t });
       for (const [id, [spent, today, day]] of this.spends) {
         this.st.saveSpend.run(spent.toString(), today.toString(), day, id);
       }

@@ -154,6 +154,7 @@ describe('dispatch', () => {
       charge: 1n,
     });
     await expect.poll(() => gw.store.getReceipt(job.id)?.verified, { timeout: 10_000 }).toBe(true);
+    expect(gw.store.getProvider(dear.wallet.address)).toMatchObject({ jobsDone: 1, jobsFailed: 0 });
     cheap.p.close();
     dear.p.close();
     await Promise.all([cheap.p.closed, dear.p.closed]);
