@@ -205,6 +205,36 @@ describe('dispatch', () => {
     await fine.p.closed;
   });
 
+  it('per-key tokens-per-minute limit and daily budget: 429 once used up (the budget with x-should-retry: false)', async () => {
+    const serving = await provider('1000', 'serve');
+    const call = (key: string) =>
+      fetch(`${gw.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'hand', prompt: 'x', max_tokens: 2 }),
+      });
+    // Each job uses 7 tokens (5 in, 2 out) and costs 1.
+    const tpm = createKey(gw.store, { credit: 1000n, limits: { tpm: 10 } }).key;
+    expect((await call(tpm)).status).toBe(200);
+    const second = await call(tpm);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('x-ratelimit-limit-tokens')).toBe('10');
+    const third = await call(tpm);
+    expect(third.status).toBe(429);
+    expect(third.headers.get('x-ratelimit-remaining-tokens')).toBe('0');
+    expect(Number(third.headers.get('retry-after-ms'))).toBeGreaterThan(0);
+    const budget = createKey(gw.store, { credit: 1000n, limits: { budgetPerDay: 1n } }).key;
+    expect((await call(budget)).status).toBe(200);
+    const over = await call(budget);
+    expect(over.status).toBe(429);
+    expect(over.headers.get('x-should-retry')).toBe('false');
+    expect(((await over.json()) as { error: { message: string } }).error.message).toMatch(
+      /daily budget/,
+    );
+    serving.p.close();
+    await serving.p.closed;
+  });
+
   it('a receipt signed by another key is stored as failed verification and the provider is skipped for 30 s', async () => {
     const liar = await provider('1000', 'wrong-key');
     const r = await client.completions.create({ model: 'hand', prompt: 'x', max_tokens: 2 });
