@@ -36,7 +36,11 @@
 // committed (WAL) and survives a crash of the process. Calls never throw for a storage problem
 // after the database opened: such a failure is logged and returned as `false`, so a job is
 // never failed because its bookkeeping failed. Invalid input (a bad id, a negative amount)
-// throws IdlerigError('INVALID_PARAMS').
+// throws IdlerigError('INVALID_PARAMS'); end() of an id never start()ed, without `init`,
+// throws IdlerigError('NOT_FOUND').
+//
+// Reading back: node.jobs.queries (list with filters, get, aggregates per day/hour with
+// earnings per token as exact decimal strings), or the jobs.* API calls (shared/api/jobs.ts).
 //
 // Amounts are bigint in the token's smallest unit (decimal strings on the wire/API and in CSV).
 
