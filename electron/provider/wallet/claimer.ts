@@ -71,8 +71,13 @@ export class Claimer {
     return out;
   }
 
-  /** One round: decide, and claim if something is due. Rounds never overlap. */
+  /**
+   * One round: decide, and claim if something is due. Rounds never overlap: a forced round (claim
+   * now) asked while a watch round runs waits for it and then runs, so it is never swallowed.
+   */
   tick(force: ClaimReason | null = null): Promise<ClaimRound> {
+    if (this.running && force)
+      return this.running.catch(() => undefined).then(() => this.tick(force));
     if (this.running) return this.running;
     this.running = this.round(force).finally(() => (this.running = null));
     return this.running;
