@@ -17,11 +17,15 @@ Usage:
   idlerig --headless [--data-dir DIR] [--port N] [--listen ADDR] [--quiet]
           [--gateway URL]... [--key-passphrase-file F]
       Run the provider node without a window; serve the dashboard and API on
+          [--chain-rpc URL --hub ADDR [--chain-id N]]
       127.0.0.1:N (default ${DEFAULT_PORT}; 0 picks a free port). Prints the dashboard link.
       --gateway URL (repeatable, as the gateway prints it) serves that gateway besides the
       ones in Settings → Network. The node key's passphrase: $IDLERIG_KEY_PASSPHRASE,
       --key-passphrase-file F (its first line), or typed at the prompt.
   idlerig status [--data-dir DIR] [--json]
+      --chain-rpc URL --hub ADDR: the chain this node is paid on (its own RPC and the pinned
+      payment hub; --chain-id N, default the RPC's), over Settings → Wallet. Vouchers from a
+      gateway are checked against it; earnings are claimed to the payout address by themselves.
       Show what the node running on that data folder is doing.
 ${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}${DEVNET_HELP}  idlerig --version | --help
 
@@ -70,6 +74,9 @@ export async function main(argv: string[]): Promise<number> {
         'key-passphrase-file': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
+        'chain-rpc': { type: 'string' },
+        'chain-id': { type: 'string' },
+        hub: { type: 'string' },
         catalog: { type: 'string' },
         sha256: { type: 'string' },
         name: { type: 'string' },
@@ -104,6 +111,17 @@ export async function main(argv: string[]): Promise<number> {
       gateways: values.gateway ?? [],
       ...(values['key-passphrase-file']
         ? { keyPassphraseFile: values['key-passphrase-file'] }
+      ...(values['chain-rpc'] !== undefined ||
+      values.hub !== undefined ||
+      values['chain-id'] !== undefined
+        ? {
+            chain: {
+              rpcUrl: values['chain-rpc'],
+              hub: values.hub,
+              chainId: values['chain-id'],
+            },
+          }
+        : {}),
         : {}),
     });
   }

@@ -44,6 +44,8 @@ export interface DispatchOptions {
   /** Inputs at most this long (JSON) travel inline in the offer. */
   inlineInputBytes: number;
   onCharge?: (c: FinalCharge) => void;
+  /** A running job's completion tokens so far (the payments hook's vouchers during streams). */
+  onProgress?: (jobId: string, provider: string | null, price: Price, tokensOut: number) => void;
 }
 
 /** A job's charge once it is final: what the requester's key paid and the provider earned. */
@@ -350,6 +352,7 @@ export class Dispatcher {
           tokensOut += tokens;
           parts.push(text);
           if (settled || cancelled) return;
+          o.onProgress?.(jobId, session.address, price, tokensOut);
           if (ttftMs === null) ttftMs = performance.now() - t0;
           req.onText?.(text, tokens);
         },

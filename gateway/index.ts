@@ -10,6 +10,7 @@ import { Dispatcher, type FinalCharge } from './dispatch';
 import { KeyService } from './keys';
 import { GatewayMetrics } from './metrics';
 import { PriceList } from './prices';
+import type { PaymentsHook } from './payments/dispatch-hook';
 import { NonceBook } from './providers/login';
 import { ProviderRegistry } from './providers/registry';
 import { ProviderSession } from './providers/session';
@@ -38,8 +39,10 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** A store other than the data folder's SQLite database. */
   store?: GatewayStore;
-  /** Where a job's charge is final (payments hook in later here). */
+  /** Where a job's charge is final. */
   onCharge?: (c: FinalCharge) => void;
+  /** The gateway as payer (gateway/payments/setup.ts); absent: providers are not paid on chain. */
+  payments?: PaymentsHook;
   log?: (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) => void;
   defaultMetrics?: boolean;
   /** Check receipt signatures (default true; the capacity benchmark's stubs do not sign). */
@@ -64,7 +67,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   mkdirSync(o.dataDir, { recursive: true });
   const store = o.store ?? new SqliteStore(join(o.dataDir, GATEWAY_DB));
   const host = o.host ?? '127.0.0.1';
-  const chainId = o.chainId ?? 31337;
+  const payments = o.payments ?? null;
+  const chainId = o.chainId ?? payments?.announce.chainId ?? 31337;
   const maxFrameBytes = o.maxFrameBytes ?? MAX_FRAME_BYTES;
   const metrics = new GatewayMetrics({ defaultMetrics: o.defaultMetrics ?? true });
   const registry = new ProviderRegistry();
@@ -102,6 +106,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       metrics.providersOnline.set(registry.online);
       store.providerSeen(s.address as string, new Date().toISOString());
       log('info', 'provider logged in', { address: s.address, session: s.id });
+      payments?.loggedIn(s);
     },
     changed: () => registry.changed(),
     closed: (s: ProviderSession) => {
@@ -109,6 +114,8 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
       metrics.providersOnline.set(registry.online);
     },
     protocolError: (code: string) => metrics.protocolErrors.inc({ code }),
+    payment: (s: ProviderSession, f: Parameters<PaymentsHook['answered']>[1]) =>
+      payments?.answered(s, f),
     awayReport: (s: ProviderSession, jobs: { jobId: string; outcome: string }[]) => {
       log('info', 'provider reported jobs that ended while it was away', {
         address: s.address,
@@ -163,8 +170,17 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     jobTimeoutMs: o.jobTimeoutMs ?? 600_000,
     cancelGraceMs: o.cancelGraceMs ?? 2000,
     inlineInputBytes: 64 * 1024,
-    ...(o.onCharge ? { onCharge: o.onCharge } : {}),
+    ...(o.onCharge || payments
+      ? {
+          onCharge: (c: FinalCharge) => {
+            payments?.charged(c);
+            o.onCharge?.(c);
+          },
+        }
+      : {}),
+    ...(payments ? { onProgress: payments.progress.bind(payments) } : {}),
   });
+  payments?.attach(registry);
   const sweep = setInterval(
     () => {
       registry.sweep(Date.now());
@@ -185,6 +201,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        payments?.close();
         registry.closeAll(1001, 'the gateway is stopping');
         wss.close();
         server.closeAllConnections();

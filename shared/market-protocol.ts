@@ -32,6 +32,18 @@
  *   gateway  -> provider  pause {reason} | resume    the operator stops sending offers
  *   either   -> either    protocol_error   a frame that failed to parse; fatal ones close the socket
  *
+ *   Payments (DESIGN.md "Payments"; only from a gateway that pays on chain):
+ *   gateway  -> provider  payer            after login, once its channel to this provider is open:
+ *                                          the payer address, chain id, hub and token it pays in
+ *                                          (again after each top-up); no offers until answered
+ *   provider -> gateway   payer_ack        checked against the provider's own chain settings;
+ *                                          ok false: the provider will not be paid (it declines)
+ *   gateway  -> provider  voucher          the cumulative EIP-712 voucher (shared/payments.ts) and
+ *                                          the job ids it newly pays; after each job and every few
+ *                                          seconds of a long stream; the latest again at login
+ *   provider -> gateway   voucher_ack      stored durably (the cumulative it holds now)
+ *                       | voucher_rejected {reason: vouchers.ts's check that failed}
+ *
  * A job id is the gateway's; the provider answers each offer once. Amounts are decimal strings
  * of the token's smallest unit. Hashes are lowercase hex sha256 without 0x. The input's hash is
  * sha256 of canonicalJson(input.body) as UTF-8; an LLM output's is sha256 of its text as UTF-8,
@@ -39,6 +51,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES } from './errors';
+import { SignedVoucherWireSchema } from './payments';
 import { SignedReceiptSchema } from './receipt';
 
 export const MARKET_PROTOCOL_VERSION = 1;
@@ -214,6 +227,38 @@ export type ProtocolErrorCode = (typeof PROTOCOL_ERRORS)[number];
 /** Error codes of a job's `error` frame: the engine's (shared/errors.ts). */
 export const JobErrorCodeSchema = z.enum(ERROR_CODES);
 
+const Address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'an address: 0x and 40 hex digits');
+
+/** Who pays a gateway's providers, and in what (the payer frame). */
+export const PayerSchema = z.object({
+  address: Address,
+  chainId: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  hub: Address,
+  token: z.object({
+    address: Address,
+    symbol: Text(32),
+    decimals: z.number().int().min(0).max(36),
+  }),
+});
+export type Payer = z.infer<typeof PayerSchema>;
+
+/** Why a provider refused a voucher (electron/provider/wallet/vouchers.ts RejectReason). */
+export const VOUCHER_REJECTIONS = [
+  'malformed',
+  'chain',
+  'contract',
+  'provider',
+  'payer',
+  'token',
+  'signature',
+  'epoch',
+  'over-lock',
+  'decreased',
+  'unpaid', // the provider is configured for no chain: it cannot check vouchers
+  'unavailable', // its chain could not be read: send it again later
+] as const;
+export type VoucherRejection = (typeof VOUCHER_REJECTIONS)[number];
+
 const frame = <T extends string, S extends z.ZodRawShape>(type: T, shape: S) =>
   z.object({ v: z.literal(MARKET_PROTOCOL_VERSION), type: z.literal(type), ...shape });
 
@@ -266,6 +311,8 @@ export const GatewayFrameSchema = z.discriminatedUnion('type', [
   frame('cancel', { jobId: JobId, reason: z.enum(['CLIENT_GONE', 'DEADLINE', 'SHUTDOWN']) }),
   frame('pause', { reason: Text(1024) }),
   frame('resume', {}),
+  frame('payer', { payer: PayerSchema }),
+  frame('voucher', { voucher: SignedVoucherWireSchema, jobIds: z.array(JobId).max(10_000) }),
   ProtocolErrorFrame,
 ]);
 export type GatewayFrame = z.infer<typeof GatewayFrameSchema>;
@@ -334,6 +381,13 @@ export const ProviderFrameSchema = z.discriminatedUnion('type', [
   }),
   frame('pause', { reason: Text(1024) }),
   frame('resume', {}),
+  frame('payer_ack', { ok: z.boolean(), message: Text(1024) }),
+  frame('voucher_ack', { epoch: z.number().int().nonnegative(), cumulative: DecimalAmount }),
+  frame('voucher_rejected', {
+    reason: z.enum(VOUCHER_REJECTIONS),
+    message: Text(1024),
+    cumulative: DecimalAmount,
+  }),
   ProtocolErrorFrame,
 ]);
 export type ProviderFrame = z.infer<typeof ProviderFrameSchema>;

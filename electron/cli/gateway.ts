@@ -9,6 +9,7 @@ import pino from 'pino';
 import { IdlerigError } from '../../shared/errors';
 import { usage } from './errors';
 import { GATEWAY_DB, startGateway } from '../../gateway/index';
+import { openGatewayPayments } from '../../gateway/payments/setup';
 import { createKey } from '../../gateway/keys';
 import { PriceList } from '../../gateway/prices';
 import { SqliteStore } from '../../gateway/storage/sqlite';
@@ -17,8 +18,15 @@ import { defaultDataDir } from '../provider/paths';
 
 export const GATEWAY_HELP = `  idlerig gateway [--port N] [--host ADDR] [--data-dir DIR] [--price-file F]
                   [--chain-id N] [--origin URL]
+                  [--rpc URL --hub ADDR --token ADDR [--operator-keystore F]
+                   [--deposit AMOUNT] [--low-water AMOUNT]]
       Run a market gateway: the OpenAI-compatible API (/v1), the Open Inference Protocol (/v2),
       /metrics, and the providers' WebSocket. Prints "Gateway: URL" (port 0 picks a free port).
+      With --rpc/--hub/--token it pays its providers on chain: a payment channel to each (locks
+      --deposit, default 1000 tokens; topped up below --low-water, default a quarter of it) and a
+      cumulative voucher after every job and every 3 s of a stream. The operator key comes from
+      $IDLERIG_OPERATOR_KEY, or --operator-keystore F with $IDLERIG_OPERATOR_PASSPHRASE.
+      Without them the gateway runs unpaid (it says so once). Requesters pay by API key.
   idlerig gateway keys create [--name NAME] [--credit AMOUNT] [--budget AMOUNT] [--rpm N]
                   [--tpm N] [--parallel N] [--data-dir DIR] [--json]
   idlerig gateway keys list|revoke ID|credit ID AMOUNT [--data-dir DIR] [--json]
@@ -77,6 +85,12 @@ export async function gatewayVerb(args: string[]): Promise<number> {
         'price-file': { type: 'string' },
         'chain-id': { type: 'string' },
         origin: { type: 'string' },
+        rpc: { type: 'string' },
+        hub: { type: 'string' },
+        token: { type: 'string' },
+        'operator-keystore': { type: 'string' },
+        deposit: { type: 'string' },
+        'low-water': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -97,6 +111,35 @@ export async function gatewayVerb(args: string[]): Promise<number> {
     pino.destination(2),
   );
   const dir = gatewayDir(values['data-dir']);
+  const chainFlags = [values.rpc, values.hub, values.token].filter((v) => v !== undefined);
+  if (chainFlags.length !== 0 && chainFlags.length !== 3)
+    usage('Paying providers on chain needs all of --rpc URL --hub ADDR --token ADDR');
+  const deposit = amount('--deposit', values.deposit);
+  const lowWater = amount('--low-water', values['low-water']);
+  const log = (level: 'info' | 'warn' | 'error', msg: string, data?: Record<string, unknown>) =>
+    logger[level](data ?? {}, msg);
+  mkdirSync(dir, { recursive: true });
+  const payments =
+    chainFlags.length === 3
+      ? await openGatewayPayments(
+          {
+            rpcUrl: values.rpc as string,
+            hub: values.hub as string,
+            token: values.token as string,
+            ...(values['operator-keystore']
+              ? { keystoreFile: resolve(values['operator-keystore']) }
+              : {}),
+            ...(deposit !== undefined ? { deposit } : {}),
+            ...(lowWater !== undefined ? { lowWater } : {}),
+          },
+          dir,
+          log,
+        )
+      : undefined;
+  if (!payments)
+    process.stderr.write(
+      'Unpaid: no --rpc/--hub/--token, so providers get no vouchers (requesters still pay by key).\n',
+    );
   const store = openStore(dir);
   let gw;
   try {
@@ -108,7 +151,8 @@ export async function gatewayVerb(args: string[]): Promise<number> {
       ...(values.origin ? { origin: values.origin } : {}),
       ...(chainId ? { chainId } : {}),
       ...(prices ? { prices } : {}),
-      log: (level, msg, data) => logger[level](data ?? {}, msg),
+      ...(payments ? { payments } : {}),
+      log,
     });
   } catch (err) {
     store.close();
@@ -121,6 +165,10 @@ export async function gatewayVerb(args: string[]): Promise<number> {
     );
   }
   process.stdout.write(`Gateway: ${gw.url}\n`);
+  if (payments)
+    process.stdout.write(
+      `Payer: ${payments.announce.address} on chain ${payments.announce.chainId} (hub ${payments.announce.hub}, ${payments.announce.token.symbol})\n`,
+    );
   await new Promise<void>((done) => {
     const stop = (): void => {
       process.off('SIGINT', stop);

@@ -6,6 +6,7 @@ import { installProcessGuards } from '../provider/process-guard';
 import { resolveDataDir } from './context';
 import { gatewayWsUrl } from '../../shared/market-protocol';
 import { IdlerigError } from '../../shared/errors';
+import { ChainSettingsSchema, type ChainSettings } from '../../shared/api/wallet';
 
 export const DEFAULT_PORT = 7420;
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -18,6 +19,46 @@ export interface ServeOptions {
   /** --gateway URL (repeatable): gateways served besides the settings' ones. */
   gateways?: string[];
   keyPassphraseFile?: string;
+  /** --chain-rpc, --hub, --chain-id as given (checked here). */
+  chain?: { rpcUrl?: string | undefined; hub?: string | undefined; chainId?: string | undefined };
+}
+
+/** The chain flags checked; the chain id, when not given, is the RPC's own. */
+async function chainOption(c: NonNullable<ServeOptions['chain']>): Promise<ChainSettings> {
+  if (!c.rpcUrl || !c.hub)
+    throw new IdlerigError(
+      'INVALID_PARAMS',
+      'Payments need both --chain-rpc URL and --hub ADDRESS',
+    );
+  let chainId = c.chainId === undefined ? NaN : Number(c.chainId);
+  if (c.chainId !== undefined && !(Number.isSafeInteger(chainId) && chainId > 0))
+    throw new IdlerigError(
+      'INVALID_PARAMS',
+      `--chain-id must be a positive whole number, not ${c.chainId}`,
+    );
+  if (c.chainId === undefined) {
+    try {
+      const res = await fetch(c.rpcUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      chainId = Number(BigInt(((await res.json()) as { result: string }).result));
+    } catch (err) {
+      throw new IdlerigError(
+        'CHAIN_UNAVAILABLE',
+        `--chain-rpc ${c.rpcUrl} does not answer as a chain (${(err as Error).message}); give --chain-id N to start anyway`,
+      );
+    }
+  }
+  const r = ChainSettingsSchema.safeParse({ rpcUrl: c.rpcUrl, hub: c.hub, chainId });
+  if (!r.success)
+    throw new IdlerigError(
+      'INVALID_PARAMS',
+      `Chain options: ${r.error.issues[0]?.message ?? 'invalid'}`,
+    );
+  return r.data;
 }
 
 /** `idlerig --headless`: the provider node with the dashboard on loopback until SIGINT/SIGTERM. */
@@ -47,6 +88,7 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
       'The dashboard is not built (run `npm run build`); serving the API only.\n',
     );
 
+  const chain = opts.chain ? await chainOption(opts.chain) : undefined;
   const paths = resolveDataDir(opts.dataDir);
   const headless = await startHeadless({
     dataDir: paths.root,
@@ -56,6 +98,7 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
     echoLogs: !opts.quiet,
     market: {
       gateways: opts.gateways ?? [],
+      ...(chain ? { chain } : {}),
       ...(opts.keyPassphraseFile ? { passphraseFile: opts.keyPassphraseFile } : {}),
     },
   });

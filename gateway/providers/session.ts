@@ -47,6 +47,8 @@ export interface SessionHooks {
   closed(s: ProviderSession): void;
   protocolError(code: ProtocolErrorCode): void;
   awayReport(s: ProviderSession, jobs: P<'away_report'>['jobs']): void;
+  /** The provider answered a payer or voucher frame (gateway/payments/dispatch-hook.ts). */
+  payment?(s: ProviderSession, frame: P<'payer_ack' | 'voucher_ack' | 'voucher_rejected'>): void;
 }
 
 let nextSession = 1;
@@ -203,6 +205,10 @@ export class ProviderSession {
         return this.hooks.changed(this);
       case 'protocol_error':
         return;
+      case 'payer_ack':
+      case 'voucher_ack':
+      case 'voucher_rejected':
+        return this.hooks.payment?.(this, f);
       case 'accept':
         return this.job(f.jobId)?.accepted();
       case 'decline': {

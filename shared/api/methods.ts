@@ -40,6 +40,7 @@ export const METHOD_NAMES = [
   'jobs.export',
   'jobs.storage',
   // The wallet (shared/api/wallet.ts).
+  'wallet.earnings',
 ] as const;
 
 export type MethodName = (typeof METHOD_NAMES)[number];

@@ -1,5 +1,6 @@
 import type { ProviderNode } from '../node';
 import type { Handlers } from './router';
+import { paymentsOf } from '../market/node-market';
 
 /** The API of the provider node: every call of shared/api/contract.ts, in one place. */
 export function nodeHandlers(node: ProviderNode): Handlers {
@@ -64,5 +65,13 @@ export function nodeHandlers(node: ProviderNode): Handlers {
     'jobs.aggregates': (params) => node.jobs.queries.aggregates(params),
     'jobs.export': (filter) => node.jobs.exportCsv(filter),
     'jobs.storage': () => node.jobs.storage(),
+    'wallet.earnings': async () =>
+      (await paymentsOf(node.market)?.earnings()) ?? {
+        problem: 'The market is not running',
+        chain: node.settings.get().wallet.chain,
+        provider: null,
+        channels: [],
+        lastClaim: null,
+      },
   };
 }

@@ -50,7 +50,7 @@ import {
   ASSUMED_TOKENS_PER_S,
   ASSUMED_TENSOR_S,
 } from './pricing';
-import { GatewaySession } from './session';
+import { GatewaySession, type SessionPayments } from './session';
 import type { OfferVerdict } from './jobs';
 
 export interface MarketPolicy {
@@ -76,7 +76,19 @@ export interface MarketClientOptions {
   setMarket: (view: MarketView | undefined) => void;
   /** Gateways from the command line (headless --gateway), besides the settings' ones. */
   extraGateways?: readonly string[];
+  /** The node's payments (market/payments.ts): vouchers, the credit limit, the job's token. */
+  payments?: MarketPayments;
   backoff?: BackoffOptions;
+}
+
+/** What the market client asks of the node's payments (market/payments.ts ProviderPayments). */
+export interface MarketPayments extends SessionPayments {
+  /** The credit limit on an offer worth at most `price`; null: no objection. */
+  credit(gateway: string, price: bigint): OfferVerdict | null;
+  tokenOf(gateway: string): { symbol: string; decimals: number; address: string } | null;
+  start?(): void;
+  stop?(): Promise<void>;
+  onSettings?(): void;
 }
 
 type MarketEvents = { changed: [] };
@@ -109,6 +121,7 @@ export class MarketClient extends EventEmitter<MarketEvents> {
 
   start(): void {
     this.running = true;
+    this.opts.payments?.start?.();
     this.sync();
     // The node key is made on first run, even before a gateway is configured, where possible.
     void this.nodeKey().catch(() => undefined);
@@ -120,6 +133,7 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     this.sessions.clear();
     if (this.countdown) clearInterval(this.countdown);
     this.countdown = null;
+    void this.opts.payments?.stop?.();
   }
 
   /** The gateway URLs to connect to now. */
@@ -140,6 +154,7 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     for (const s of this.sessions.values()) void s.refreshCapabilities();
   }
 
+    this.opts.payments?.onSettings?.();
   /** The earning policy's answer changed: pause or resume offers on every gateway. */
   onPolicy(): void {
     for (const s of this.sessions.values()) {
@@ -228,11 +243,12 @@ export class MarketClient extends EventEmitter<MarketEvents> {
         engine: this.opts.engine,
         recorder: this.recorderProxy,
         energy: this.opts.energy,
-        evaluate: (offer, model) => this.evaluate(offer, model),
+        evaluate: (offer, model) => this.evaluate(offer, model, url),
         parallelism: () => this.opts.parallelism(),
         revenueOf: (earned) => toCurrency(earned, this.opts.settings().network.pricing),
         token: () => {
           const p = this.opts.settings().network.pricing;
+      ...(this.opts.payments ? { payments: this.opts.payments } : {}),
           return { symbol: p.tokenSymbol, decimals: p.tokenDecimals, address: null };
         },
         measured: (sha, tps, tensorS) => this.measured(sha, tps, tensorS),
@@ -241,6 +257,8 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     s.on('changed', () => this.changed());
     s.on('shared', (kind, frame) => {
       const at = new Date().toISOString();
+          const paid = this.opts.payments?.tokenOf(url);
+          if (paid) return paid;
       if (kind === 'capabilities')
         this.shared = { ...this.shared, capabilities: { gateway: url, at, frame } };
       else
@@ -317,18 +335,30 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     });
   }
 
-  private evaluate(offer: FrameOf<GatewayFrame, 'offer'>, model: InstalledModel): OfferVerdict {
+  private evaluate(
+    offer: FrameOf<GatewayFrame, 'offer'>,
+    model: InstalledModel,
+    gateway: string,
+  ): OfferVerdict {
     const policy = this.opts.policy();
     if (!policy.accepting)
       return { accept: false, reasonCode: policy.reasonCode, reason: policy.reason };
     const pricing = this.opts.settings().network.pricing;
     const kind = model.engine === 'onnx' ? 'onnx' : 'llm';
     const speed = this.speedOf(model.sha256);
+    // The floor offers are held to moved: advertise it, or gateways keep offering the old one.
+    this.refreshCapabilities();
     const floor = floorPrice(kind, policy.priceFloor, pricing, speed);
     // The advertised floor is the policy's minimum price (electricity + margin) spread over the
     // job's expected time, so meeting it is the policy's test; evaluateOffer gives the words.
     if (meetsFloor(offer.price, floor))
-      return { accept: true, reasonCode: 'PRICE_OK', reason: 'At or above the price floor' };
+      return (
+        this.opts.payments?.credit(gateway, offerMaxCharge(offer.price, offer.maxTokens)) ?? {
+          accept: true,
+          reasonCode: 'PRICE_OK',
+          reason: 'At or above the price floor',
+        }
+      );
     const seconds =
       kind === 'onnx'
         ? (speed.tensorS ?? ASSUMED_TENSOR_S)

@@ -8,6 +8,15 @@ import { headlessPassphrase, loadOrCreateNodeKey } from '../wallet/node-key';
 import type { BackoffOptions } from './connection';
 import { nodeEngine } from './engine-adapter';
 import { MarketClient } from './index';
+import { ProviderPayments } from './payments';
+import type { ChainSettings } from '../../../shared/api/wallet';
+
+const PAYMENTS = new WeakMap<MarketClient, ProviderPayments>();
+
+/** The node's payments (wallet.earnings, the wallet's claim now). */
+export function paymentsOf(market: MarketClient): ProviderPayments | null {
+  return PAYMENTS.get(market) ?? null;
+}
 
 export interface NodeMarketOptions {
   /** Gateways from the command line (headless --gateway, repeatable), not saved in settings. */
@@ -20,6 +29,8 @@ export interface NodeMarketOptions {
   /** --key-passphrase-file. */
   passphraseFile?: string;
   backoff?: BackoffOptions;
+  /** The chain from the command line (--chain-rpc, --chain-id, --hub), over settings.wallet.chain. */
+  chain?: ChainSettings;
 }
 
 export function createNodeMarket(node: ProviderNode, opts: NodeMarketOptions = {}): MarketClient {
@@ -31,17 +42,32 @@ export function createNodeMarket(node: ProviderNode, opts: NodeMarketOptions = {
       prompt: node.mode === 'headless',
     }),
   };
-  const market = new MarketClient({
+  const loadKey = async () => {
+    const r = await loadOrCreateNodeKey({ dataDir: node.paths.root, protection });
+    if (r.created)
+      log.info('node key created', { address: r.key.address, protection: r.key.protection });
+    if (r.emptyFileKeptAs)
+      log.warn('an empty node key file was kept aside', { keptAs: r.emptyFileKeptAs });
+    return r.key;
+  };
+  const recorder = (): JobRecorder | null =>
+    (node as unknown as { jobs?: { recorder?: JobRecorder } }).jobs?.recorder ?? null;
+  // eslint-disable-next-line prefer-const -- the market and its payments refer to each other
+  let market: MarketClient;
+  const payments = new ProviderPayments({
+    dataDir: node.paths.root,
+    chain: () => opts.chain ?? node.settings.get().wallet.chain,
+    wallet: () => node.settings.get().wallet,
+    // One key for the market and the payments: the market's loader caches it.
+    key: () => market.nodeKey(),
+    recorder,
+    log: node.logger.scope('payments'),
+  });
+  market = new MarketClient({
     log,
+    payments,
     settings: () => node.settings.get(),
-    loadKey: async () => {
-      const r = await loadOrCreateNodeKey({ dataDir: node.paths.root, protection });
-      if (r.created)
-        log.info('node key created', { address: r.key.address, protection: r.key.protection });
-      if (r.emptyFileKeptAs)
-        log.warn('an empty node key file was kept aside', { keptAs: r.emptyFileKeptAs });
-      return r.key;
-    },
+    loadKey,
     models: () => node.models.list(),
     engine: nodeEngine(node.engine, () => node.models.list()),
     parallelism: () => node.engine.status().config.parallelism,
@@ -71,14 +97,14 @@ export function createNodeMarket(node: ProviderNode, opts: NodeMarketOptions = {
     },
     policy: () => node.policy(),
     // The job record opens before the market starts; a node without one records nothing.
-    recorder: () =>
-      (node as unknown as { jobs?: { recorder?: JobRecorder } }).jobs?.recorder ?? null,
+    recorder,
     // The engine reports each job's energy itself (EngineService.runJob).
     energy: null,
     setMarket: (view) => node.power.setMarket(view),
     ...(opts.gateways ? { extraGateways: opts.gateways } : {}),
     ...(opts.backoff ? { backoff: opts.backoff } : {}),
   });
+  PAYMENTS.set(market, payments);
   market.on('changed', () => scheduleEvent());
   // The API event is throttled: a streaming job changes the view on every chunk.
   let timer: NodeJS.Timeout | null = null;

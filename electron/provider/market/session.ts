@@ -56,7 +56,27 @@ export interface SessionOptions {
   localPause: () => string | null;
   /** Login messages expire this long after they are made. */
   loginTtlMs?: number;
+  /** The node's payments (market/payments.ts): the payer and voucher frames go there. */
+  payments?: SessionPayments;
   now?: () => number;
+}
+
+/** What a session asks of the node's payments (market/payments.ts ProviderPayments). */
+export interface SessionPayments {
+  onPayer(
+    gateway: string,
+    payer: FrameOf<GatewayFrame, 'payer'>['payer'],
+  ): Promise<{
+    ok: boolean;
+    message: string;
+  }>;
+  onVoucher(
+    gateway: string,
+    f: FrameOf<GatewayFrame, 'voucher'>,
+  ): Promise<
+    Extract<Parameters<GatewayConnection['send']>[0], { type: 'voucher_ack' | 'voucher_rejected' }>
+  >;
+  onClosed(gateway: string): void;
 }
 
 type SessionEvents = {
@@ -186,6 +206,7 @@ export class GatewaySession extends EventEmitter<SessionEvents> {
     this.connectedSince = null;
     this.sentPause = null;
     this.lastCapabilities = '';
+    this.opts.payments?.onClosed(this.opts.url);
     this.opts.log.info('gateway session closed', { gateway: this.opts.url, reason: why });
   }
 
@@ -223,6 +244,28 @@ export class GatewaySession extends EventEmitter<SessionEvents> {
           this.pausedReason = null;
           this.setPhase('ready', 'Connected, waiting for jobs');
           return;
+        case 'payer': {
+          const p = this.opts.payments;
+          const r = p
+            ? await p.onPayer(this.opts.url, frame.payer)
+            : { ok: false, message: 'This node takes no payments' };
+          this.connection.send({ type: 'payer_ack', ok: r.ok, message: r.message.slice(0, 1024) });
+          return;
+        }
+        case 'voucher': {
+          const p = this.opts.payments;
+          this.connection.send(
+            p
+              ? await p.onVoucher(this.opts.url, frame)
+              : {
+                  type: 'voucher_rejected',
+                  reason: 'unpaid',
+                  message: 'This node takes no payments',
+                  cumulative: frame.voucher.cumulative,
+                },
+          );
+          return;
+        }
         case 'protocol_error':
           this.opts.log.warn('the gateway reported a protocol error', {
             gateway: this.opts.url,

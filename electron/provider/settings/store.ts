@@ -107,6 +107,7 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
       if (p.engine) Object.assign(s.engine, p.engine);
       if (p.network) Object.assign(s.network, p.network);
       if (p.jobs) Object.assign(s.jobs, p.jobs);
+      if (p.wallet) Object.assign(s.wallet, p.wallet);
     });
   }
 

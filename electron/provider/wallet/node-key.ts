@@ -17,6 +17,8 @@ import {
   decryptKeystoreJson,
   encryptKeystoreJson,
   isKeystoreJson,
+  type Provider,
+  type Signer,
   type TypedDataDomain,
   type TypedDataField,
 } from 'ethers';
@@ -34,6 +36,8 @@ export interface NodeKey {
     types: Record<string, TypedDataField[]>,
     value: Record<string, unknown>,
   ): Promise<string>;
+  /** A signer on `provider` that sends this key's transactions (claims; it pays their gas). */
+  signer(provider: Provider): Signer;
 }
 
 /** Electron's safeStorage, as the shell hands it over. */
@@ -86,6 +90,7 @@ function wrap(wallet: Wallet, protection: string): NodeKey {
     protection,
     signMessage: (m) => wallet.signMessage(m),
     signTypedData: (d, t, v) => wallet.signTypedData(d, t, v),
+    signer: (provider) => wallet.connect(provider),
   };
 }
 
