@@ -16,16 +16,16 @@ const HELP = `Idlerig ${VERSION}: rent your idle GPU to an AI-inference market.
 Usage:
   idlerig --headless [--data-dir DIR] [--port N] [--listen ADDR] [--quiet]
           [--gateway URL]... [--key-passphrase-file F]
-      Run the provider node without a window; serve the dashboard and API on
           [--chain-rpc URL --hub ADDR [--chain-id N]]
+      Run the provider node without a window; serve the dashboard and API on
       127.0.0.1:N (default ${DEFAULT_PORT}; 0 picks a free port). Prints the dashboard link.
       --gateway URL (repeatable, as the gateway prints it) serves that gateway besides the
       ones in Settings → Network. The node key's passphrase: $IDLERIG_KEY_PASSPHRASE,
       --key-passphrase-file F (its first line), or typed at the prompt.
-  idlerig status [--data-dir DIR] [--json]
       --chain-rpc URL --hub ADDR: the chain this node is paid on (its own RPC and the pinned
       payment hub; --chain-id N, default the RPC's), over Settings → Wallet. Vouchers from a
       gateway are checked against it; earnings are claimed to the payout address by themselves.
+  idlerig status [--data-dir DIR] [--json]
       Show what the node running on that data folder is doing.
 ${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}${DEVNET_HELP}  idlerig --version | --help
 
@@ -72,11 +72,11 @@ export async function main(argv: string[]): Promise<number> {
         quiet: { type: 'boolean' },
         gateway: { type: 'string', multiple: true },
         'key-passphrase-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
         'chain-rpc': { type: 'string' },
         'chain-id': { type: 'string' },
         hub: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
         catalog: { type: 'string' },
         sha256: { type: 'string' },
         name: { type: 'string' },
@@ -109,8 +109,6 @@ export async function main(argv: string[]): Promise<number> {
       ...(values.listen ? { listen: values.listen } : {}),
       quiet: values.quiet ?? false,
       gateways: values.gateway ?? [],
-      ...(values['key-passphrase-file']
-        ? { keyPassphraseFile: values['key-passphrase-file'] }
       ...(values['chain-rpc'] !== undefined ||
       values.hub !== undefined ||
       values['chain-id'] !== undefined
@@ -122,6 +120,8 @@ export async function main(argv: string[]): Promise<number> {
             },
           }
         : {}),
+      ...(values['key-passphrase-file']
+        ? { keyPassphraseFile: values['key-passphrase-file'] }
         : {}),
     });
   }

@@ -145,6 +145,7 @@ export class MarketClient extends EventEmitter<MarketEvents> {
   /** Settings changed: connect to new gateways, leave removed ones, resend changed capabilities. */
   onSettings(): void {
     if (!this.running) return;
+    this.opts.payments?.onSettings?.();
     this.sync();
     this.refreshCapabilities();
   }
@@ -154,7 +155,6 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     for (const s of this.sessions.values()) void s.refreshCapabilities();
   }
 
-    this.opts.payments?.onSettings?.();
   /** The earning policy's answer changed: pause or resume offers on every gateway. */
   onPolicy(): void {
     for (const s of this.sessions.values()) {
@@ -239,6 +239,7 @@ export class MarketClient extends EventEmitter<MarketEvents> {
         return p.accepting ? null : p.reason;
       },
       ...(this.opts.backoff ? { backoff: this.opts.backoff } : {}),
+      ...(this.opts.payments ? { payments: this.opts.payments } : {}),
       jobs: {
         engine: this.opts.engine,
         recorder: this.recorderProxy,
@@ -247,8 +248,9 @@ export class MarketClient extends EventEmitter<MarketEvents> {
         parallelism: () => this.opts.parallelism(),
         revenueOf: (earned) => toCurrency(earned, this.opts.settings().network.pricing),
         token: () => {
+          const paid = this.opts.payments?.tokenOf(url);
+          if (paid) return paid;
           const p = this.opts.settings().network.pricing;
-      ...(this.opts.payments ? { payments: this.opts.payments } : {}),
           return { symbol: p.tokenSymbol, decimals: p.tokenDecimals, address: null };
         },
         measured: (sha, tps, tensorS) => this.measured(sha, tps, tensorS),
@@ -257,8 +259,6 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     s.on('changed', () => this.changed());
     s.on('shared', (kind, frame) => {
       const at = new Date().toISOString();
-          const paid = this.opts.payments?.tokenOf(url);
-          if (paid) return paid;
       if (kind === 'capabilities')
         this.shared = { ...this.shared, capabilities: { gateway: url, at, frame } };
       else
@@ -333,6 +333,8 @@ export class MarketClient extends EventEmitter<MarketEvents> {
       tokensPerS: mix(prev.tokensPerS, tokensPerS),
       tensorS: mix(prev.tensorS, tensorS),
     });
+    // The floor offers are held to moved: advertise it, or gateways keep offering the old one.
+    this.refreshCapabilities();
   }
 
   private evaluate(
@@ -346,8 +348,6 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     const pricing = this.opts.settings().network.pricing;
     const kind = model.engine === 'onnx' ? 'onnx' : 'llm';
     const speed = this.speedOf(model.sha256);
-    // The floor offers are held to moved: advertise it, or gateways keep offering the old one.
-    this.refreshCapabilities();
     const floor = floorPrice(kind, policy.priceFloor, pricing, speed);
     // The advertised floor is the policy's minimum price (electricity + margin) spread over the
     // job's expected time, so meeting it is the policy's test; evaluateOffer gives the words.
