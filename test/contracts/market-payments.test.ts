@@ -132,9 +132,8 @@ async function complete(maxTokens = 12): Promise<void> {
   expect(r.usage!.completion_tokens).toBe(maxTokens);
 }
 
-/** Waits until the provider holds (and has acknowledged) a voucher for every paid job. */
+/** Waits until the provider holds a voucher covering every paid job, each linked to one. */
 async function settled(): Promise<{ sum: bigint; channel: Earnings['channels'][number] }> {
-  let last = '';
   for (const deadline = Date.now() + 15_000; ;) {
     const rs = await paidRows();
     const ch = await channelOf(operator.address);
