@@ -13,6 +13,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const args = process.argv.slice(2);
 const INSTALL_TIMEOUT_MS = 60_000;
+// A fresh install (no network chosen yet) runs the local demo network (shared/api/devnet.ts).
+const DEMO_DEFAULT = { IDLERIG_DEMO_DEFAULT: '1' };
 
 /** What the build writes, and what it is built from. */
 const OUTPUTS = [
@@ -134,7 +136,10 @@ function startHeadless(why) {
     );
   }
   const rest = args.filter((a) => a !== '--headless');
-  run(process.execPath, [join(root, 'bin', 'idlerig.js'), '--headless', ...rest]);
+  run(process.execPath, [join(root, 'bin', 'idlerig.js'), '--headless', ...rest], {
+    ...process.env,
+    ...DEMO_DEFAULT,
+  });
 }
 
 const stale = buildIsStale();
@@ -154,7 +159,7 @@ if (args.includes('--headless')) {
     else electron = electronPath();
   }
   if (electron) {
-    const env = { ...process.env };
+    const env = { ...process.env, ...DEMO_DEFAULT };
     delete env.ELECTRON_RUN_AS_NODE; // would make Electron a plain Node and ignore the app
     run(electron, ['.', ...args], env);
   }

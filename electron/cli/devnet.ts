@@ -13,6 +13,7 @@ export const DEVNET_HELP = `  idlerig devnet [--headless] [--port-base N] [--dat
       apiKey, dashboard, rpc, chainId, contract, token, providerDataDir), then a line per job.
       --port-base N uses ports N (chain), N+1 (gateway), N+2 (dashboard); default: free ports.
       DIR (default: the app's folder/devnet) keeps the chain: a second run resumes it.
+      (--attach NODE_DIR --address ADDR: a running node serves it; how the app starts it.)
 `;
 
 function usage(message: string): never {
@@ -30,6 +31,8 @@ export async function devnetVerb(args: string[]): Promise<number> {
         headless: { type: 'boolean' },
         'port-base': { type: 'string' },
         'data-dir': { type: 'string' },
+        attach: { type: 'string' },
+        address: { type: 'string' },
       },
     }));
   } catch (err) {
@@ -42,10 +45,18 @@ export async function devnetVerb(args: string[]): Promise<number> {
     if (!/^\d+$/.test(v) || portBase < 1024 || portBase > 65533)
       usage(`--port-base must be a whole number 1024..65533, not ${JSON.stringify(v)}`);
   }
+  if ((values.attach === undefined) !== (values.address === undefined))
+    usage('--attach DIR and --address ADDRESS go together');
+  if (values.address !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(values.address))
+    usage(`--address must be 0x followed by 40 hex digits, not ${JSON.stringify(values.address)}`);
+  const attach =
+    values.attach !== undefined
+      ? { dataDir: resolve(values.attach), address: values.address as string }
+      : undefined;
   const dataDir = values['data-dir']
     ? resolve(values['data-dir'])
     : join(defaultDataDir(), 'devnet');
-  if (!values.headless)
+  if (!values.headless && !attach)
     process.stderr.write(
       'The demo network runs its provider headless here; the desktop app starts it itself when "Local demo network" is chosen in its first-run wizard.\n',
     );
@@ -61,6 +72,7 @@ export async function devnetVerb(args: string[]): Promise<number> {
     cliScript: process.argv[1]!,
     note: (msg) => process.stderr.write(`devnet: ${msg}\n`),
     onJob: (j) => say(`job ${j.n} ${j.text}`),
+    ...(attach ? { attach, onGateway: (url: string) => say(`Gateway: ${url}`) } : {}),
   });
   process.off('SIGINT', early);
   process.off('SIGTERM', early);
@@ -75,6 +87,11 @@ export async function devnetVerb(args: string[]): Promise<number> {
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      // Attached to a node: its end (stdin closes with it) is ours.
+      if (attach) {
+        process.stdin.on('end', stop);
+        process.stdin.resume();
+      }
     });
   process.stderr.write('devnet: stopping…\n');
   await net.stop();

@@ -4,15 +4,16 @@
 // models installed on the provider, and a demo requester sending a steady stream of jobs.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import lockfile from 'proper-lockfile';
 import { IdlerigError } from '../../shared/errors';
+import { DEMO_NETWORK_PRICING, DEVNET_PARENT_ENV } from '../../shared/api/devnet';
 import { SqliteStore } from '../../gateway/storage/sqlite';
 import { GATEWAY_DB } from '../../gateway/index';
 import { createKey } from '../../gateway/keys';
 import { OPERATOR_KEY_ENV } from '../../gateway/payments/operator-wallet';
 import { NodeApiClient } from '../provider/api/node-client';
 import { sha256File } from '../provider/models/download';
+import { demoModelsDir } from '../provider/demo/locate';
 import { startDemoChain, type DemoChain } from './chain';
 import { Reaper, nodeEnv, startChild, stopChild, waitForLine, type Child } from './processes';
 import { DemoRequester, loadDigits, type JobLine } from './requester';
@@ -23,7 +24,8 @@ import { assertPortsFree } from './ports';
 export interface DevnetReady {
   gateway: string;
   apiKey: string;
-  dashboard: string;
+  /** null when a node attached to it (that node's own dashboard). */
+  dashboard: string | null;
   rpc: string;
   chainId: number;
   contract: string;
@@ -41,6 +43,13 @@ export interface DevnetOptions {
   demoModelsDir?: string;
   note: (msg: string) => void;
   onJob: (line: JobLine) => void;
+  /**
+   * A running node serves the demo network instead of a provider started here (the desktop
+   * app or `npm start` in demo mode): its data folder and node key address (funded with gas).
+   */
+  attach?: { dataDir: string; address: string };
+  /** The gateway's URL as soon as it listens (what an attached node connects to). */
+  onGateway?: (url: string) => void;
 }
 
 export interface Devnet {
@@ -52,11 +61,6 @@ export interface Devnet {
 /** The demo models, shipped with the app (resources/demo-models/README.md). */
 export const DEMO_MODELS = { llm: 'stories260K.gguf', onnx: 'mnist-8.onnx' } as const;
 
-export function defaultDemoModelsDir(): string {
-  // Two folders up from both electron/devnet/*.ts and dist/main/cli.js.
-  return fileURLToPath(new URL('../../resources/demo-models/', import.meta.url));
-}
-
 /**
  * The gateway's ceilings: far above what a CPU provider's electricity floor asks with the demo
  * pricing below, so every job is matched (a provider is paid its floor, matching.ts).
@@ -67,12 +71,7 @@ const DEMO_PRICES = {
     onnx: { per: 'request', amount: '1000000000000000000' },
   },
 };
-/**
- * What the demo provider counts one demo token as, in its electricity currency: a thousandth.
- * With it the floors (electricity cost in tokens) are large enough for earnings to show within
- * a minute; the token is worthless play money either way.
- */
-const DEMO_PRICING = { currencyPerToken: 0.001, tokenDecimals: 18, tokenSymbol: 'IDLE' };
+
 const REQUESTER_CREDIT = 10n ** 30n;
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | null>): Promise<T> {
@@ -157,6 +156,13 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
         layout.prices,
         '--chain-id',
         String(state.chainId),
+        // Paying its providers on the demo chain from the operator's account.
+        '--rpc',
+        chain.anvil.rpcUrl,
+        '--hub',
+        chain.hub,
+        '--token',
+        chain.token,
       ],
       nodeEnv({ [OPERATOR_KEY_ENV]: chain.operator.privateKey, IDLERIG_LOG_LEVEL: 'warn' }),
       reaper,
@@ -179,50 +185,63 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     }
     const apiKey = state.apiKey;
 
-    // The provider node, headless, serving that gateway.
-    const node = startChild(
-      'provider node',
-      process.execPath,
-      [
-        ...process.execArgv,
-        o.cliScript,
-        '--headless',
-        '--port',
-        String(ports?.dashboard ?? 0),
-        '--data-dir',
-        layout.provider,
-        '--quiet',
-        '--gateway',
-        gwUrl,
-      ],
-      nodeEnv({ IDLERIG_KEY_PASSPHRASE: state.keyPassphrase }),
-      reaper,
-    );
-    children.push(node);
-    const dashboard = (
-      await waitForLine(node, /^Dashboard: (http:\/\/\S+\/\?token=(\S+))$/m, 30_000)
-    )[0].slice('Dashboard: '.length);
-    const dash = new URL(dashboard);
-    const api = new NodeApiClient(dash.origin, dash.searchParams.get('token')!);
-    await api.call('settings.update', { network: { pricing: DEMO_PRICING } });
-
-    // The demo models, installed as a user imports them (copied into the node and verified).
-    const dir = o.demoModelsDir ?? defaultDemoModelsDir();
-    const installed = await api.call('models.installed', {});
+    const dir = o.demoModelsDir ?? demoModelsDir();
     const shas = new Set<string>();
-    for (const file of Object.values(DEMO_MODELS)) {
-      const { sha256 } = await sha256File(join(dir, file));
-      shas.add(sha256);
-      if (!installed.models.some((m) => m.sha256 === sha256))
-        await api.call('models.import', { path: join(dir, file) });
+    for (const file of Object.values(DEMO_MODELS))
+      shas.add((await sha256File(join(dir, file))).sha256);
+    let dashboard: string | null = null;
+    if (o.attach) {
+      // A node that started this demo network serves it: it installs the demo models itself.
+      o.onGateway?.(gwUrl);
+      await chain.fundGas(o.attach.address);
+    } else {
+      // The provider node, headless, serving that gateway.
+      const node = startChild(
+        'provider node',
+        process.execPath,
+        [
+          ...process.execArgv,
+          o.cliScript,
+          '--headless',
+          '--port',
+          String(ports?.dashboard ?? 0),
+          '--data-dir',
+          layout.provider,
+          '--quiet',
+          '--gateway',
+          gwUrl,
+          // Paid on the demo chain: its vouchers checked against it, claims sent to it.
+          '--chain-rpc',
+          chain.anvil.rpcUrl,
+          '--hub',
+          chain.hub,
+          '--chain-id',
+          String(state.chainId),
+        ],
+        nodeEnv({ IDLERIG_KEY_PASSPHRASE: state.keyPassphrase, [DEVNET_PARENT_ENV]: '1' }),
+        reaper,
+      );
+      children.push(node);
+      dashboard = (
+        await waitForLine(node, /^Dashboard: (http:\/\/\S+\/\?token=(\S+))$/m, 30_000)
+      )[0].slice('Dashboard: '.length);
+      const dash = new URL(dashboard);
+      const api = new NodeApiClient(dash.origin, dash.searchParams.get('token')!);
+      await api.call('settings.update', { network: { pricing: DEMO_NETWORK_PRICING } });
+      // The demo models, installed as a user imports them (copied into the node and verified).
+      const installed = await api.call('models.installed', {});
+      for (const file of Object.values(DEMO_MODELS)) {
+        const { sha256 } = await sha256File(join(dir, file));
+        if (!installed.models.some((m) => m.sha256 === sha256))
+          await api.call('models.import', { path: join(dir, file) });
+      }
+      // Gas for the node key's claims, once the node has made its key.
+      const address = await until('the node key', 30_000, async () => {
+        const id = await api.call('market.identity', {});
+        return id.address;
+      });
+      await chain.fundGas(address);
     }
-
-    // Gas for the node key's claims, once the node has made its key.
-    const address = await until('the node key', 30_000, async () => {
-      const id = await api.call('market.identity', {});
-      return id.address;
-    });
-    await chain.fundGas(address);
 
     // Ready when the gateway serves both models from this provider.
     const served = await until('the provider to serve the demo models', 45_000, async () => {
@@ -256,7 +275,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
         chainId: state.chainId,
         contract: chain.hub,
         token: chain.token,
-        providerDataDir: layout.provider,
+        providerDataDir: o.attach?.dataDir ?? layout.provider,
       },
       stop,
     };

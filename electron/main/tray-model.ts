@@ -21,6 +21,7 @@ export type TrayItemId =
   | 'resume'
   | 'open'
   | 'quit'
+  | 'demo'
   | 'separator-status'
   | 'separator-quit';
 
@@ -58,6 +59,10 @@ const STATE_WORD: Record<NodeState, string> = {
   offline: 'Offline',
   error: 'Error',
 };
+
+/** The tray's line while the node serves the local demo network (shared/api/devnet.ts). */
+export const DEMO_TRAY_LABEL =
+  'Demo network: play money on this computer. A real one needs a gateway URL and a payout wallet.';
 
 /** Windows cuts tray tooltips at 127 characters. */
 export const TOOLTIP_MAX = 127;
@@ -102,10 +107,16 @@ export function trayModel(status: Status, opts: TrayModelOptions = {}): TrayMode
 
   return {
     icon: ICON_OF_STATE[status.state],
-    tooltip: truncate(`${appName}: ${stateLabel}\n${earnings}`, TOOLTIP_MAX),
+    tooltip: truncate(
+      `${appName}${status.demoNetwork ? ' (demo)' : ''}: ${stateLabel}\n${earnings}`,
+      TOOLTIP_MAX,
+    ),
     items: [
       { type: 'item', id: 'state', label: stateLabel, enabled: false },
       { type: 'item', id: 'earnings', label: earnings, enabled: false },
+      ...(status.demoNetwork
+        ? [{ type: 'item', id: 'demo', label: DEMO_TRAY_LABEL, enabled: false } as TrayItem]
+        : []),
       { type: 'separator', id: 'separator-status' },
       ...pauseItems,
       {

@@ -18,6 +18,7 @@ import { JobsService } from './jobs/service';
 import { pauseUntil } from './policy/policy';
 import { createNodeMarket, type NodeMarketOptions } from './market/node-market';
 import type { MarketClient } from './market';
+import { DemoNetwork, firstRunDue } from './demo/demo-network';
 
 export interface ProviderNodeOptions {
   dataDir: string;
@@ -86,6 +87,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   jobs!: JobsService;
   /** The gateways this node serves (electron/provider/market). */
   market!: MarketClient;
+  /** The local demo network this node starts when it is chosen (provider/demo). */
+  private demo: DemoNetwork | null = null;
   private log!: ScopedLogger;
   private readonly lock: DataDirLock;
   private readonly now: () => Date;
@@ -252,6 +255,12 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       this.running = true;
       this.market = createNodeMarket(this, this.opts.market);
       this.market.start();
+      // The local demo network, when chosen (or a fresh install's default under `npm start`).
+      const demo = new DemoNetwork(this);
+      this.demo = demo;
+      this.onStop('demo network', () => demo.stop());
+      this.settings.on('change', () => demo.onSettings());
+      demo.onSettings();
       this.refreshState();
       this.log.info('node started', {
         version: VERSION,
@@ -354,6 +363,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       pausedUntil: d.pausedUntil,
       warnings: [...this.warnings],
       earningsToday: this.jobs ? this.jobs.earningsToday() : null,
+      firstRun: firstRunDue(this.settings.get().network),
+      demoNetwork: this.demo?.active ?? false,
       capabilities: { ...this.capabilities },
     };
   }

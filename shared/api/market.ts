@@ -31,6 +31,11 @@ export const MarketPricingSchema = z.object({
 });
 
 export const NetworkSettingsSchema = z.object({
+  /**
+   * 'demo': the local demo network (the node starts it: shared/api/devnet.ts); 'custom': the
+   * gateways below. null: not chosen yet (the first-run wizard asks).
+   */
+  mode: z.enum(['demo', 'custom']).nullable(),
   /** The gateways this node connects to. */
   gateways: z.array(z.object({ url: GatewayUrlSchema })).max(16, 'At most 16 gateways'),
   pricing: MarketPricingSchema,
@@ -41,6 +46,7 @@ export const NetworkSettingsPatchSchema = NetworkSettingsSchema.strict().partial
 
 export function defaultNetworkSettings(): NetworkSettings {
   return {
+    mode: null,
     gateways: [],
     pricing: { currencyPerToken: 1, tokenDecimals: 18, tokenSymbol: 'IDLE' },
   };

@@ -31,6 +31,13 @@ export const StatusSchema = z.object({
   earningsToday: z
     .object({ amount: z.string().regex(/^\d+$/), symbol: z.string(), decimals: z.number().int() })
     .nullable(),
+  /**
+   * The first-run wizard is due: no network chosen yet on a node started as a user starts the
+   * app (`npm start`, the demo network). Absent from older nodes.
+   */
+  firstRun: z.boolean().optional(),
+  /** The node serves the local demo network (play money on this computer). */
+  demoNetwork: z.boolean().optional(),
   capabilities: z.object({
     /** Start at login is managed by the desktop shell only. */
     loginItem: z.boolean(),

@@ -139,7 +139,16 @@ export class MarketClient extends EventEmitter<MarketEvents> {
   /** The gateway URLs to connect to now. */
   urls(): string[] {
     const fromSettings = this.opts.settings().network.gateways.map((g) => g.url.trim());
-    return [...new Set([...fromSettings, ...(this.opts.extraGateways ?? [])])];
+    return [
+      ...new Set([...fromSettings, ...(this.opts.extraGateways ?? []), ...this.runtimeGateways]),
+    ];
+  }
+
+  /** Gateways the node started itself (the local demo network: provider/demo), never saved. */
+  private runtimeGateways: string[] = [];
+  setRuntimeGateways(urls: string[]): void {
+    this.runtimeGateways = urls;
+    if (this.running) this.sync();
   }
 
   /** Settings changed: connect to new gateways, leave removed ones, resend changed capabilities. */

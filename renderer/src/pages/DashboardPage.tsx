@@ -22,6 +22,7 @@ import { MarketCard } from '../components/market/MarketCard';
 import { JobsTodayCards } from '../components/jobs/JobsTodayCards';
 import { EarningsChart } from '../components/jobs/EarningsChart';
 import { useJobsFeed } from '../stores/jobs';
+import { DemoNetworkNotice } from '../components/firstrun/DemoNetworkNotice';
 
 /** Titles for the warning codes the node knows; anything else gets a generic title. */
 const WARNING_TITLES: Record<string, string> = {
@@ -112,6 +113,7 @@ export function DashboardPage() {
       {status ? (
         <>
           <Warnings warnings={status.warnings} />
+          <DemoNetworkNotice />
           <StateCard status={status} />
           <Figures status={status} />
           <JobsTodayCards />

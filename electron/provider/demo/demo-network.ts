@@ -1,0 +1,149 @@
+// The local demo network, started and stopped by the node itself when it is chosen
+// (settings.network.mode 'demo', or a fresh install started by `npm start`): the node installs
+// the demo models, then runs `idlerig devnet --attach` as a child process (its own process
+// group; it ends with us, since its stdin is our pipe) and serves the gateway it prints. The
+// provider never imports the gateway or the chain code: they meet over the wire only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { DEMO_DEFAULT_ENV, DEVNET_PARENT_ENV, demoNetworkWanted } from '../../../shared/api/devnet';
+import type { ProviderNode } from '../node';
+import type { Settings } from '../../../shared/api/settings';
+import { sha256File } from '../models/download';
+import { cliBundle, demoModelsDir } from './locate';
+
+const DEMO_MODEL_FILES = ['stories260K.gguf', 'mnist-8.onnx'];
+
+export interface DemoNetworkOptions {
+  /** The CLI bundle to run (default dist/main/cli.js, beside this bundle). */
+  cliScript?: string;
+  /** The demo models folder (default resources/demo-models). */
+  modelsDir?: string;
+}
+
+/**
+ * Whether the first-run wizard is due: no network chosen on a node started the way a user
+ * starts the app (`npm start` sets the demo default; `idlerig devnet` starts its node).
+ */
+export function firstRunDue(network: Settings['network']): boolean {
+  const asUser = process.env[DEMO_DEFAULT_ENV] === '1' || process.env[DEVNET_PARENT_ENV] === '1';
+  return asUser && network.mode === null;
+}
+
+export class DemoNetwork {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> | null = null;
+  private wanted = false;
+
+  constructor(
+    private readonly node: ProviderNode,
+    private readonly opts: DemoNetworkOptions = {},
+  ) {}
+
+  /** Whether this node serves a demo network (its own, or the one that started it). */
+  get active(): boolean {
+    return process.env[DEVNET_PARENT_ENV] === '1' || this.wanted;
+  }
+
+  /** Whether this node should run it now. */
+  private want(): boolean {
+    // A node `idlerig devnet` started is already on the demo network.
+    if (process.env[DEVNET_PARENT_ENV] === '1') return false;
+    return demoNetworkWanted(
+      this.node.settings.get().network,
+      process.env[DEMO_DEFAULT_ENV] === '1',
+    );
+  }
+
+  onSettings(): void {
+    const want = this.want();
+    if (want === this.wanted) return;
+    this.wanted = want;
+    if (want) void this.start();
+    else void this.stop();
+  }
+
+  private async start(): Promise<void> {
+    const log = this.node.logger.scope('demo');
+    try {
+      const dir = this.opts.modelsDir ?? demoModelsDir();
+      const have = new Set(this.node.models.list().map((m) => m.sha256));
+      for (const file of DEMO_MODEL_FILES)
+        if (!have.has((await sha256File(join(dir, file))).sha256))
+          await this.node.modelService.import({ path: join(dir, file) }).catch((err: unknown) => {
+            log.warn('a demo model was not imported', { file, error: (err as Error).message });
+          });
+      const key = await this.node.market.nodeKey();
+      if (!this.wanted || this.child) return;
+      const cli = this.opts.cliScript ?? cliBundle();
+      const child = spawn(
+        process.execPath,
+        [
+          cli,
+          'devnet',
+          '--attach',
+          this.node.paths.root,
+          '--address',
+          key.address,
+          '--data-dir',
+          join(this.node.paths.root, 'devnet'),
+        ],
+        {
+          detached: true,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+        },
+      );
+      this.child = child;
+      this.exited = new Promise((r) => child.once('exit', () => r()));
+      child.on('error', (err) =>
+        log.error('the demo network did not start', { error: err.message }),
+      );
+      let out = '';
+      let err = '';
+      child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        for (let i; (i = out.indexOf('\n')) >= 0;) {
+          const line = out.slice(0, i);
+          out = out.slice(i + 1);
+          const m = /^Gateway: (http:\/\/\S+)$/.exec(line);
+          if (m) {
+            log.info('demo network gateway up', { url: m[1] });
+            this.node.market.setRuntimeGateways([m[1]!]);
+          } else if (line.startsWith('{')) log.info('demo network ready', JSON.parse(line));
+        }
+      });
+      child.stderr!.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-4000)));
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.child = null;
+        this.node.market.setRuntimeGateways([]);
+        if (this.wanted)
+          log.error('the demo network stopped', {
+            code,
+            signal,
+            why: err.trim().split('\n').at(-1) ?? '',
+          });
+      });
+    } catch (e) {
+      log.error('the demo network did not start', { error: (e as Error).message });
+    }
+  }
+
+  /** Stops it (SIGTERM to its group, SIGKILL after 3 s). */
+  async stop(): Promise<void> {
+    this.wanted = false;
+    const child = this.child;
+    if (!child?.pid) return;
+    const kill = (s: NodeJS.Signals): void => {
+      try {
+        process.kill(-child.pid!, s);
+      } catch {
+        /* gone */
+      }
+    };
+    kill('SIGTERM');
+    const t = setTimeout(() => kill('SIGKILL'), 3000);
+    await this.exited;
+    clearTimeout(t);
+    kill('SIGKILL');
+  }
+}
