@@ -14,18 +14,25 @@ const available = readdirSync(dir)
 
 // Short names for benchmarks whose file name says more.
 const aliases = { gas: 'contracts-gas' };
-const names = process.argv.slice(2).map((n) => aliases[n] ?? n);
+// Options (`--name value`) after a benchmark's name go to that benchmark: `soak --minutes 2`.
+const runs = [];
+for (const a of process.argv.slice(2)) {
+  const last = runs.at(-1);
+  if (last && (a.startsWith('--') || last.args.at(-1)?.startsWith('--'))) last.args.push(a);
+  else runs.push({ name: aliases[a] ?? a, args: [] });
+}
+const names = runs.map((r) => r.name);
 if (names.length === 0) {
   console.log(`Benchmarks: ${available.join(', ')}\nRun: npm run bench -- <name> [<name> ...]`);
   process.exit(0);
 }
 let failed = 0;
-for (const name of names) {
+for (const { name, args } of runs) {
   if (!available.includes(name)) {
     console.error(`Unknown benchmark "${name}". Available: ${available.join(', ')}`);
     process.exit(2);
   }
-  const r = spawnSync(process.execPath, ['--import', 'tsx', `${dir}${name}.ts`], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', `${dir}${name}.ts`, ...args], {
     stdio: 'inherit',
   });
   if (r.status !== 0) failed++;
