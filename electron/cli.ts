@@ -10,6 +10,7 @@ import { gpusVerb, GPUS_HELP } from './cli/gpus';
 import { jobsVerb, JOBS_HELP } from './cli/jobs';
 import { gatewayVerb, GATEWAY_HELP } from './cli/gateway';
 import { devnetVerb, DEVNET_HELP } from './cli/devnet';
+import { walletVerb, WALLET_HELP } from './cli/wallet';
 
 const HELP = `Idlerig ${VERSION}: rent your idle GPU to an AI-inference market.
 
@@ -27,7 +28,7 @@ Usage:
       gateway are checked against it; earnings are claimed to the payout address by themselves.
   idlerig status [--data-dir DIR] [--json]
       Show what the node running on that data folder is doing.
-${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}${DEVNET_HELP}  idlerig --version | --help
+${MODELS_HELP}${RUN_HELP}${GPUS_HELP}${JOBS_HELP}${GATEWAY_HELP}${DEVNET_HELP}${WALLET_HELP}  idlerig --version | --help
 
 Options:
   --data-dir DIR   the node's data folder (default: the desktop app's folder, or $IDLERIG_DATA_DIR)
@@ -52,6 +53,7 @@ const OWN_PARSER_VERBS: Record<string, (args: string[]) => Promise<number>> = {
   jobs: jobsVerb,
   gateway: gatewayVerb,
   devnet: devnetVerb,
+  wallet: walletVerb,
 };
 
 export async function main(argv: string[]): Promise<number> {

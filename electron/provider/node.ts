@@ -18,6 +18,8 @@ import { JobsService } from './jobs/service';
 import { pauseUntil } from './policy/policy';
 import { createNodeMarket, type NodeMarketOptions } from './market/node-market';
 import type { MarketClient } from './market';
+import { createNodeWallet } from './wallet/node-wallet';
+import type { WalletService } from './wallet/service';
 import { DemoNetwork, firstRunDue } from './demo/demo-network';
 
 export interface ProviderNodeOptions {
@@ -89,6 +91,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   market!: MarketClient;
   /** The local demo network this node starts when it is chosen (provider/demo). */
   private demo: DemoNetwork | null = null;
+  /** The node key, the payout wallet, balances, claims, withdrawals (wallet/service.ts). */
+  wallet!: WalletService;
   private log!: ScopedLogger;
   private readonly lock: DataDirLock;
   private readonly now: () => Date;
@@ -254,6 +258,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
 
       this.running = true;
       this.market = createNodeMarket(this, this.opts.market);
+      this.wallet = createNodeWallet(this, this.opts.market);
+      this.onStop('wallet', async () => this.wallet.stop());
       this.market.start();
       // The local demo network, when chosen (or a fresh install's default under `npm start`).
       const demo = new DemoNetwork(this);

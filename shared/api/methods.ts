@@ -41,6 +41,14 @@ export const METHOD_NAMES = [
   'jobs.storage',
   // The wallet (shared/api/wallet.ts).
   'wallet.earnings',
+  'wallet.status',
+  'wallet.create',
+  'wallet.confirmBackup',
+  'wallet.import',
+  'wallet.setPayout',
+  'wallet.claim',
+  'wallet.withdrawQuote',
+  'wallet.withdraw',
 ] as const;
 
 export type MethodName = (typeof METHOD_NAMES)[number];

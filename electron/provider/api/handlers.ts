@@ -73,5 +73,13 @@ export function nodeHandlers(node: ProviderNode): Handlers {
         channels: [],
         lastClaim: null,
       },
+    'wallet.status': () => node.wallet.status(),
+    'wallet.create': () => node.wallet.create(),
+    'wallet.confirmBackup': ({ pendingId, words }) => node.wallet.confirmBackup(pendingId, words),
+    'wallet.import': (secret) => node.wallet.importSecret(secret),
+    'wallet.setPayout': ({ address }) => node.wallet.setPayout(address),
+    'wallet.claim': async () => ({ tx: await node.wallet.claim() }),
+    'wallet.withdrawQuote': (req) => node.wallet.withdrawQuote(req),
+    'wallet.withdraw': async (req) => ({ tx: await node.wallet.withdraw(req) }),
   };
 }

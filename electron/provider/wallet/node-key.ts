@@ -133,8 +133,19 @@ export async function loadOrCreateNodeKey(opts: NodeKeyOptions): Promise<NodeKey
 }
 
 async function create(path: string, protection: KeyProtection): Promise<NodeKey> {
-  const wallet = Wallet.createRandom();
-  const plain = new Wallet(wallet.privateKey);
+  return writeKeyFile(path, Wallet.createRandom().privateKey, protection);
+}
+
+/**
+ * Writes `privateKey` to a new key file at `path`, protected like the node key (the wallet's
+ * payout key reuses this); refuses to overwrite a non-empty file.
+ */
+export async function writeKeyFile(
+  path: string,
+  privateKey: string,
+  protection: KeyProtection,
+): Promise<NodeKey> {
+  const plain = new Wallet(privateKey);
   let data: string;
   if (protection.kind === 'safeStorage') {
     const file: SafeFile = {
@@ -215,6 +226,19 @@ async function open(path: string, text: string, opts: NodeKeyOptions): Promise<N
     return wrap(wallet, describe(p));
   }
   return refuse('is not a node key file this app knows');
+}
+
+/** Opens a key file written by writeKeyFile (or the node key); null when there is none. */
+export async function openKeyFile(
+  path: string,
+  opts: Pick<NodeKeyOptions, 'protection' | 'now'>,
+): Promise<NodeKey | null> {
+  const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw new IdlerigError('KEY_UNREADABLE', `The key file ${path} cannot be read: ${err.message}`);
+  });
+  if (text === null || text.trim() === '') return null;
+  return open(path, text, { dataDir: '', ...opts });
 }
 
 function isSafeFile(v: unknown): v is SafeFile {

@@ -6,11 +6,13 @@ import SettingsIcon from '@mui/icons-material/Settings';
 import BoltIcon from '@mui/icons-material/Bolt';
 import ViewInArIcon from '@mui/icons-material/ViewInAr';
 import WorkHistoryIcon from '@mui/icons-material/WorkHistory';
+import AccountBalanceWalletIcon from '@mui/icons-material/AccountBalanceWallet';
 import { JobsPage } from './JobsPage';
 import { DashboardPage } from './DashboardPage';
 import { ModelsPage } from './ModelsPage';
 import { SettingsPage } from './SettingsPage';
 import { PowerPage } from './PowerPage';
+import { WalletPage } from './WalletPage';
 
 export interface PageDef {
   /** Stable id, used in the URL (#/<id>) and in tests. */
@@ -27,6 +29,7 @@ export const PAGES: readonly PageDef[] = [
   { id: 'models', label: 'Models', icon: <ViewInArIcon />, element: <ModelsPage /> },
   { id: 'jobs', label: 'Jobs', icon: <WorkHistoryIcon />, element: <JobsPage /> },
   { id: 'power', label: 'Power', icon: <BoltIcon />, element: <PowerPage /> },
+  { id: 'wallet', label: 'Wallet', icon: <AccountBalanceWalletIcon />, element: <WalletPage /> },
   {
     id: 'settings',
     label: 'Settings',
