@@ -117,9 +117,11 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
   const children: Child[] = [];
   let chain: DemoChain | null = null;
   let requester: DemoRequester | null = null;
+  let faucet: NodeJS.Timeout | null = null;
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
+      if (faucet) clearInterval(faucet);
       await requester?.stop();
       // The provider first (it finishes and records its jobs), then the gateway, then the chain.
       for (const c of children.reverse()) await stopChild(c, reaper);
@@ -190,6 +192,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     for (const file of Object.values(DEMO_MODELS))
       shas.add((await sha256File(join(dir, file))).sha256);
     let dashboard: string | null = null;
+    let api: NodeApiClient | null = null;
     if (o.attach) {
       // A node that started this demo network serves it: it installs the demo models itself.
       o.onGateway?.(gwUrl);
@@ -226,18 +229,19 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
         await waitForLine(node, /^Dashboard: (http:\/\/\S+\/\?token=(\S+))$/m, 30_000)
       )[0].slice('Dashboard: '.length);
       const dash = new URL(dashboard);
-      const api = new NodeApiClient(dash.origin, dash.searchParams.get('token')!);
-      await api.call('settings.update', { network: { pricing: DEMO_NETWORK_PRICING } });
+      api = new NodeApiClient(dash.origin, dash.searchParams.get('token')!);
+      const nodeApi = api;
+      await nodeApi.call('settings.update', { network: { pricing: DEMO_NETWORK_PRICING } });
       // The demo models, installed as a user imports them (copied into the node and verified).
-      const installed = await api.call('models.installed', {});
+      const installed = await nodeApi.call('models.installed', {});
       for (const file of Object.values(DEMO_MODELS)) {
         const { sha256 } = await sha256File(join(dir, file));
         if (!installed.models.some((m) => m.sha256 === sha256))
-          await api.call('models.import', { path: join(dir, file) });
+          await nodeApi.call('models.import', { path: join(dir, file) });
       }
       // Gas for the node key's claims, once the node has made its key.
       const address = await until('the node key', 30_000, async () => {
-        const id = await api.call('market.identity', {});
+        const id = await nodeApi.call('market.identity', {});
         return id.address;
       });
       await chain.fundGas(address);
@@ -265,6 +269,23 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       onJob: o.onJob,
     });
     requester.start();
+    if (api) {
+      // The demo chain's faucet: the node's accounts it holds keys for (the node key, a payout
+      // wallet made in the first-run wizard) get gas money for claims and withdrawals.
+      const nodeApi = api;
+      const c = chain;
+      let busy = false;
+      faucet = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        void (async () => {
+          const w = await nodeApi.call('wallet.status', {});
+          for (const a of [w.node, w.payout]) if (a?.managed) await c.fundGas(a.address);
+        })()
+          .catch(() => undefined)
+          .finally(() => (busy = false));
+      }, 3000);
+    }
     return {
       resumed: chain.resumed,
       ready: {

@@ -19,6 +19,7 @@ import MemoryIcon from '@mui/icons-material/Memory';
 import { ConnectionBanner } from '../components/ConnectionBanner';
 import { ErrorSnackbar } from '../components/ErrorSnackbar';
 import { DownloadNotifier } from '../components/models/DownloadNotifier';
+import { FirstRunWizard } from '../components/firstrun/FirstRunWizard';
 import { StateDot } from '../components/StateDot';
 import { PAGES, findPage, type PageDef } from '../pages/registry';
 import { useNodeStore } from '../stores/node';
@@ -225,6 +226,7 @@ export function Shell() {
       </Box>
       <ErrorSnackbar />
       <DownloadNotifier />
+      <FirstRunWizard />
     </Box>
   );
 }
