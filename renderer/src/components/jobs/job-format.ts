@@ -29,7 +29,9 @@ export function formatEarnings(amounts: readonly TokenAmount[]): string {
 export function formatEarned(row: JobRow): string {
   if (row.test) return 'Test (unpaid)';
   if (row.earned === null || !row.token) return '—';
-  return formatTokenAmount(row.earned, row.token.decimals, row.token.symbol);
+  const amount = formatTokenAmount(row.earned, row.token.decimals, row.token.symbol);
+  // A job paid by a signed voucher (the wallet can claim it) says so.
+  return row.voucherId ? `${amount} (voucher)` : amount;
 }
 
 export function formatMs(ms: number | null): string {
