@@ -371,6 +371,42 @@ describe('payments in the market (anvil, real gateway, real headless provider, o
       .toMatch(/^0x[0-9a-f]{64}$/);
   }, 60_000);
 
+  it('offers past the credit limit, or from a payer that asked to leave, are declined with the reason', async () => {
+    const payer = devWallet(d.anvil, 3); // the stub's payer, holding an unclaimed voucher
+    const conn = stub.connections.findLast((c) => c.address && c.ws.readyState === c.ws.OPEN)!;
+    const offer = (jobId: string) =>
+      conn.send({
+        type: 'offer',
+        jobId,
+        modelSha256: MODELS.stories.sha256,
+        kind: 'completion',
+        price: { per: 'mtok', input: '0', output: PRICE_OUT.toString() },
+        maxTokens: 8,
+        deadline: Date.now() + 60_000,
+        input: {
+          kind: 'completion',
+          prompt: 'Once upon a time',
+          sampling: { max_tokens: 8, temperature: 0 },
+        },
+      });
+    const declined = (jobId: string) =>
+      stub.until(() => stub.framesOf('decline', conn).find((f) => f.jobId === jobId), 10_000);
+    await api('settings.update', { wallet: { creditLimit: '1' } });
+    offer('over-limit');
+    expect((await declined('over-limit')).reason).toBe('CREDIT_LIMIT');
+    await api('settings.update', { wallet: { creditLimit: null } });
+
+    await d.hub(payer).requestUnlock(providerAddress, d.tokenAddress);
+    // The node sees the unlock on its own chain (its poll reads the channel every 200 ms here).
+    await expect
+      .poll(async () => (await channelOf(payer.address))?.unlockAt ?? null)
+      .not.toBeNull();
+    offer('leaving');
+    expect((await declined('leaving')).reason).toBe('PAYER_LEAVING');
+    const rows = await api<{ rows: Row[] }>('jobs.list', { limit: 1000 });
+    expect(rows.rows.find((r) => r.id === 'leaving')?.status).toBe('declined');
+  }, 30_000);
+
   it('the payer requests an unlock: the provider claims inside the timelock by itself', async () => {
     await complete(12);
     const { channel } = await settled();

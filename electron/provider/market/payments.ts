@@ -84,6 +84,7 @@ interface Live {
   hub: HubWriter;
   book: VoucherBook;
   claimer: Claimer;
+  pollMs: number;
 }
 
 const REFUSALS: Record<CreditRefusal, string> = {
@@ -115,6 +116,7 @@ export class ProviderPayments {
   private readonly payersQueue = new SerialQueue();
   private lastClaim: Earnings['lastClaim'] = null;
   private stopped = false;
+  private watch: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: ProviderPaymentsOptions) {}
 
@@ -124,7 +126,10 @@ export class ProviderPayments {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    const live = this.live ?? (await this.opening?.catch(() => null)) ?? null;
+    if (this.watch) clearInterval(this.watch);
+    this.watch = null;
+    // A connection still opening is closed by its own handler once it sees `stopped`.
+    const live = this.live;
     this.live = null;
     if (live) {
       await live.claimer.stop();
@@ -166,6 +171,14 @@ export class ProviderPayments {
         }
         this.live = live;
         this.problem = null;
+        // The channels of the gateways connected now are read as often as the claimer reads the
+        // chain: an unlock request or a claim changes what the credit limit allows.
+        if (this.watch) clearInterval(this.watch);
+        this.watch = setInterval(() => {
+          for (const a of this.announced.values())
+            void this.refresh(a.address, a.token.address).catch(() => undefined);
+        }, live.pollMs);
+        this.watch.unref();
         return live;
       },
       (err: unknown) => {
@@ -257,8 +270,9 @@ export class ProviderPayments {
         },
       });
       const envPoll = Number(process.env.IDLERIG_CLAIM_POLL_MS);
-      claimer.start(this.o.claimPollMs ?? (envPoll > 0 ? envPoll : 5000));
-      return { chain, rpc, address: key.address, hub, book, claimer };
+      const pollMs = this.o.claimPollMs ?? (envPoll > 0 ? envPoll : 5000);
+      claimer.start(pollMs);
+      return { chain, rpc, address: key.address, hub, book, claimer, pollMs };
     } catch (err) {
       rpc.destroy();
       throw err;
