@@ -4,6 +4,7 @@
 // itself (the node key's passphrase from IDLERIG_KEY_PASSPHRASE, --key-passphrase-file, or a
 // prompt). In JSON every amount is a decimal string of the token's smallest unit with the token's
 // decimals and symbol beside it.
+import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { isAddress } from 'ethers';
 import type { WalletAmount, WalletStatus, WalletTx, WithdrawQuote } from '../../shared/api/wallet';
@@ -23,7 +24,8 @@ export const WALLET_HELP = `  idlerig wallet status|claim [--json] [--data-dir D
       The node's wallet: its addresses, balances, earnings (earned, claimable, claimed,
       withdrawn) and transactions; claim collects every voucher's worth in one transaction;
       withdraw sends X (in tokens, e.g. 12.5; default: everything) of the earnings token (or of
-      the gas coin) from the payout wallet to ADDRESS. Works with the node running or stopped.
+      the gas coin) from the payout wallet to ADDRESS, after showing the amount and the fee (on a
+      terminal it asks before sending). Works with the node running or stopped.
 `;
 
 interface Calls {
@@ -128,6 +130,11 @@ export async function walletVerb(args: string[]): Promise<number> {
       process.stdout.write(
         `Sending ${show(quote.value)} from ${quote.from} to ${quote.to} (fee about ${show(quote.fee)})\n`,
       );
+    // On a terminal the user confirms; a script's command line is its confirmation.
+    if (process.stdin.isTTY && process.stdout.isTTY && !(await confirm('Send it? [y/N] '))) {
+      process.stdout.write('Nothing was sent.\n');
+      return 1;
+    }
     const tx = await calls.withdraw(req);
     process.stdout.write(opts.json ? `${JSON.stringify({ quote, tx })}\n` : txLine(tx));
     return tx.state === 'failed' ? 1 : 0;
@@ -195,6 +202,15 @@ async function localWallet(paths: DataPaths, passphraseFile?: string): Promise<C
   } catch (err) {
     await lock.release();
     throw err;
+  }
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
   }
 }
 

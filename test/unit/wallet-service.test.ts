@@ -175,11 +175,16 @@ describe('creating and importing a payout wallet', () => {
     // The hub was told at once (the node key paid the gas): a 'payout' transaction, confirmed.
     expect(status.payoutOnChain).toBe(created.address);
     expect(status.transactions[0]).toMatchObject({ kind: 'payout', state: 'confirmed' });
+    // The API's answer carries addresses only, never the key or the words.
+    const key0 = HDNodeWallet.fromPhrase(created.words.join(' ')).privateKey;
+    expect(JSON.stringify(status)).not.toContain(key0.slice(2));
+    expect(JSON.stringify(status)).not.toContain(created.words.join(' '));
     // Encrypted at rest: neither the words nor the key are in the file.
     const text = readFileSync(file, 'utf8');
     const key = HDNodeWallet.fromPhrase(created.words.join(' ')).privateKey;
     expect(text).not.toContain(key.slice(2));
-    for (const word of created.words) expect(text).not.toMatch(new RegExp(`\\b${word}\\b`));
+    expect(text).not.toContain(created.words.join(' '));
+    expect(text).not.toContain(created.words.slice(0, 2).join(' '));
     // The same creation cannot be confirmed twice; a fresh service opens the saved wallet.
     expect(await code(w.confirmBackup(created.pendingId, right))).toMatch(/^NOT_FOUND/);
     const again = await service().status();
@@ -207,6 +212,22 @@ describe('creating and importing a payout wallet', () => {
       expect(await code(w.importSecret({ privateKey: '0x1234' }))).toMatch(
         /^INVALID_PARAMS: Not a valid private key/,
       );
+      // A damaged key file: said in words in the status, and kept aside when replaced.
+      writeFileSync(join(dir, PAYOUT_KEY_FILE), '{"half":');
+      const w2 = service(dir);
+      const damaged = await w2.status();
+      expect(damaged.problem).toMatch(/payout-key\.json .*is damaged/);
+      expect((await w2.status()).problem).toBe(damaged.problem);
+      // Asked twice, copied aside once.
+      expect(
+        readdirSync(dir).filter((f) => f.includes(`${PAYOUT_KEY_FILE}.unreadable-`)),
+      ).toHaveLength(1);
+      const pk2 = Wallet.createRandom().privateKey;
+      const s4 = await w2.importSecret({ privateKey: pk2 });
+      expect(s4.payout?.address).toBe(new Wallet(pk2).address);
+      expect(
+        readdirSync(dir).filter((f) => f.startsWith(`${PAYOUT_KEY_FILE}.replaced-`)),
+      ).toHaveLength(2);
       // An external payout address: no key kept for it, nothing to withdraw from it here.
       const ext = Wallet.createRandom().address;
       const s3 = await w.setPayout(ext);

@@ -35,6 +35,7 @@ export class PayoutKeyStore {
   private pending: Pending | null = null;
   private key: NodeKey | null = null;
   private loaded = false;
+  private failure: IdlerigError | null = null;
 
   constructor(
     private readonly dataDir: string,
@@ -46,10 +47,21 @@ export class PayoutKeyStore {
     return join(this.dataDir, PAYOUT_KEY_FILE);
   }
 
-  /** The kept payout wallet, opened on first use; null when there is none. */
+  /**
+   * The kept payout wallet, opened on first use; null when there is none. A file that cannot be
+   * opened is refused once (node-key.ts keeps a copy aside) and the same error given after that,
+   * so a page polling the status does not copy it again and again.
+   */
   async open(): Promise<NodeKey | null> {
+    if (this.failure) throw this.failure;
     if (!this.loaded) {
-      this.key = await openKeyFile(this.file, { protection: this.protection, now: this.now });
+      try {
+        this.key = await openKeyFile(this.file, { protection: this.protection, now: this.now });
+      } catch (err) {
+        // A missing passphrase may come later (a prompt, the environment): only a file problem sticks.
+        if (err instanceof IdlerigError && err.code === 'KEY_UNREADABLE') this.failure = err;
+        throw err;
+      }
       this.loaded = true;
     }
     return this.key;
@@ -124,7 +136,11 @@ export class PayoutKeyStore {
   }
 
   private async save(privateKey: string): Promise<NodeKey> {
-    const old = await this.open().catch(() => 'unreadable' as const);
+    const old = await this.open().catch((err: unknown) => {
+      // Locked (no passphrase): nothing can be written either; unreadable: kept aside below.
+      if (err instanceof IdlerigError && err.code === 'KEY_LOCKED') throw err;
+      return 'unreadable' as const;
+    });
     if (old === 'unreadable' || old !== null) {
       if (old !== 'unreadable' && old.address === new Wallet(privateKey).address) return old;
       const stamp = this.now().toISOString().replace(/[:.]/g, '-');
@@ -133,6 +149,7 @@ export class PayoutKeyStore {
     }
     this.key = await writeKeyFile(this.file, privateKey, this.protection);
     this.loaded = true;
+    this.failure = null;
     return this.key;
   }
 }

@@ -21,7 +21,12 @@ type Open = null | 'setup' | 'claim' | 'withdraw';
 export function WalletPage() {
   useWalletFeed();
   const status = useWalletStore((s) => s.status);
-  const [open, setOpen] = useState<Open>(null);
+  const [open, setDialog] = useState<Open>(null);
+  // A dialog starts from fresh balances (the feed refreshes only every few seconds).
+  const setOpen = (next: Open): void => {
+    if (next) void useWalletStore.getState().refresh();
+    setDialog(next);
+  };
   return (
     <>
       <PageHeader
