@@ -231,7 +231,14 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
       const dash = new URL(dashboard);
       api = new NodeApiClient(dash.origin, dash.searchParams.get('token')!);
       const nodeApi = api;
-      await nodeApi.call('settings.update', { network: { pricing: DEMO_NETWORK_PRICING } });
+      // The demo pricing, and the demo chain in Settings → Wallet too (what the Wallet page
+      // reads; the --chain-rpc flags above are what the node is paid on).
+      await nodeApi.call('settings.update', {
+        network: { pricing: DEMO_NETWORK_PRICING },
+        wallet: {
+          chain: { rpcUrl: chain.anvil.rpcUrl, chainId: state.chainId, hub: chain.hub },
+        },
+      });
       // The demo models, installed as a user imports them (copied into the node and verified).
       const installed = await nodeApi.call('models.installed', {});
       for (const file of Object.values(DEMO_MODELS)) {
