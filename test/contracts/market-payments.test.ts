@@ -20,7 +20,7 @@ import { bundles } from '../helpers/engine-bundle';
 import { FIXTURES, MODELS } from '../helpers/engine';
 import { createKey, startGatewayProc, waitFor, type GatewayProc } from '../helpers/gateway';
 import { tempDir } from '../helpers/tmp';
-import { StubGateway } from '../unit/market-client-stub';
+import { StubGateway, type StubConnection } from '../unit/market-client-stub';
 import { devWallet, startChain, UNLOCK_DELAY, type Deployed } from './chain';
 
 /** Per million output tokens, in the token's smallest unit: above the node's electricity floor. */
@@ -130,6 +130,24 @@ async function complete(maxTokens = 12): Promise<void> {
     temperature: 0,
   });
   expect(r.usage!.completion_tokens).toBe(maxTokens);
+}
+
+/** The stub gateway offers an 8-token completion at PRICE_OUT, the input inline. */
+function stubOffer(conn: StubConnection, jobId: string): void {
+  conn.send({
+    type: 'offer',
+    jobId,
+    modelSha256: MODELS.stories.sha256,
+    kind: 'completion',
+    price: { per: 'mtok', input: '0', output: PRICE_OUT.toString() },
+    maxTokens: 8,
+    deadline: Date.now() + 60_000,
+    input: {
+      kind: 'completion',
+      prompt: 'Once upon a time',
+      sampling: { max_tokens: 8, temperature: 0 },
+    },
+  });
 }
 
 /** Waits until the provider holds a voucher covering every paid job, each linked to one. */
@@ -308,20 +326,7 @@ describe('payments in the market (anvil, real gateway, real headless provider, o
     });
     await stub.until(() => stub.framesOf('payer_ack', conn).find((f) => f.ok), 10_000);
     const jobId = `stub-job-${Date.now()}`;
-    conn.send({
-      type: 'offer',
-      jobId,
-      modelSha256: MODELS.stories.sha256,
-      kind: 'completion',
-      price: { per: 'mtok', input: '0', output: PRICE_OUT.toString() },
-      maxTokens: 8,
-      deadline: Date.now() + 60_000,
-      input: {
-        kind: 'completion',
-        prompt: 'Once upon a time',
-        sampling: { max_tokens: 8, temperature: 0 },
-      },
-    });
+    stubOffer(conn, jobId);
     await stub.until(() => stub.framesOf('done', conn).find((f) => f.jobId === jobId), 20_000);
     const amount = (PRICE_OUT * 8n) / 1_000_000n;
     const base = {
@@ -374,21 +379,7 @@ describe('payments in the market (anvil, real gateway, real headless provider, o
   it('offers past the credit limit, or from a payer that asked to leave, are declined with the reason', async () => {
     const payer = devWallet(d.anvil, 3); // the stub's payer, holding an unclaimed voucher
     const conn = stub.connections.findLast((c) => c.address && c.ws.readyState === c.ws.OPEN)!;
-    const offer = (jobId: string) =>
-      conn.send({
-        type: 'offer',
-        jobId,
-        modelSha256: MODELS.stories.sha256,
-        kind: 'completion',
-        price: { per: 'mtok', input: '0', output: PRICE_OUT.toString() },
-        maxTokens: 8,
-        deadline: Date.now() + 60_000,
-        input: {
-          kind: 'completion',
-          prompt: 'Once upon a time',
-          sampling: { max_tokens: 8, temperature: 0 },
-        },
-      });
+    const offer = (jobId: string) => stubOffer(conn, jobId);
     const declined = (jobId: string) =>
       stub.until(() => stub.framesOf('decline', conn).find((f) => f.jobId === jobId), 10_000);
     await api('settings.update', { wallet: { creditLimit: '1' } });
