@@ -1,81 +1,140 @@
-// Wallet page against real processes: anvil with the payment hub and a demo token, the real
-// headless node configured for that chain, and a gateway payer (gateway/payments/payer.ts) that
-// locks funds and signs a cumulative voucher per job. The earnings are seeded through those real
-// signed vouchers, checked and stored by the node's own voucher book before the node starts (no
-// gateway process runs the jobs here). In the page: create a payout wallet with the backup check,
-// see the earnings, claim them, withdraw to an external address, see the transaction confirmed,
-// and the same page at 420 px wide.
-import { join } from 'node:path';
+// Wallet page against real processes: anvil with the payment hub and a demo token (18
+// decimals), a real gateway (`idlerig gateway --rpc --hub --token`, the operator key from the
+// environment) that opens a channel to the node and sends a cumulative voucher after every job,
+// the real headless node configured for that chain and gateway (settings), and the official
+// `openai` package as the requester running three jobs on stories260K. In the page: the earnings
+// equal the sum of the job prices in the node's job record; create a payout wallet with the
+// backup check; claim; withdraw to an external address; see the transaction confirmed; the same
+// page at 420 px wide.
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import OpenAI from 'openai';
 import { Wallet } from 'ethers';
 import { test, expect } from './helpers/fixtures';
 import { makeDataDir, removeDataDir, startNode, type RunningNode } from './helpers/node';
+import { rpc } from './helpers/rpc';
 import { startAnvil, type Anvil } from '../contracts/anvil';
-import { deploy, devWallet, type Deployed } from '../test/contracts/chain';
-import { ChannelPayer } from '../gateway/payments/payer';
-import { PayerLedger } from '../gateway/payments/ledger';
-import { VoucherBook } from '../electron/provider/wallet/vouchers';
-import { hubContract } from '../electron/provider/wallet/hub-reader';
-import { loadOrCreateNodeKey } from '../electron/provider/wallet/node-key';
+import { deployDemoToken, deployHub, TokenClient } from '../contracts/client';
+import { devWallet } from '../test/contracts/chain';
+import { createKey, startGatewayProc, type GatewayProc } from '../test/helpers/gateway';
 import { SettingsStore } from '../electron/provider/settings/store';
+import { formatTokenAmount } from '../shared/payments';
 
 process.env.IDLERIG_KEY_PASSPHRASE = 'e2e-wallet';
+process.env.IDLERIG_CLAIM_POLL_MS = '500';
 const SHOTS = process.env.IDLERIG_SHOTS_DIR ?? '/tmp/h11-results';
-const PRICES = [12_500n, 8_000n, 11_000n]; // three jobs, IDD has 6 decimals: 0.0315 IDD in all
+const STORIES = resolve(import.meta.dirname, '..', 'test', 'fixtures', 'stories260K.gguf');
+/** The gateway's ceiling per million output tokens (18 decimals): far above the node's floor. */
+const PRICE_OUT = 10n ** 23n;
+const DEPOSIT = 10n ** 21n;
 
 let anvil: Anvil;
-let d: Deployed;
+let token: TokenClient;
 let dir: string;
+let gwDir: string;
+let gateway: GatewayProc | null = null;
 let node: RunningNode | null = null;
+/** The sum of the three jobs' prices as the node's job record has them. */
+let jobsTotal = 0n;
+const show = (units: bigint): string =>
+  formatTokenAmount(units, 18, 'IDD', { maxFraction: 6, locale: 'en-US' });
 
 test.beforeAll(async () => {
+  test.setTimeout(180_000);
   anvil = await startAnvil({ accounts: 20 });
-  d = await deploy(anvil);
+  const owner = devWallet(anvil, 0);
+  const tokenAddress = await deployDemoToken(owner, { decimals: 18 });
+  const hubAddress = await deployHub(owner, { unlockDelay: 3600, tokens: [tokenAddress] });
+  token = new TokenClient(tokenAddress, owner);
+  const operator = devWallet(anvil, 4);
+  await token.mint(operator.address, DEPOSIT * 10n);
+
+  gwDir = await makeDataDir();
+  const prices = join(gwDir, 'prices.json');
+  await writeFile(
+    prices,
+    JSON.stringify({ default: { llm: { per: 'mtok', input: '0', output: PRICE_OUT.toString() } } }),
+  );
+  gateway = await startGatewayProc(
+    gwDir,
+    [
+      '--price-file',
+      prices,
+      '--rpc',
+      anvil.rpcUrl,
+      '--hub',
+      hubAddress,
+      '--token',
+      tokenAddress,
+      '--deposit',
+      DEPOSIT.toString(),
+    ],
+    { IDLERIG_OPERATOR_KEY: operator.privateKey },
+  );
+
   dir = await makeDataDir();
-  const key = await loadOrCreateNodeKey({
-    dataDir: dir,
-    protection: {
-      kind: 'passphrase',
-      passphrase: async () => process.env.IDLERIG_KEY_PASSPHRASE!,
-      scryptN: 1 << 10,
-    },
-  });
-  const provider = key.key.address;
   const settings = new SettingsStore(join(dir, 'settings.json'));
   await settings.load();
   await settings.update({
-    wallet: { chain: { rpcUrl: anvil.rpcUrl, chainId: Number(anvil.chainId), hub: d.hubAddress } },
+    // Dear electricity and a wide margin: the node's floor (what the gateway pays it) is then
+    // large enough to read in the page's 6 decimals.
+    power: {
+      electricity: { ...settings.get().power.electricity, pricePerKwh: 100 },
+      marginPercent: 1000,
+    },
+    network: { mode: 'custom', gateways: [{ url: gateway.url }] },
+    wallet: { chain: { rpcUrl: anvil.rpcUrl, chainId: Number(anvil.chainId), hub: hubAddress } },
   });
   await settings.flush();
-  // The node key pays the gas of claims.
-  await (await devWallet(anvil, 1).sendTransaction({ to: provider, value: 10n ** 18n })).wait();
-  const operator = devWallet(anvil, 4);
-  await d.token(d.owner).mint(operator.address, 10_000_000n);
-  const payer = new ChannelPayer({
-    wallet: new Wallet(operator.privateKey, anvil.provider),
-    hub: d.hub(operator),
-    token: d.tokenAddress,
-    chainId: anvil.chainId,
-    ledger: await PayerLedger.open(join(dir, 'e2e-payer-ledger.json')),
-  });
-  await payer.ensureChannel(provider, 1_000_000n);
-  const book = await VoucherBook.open({
-    file: join(dir, 'vouchers.json'),
-    chainId: Number(anvil.chainId),
-    hub: d.hubAddress,
-    provider,
-    reader: hubContract(d.hubAddress, anvil.provider),
-  });
-  for (const price of PRICES) {
-    const { voucher } = await payer.pay(provider, price);
-    await book.accept(voucher, { payer: operator.address });
-  }
   node = await startNode(dir);
+  const identity = async () =>
+    (await rpc<{ address: string | null }>(node!, 'market.identity')).address;
+  await expect.poll(identity, { timeout: 20_000 }).toMatch(/^0x/);
+  // The node key pays the gas of claims.
+  await (
+    await devWallet(anvil, 1).sendTransaction({ to: (await identity())!, value: 10n ** 18n })
+  ).wait();
+  await rpc(node, 'models.import', { path: STORIES });
+
+  const key = await createKey(gwDir, ['--credit', (10n ** 24n).toString()]);
+  const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0 });
+  await expect
+    .poll(async () => (await client.models.list()).data.map((m) => m.id), { timeout: 30_000 })
+    .toContain('stories260K.gguf');
+  for (const maxTokens of [8, 12, 16]) {
+    const r = await client.completions.create({
+      model: 'stories260K.gguf',
+      prompt: 'Once upon a time',
+      max_tokens: maxTokens,
+      temperature: 0,
+    });
+    expect(r.usage!.completion_tokens).toBe(maxTokens);
+  }
+  // Every job's price in the job record, each linked to the voucher that paid it.
+  type Row = {
+    gateway: string | null;
+    status: string;
+    earned: string | null;
+    voucherId: string | null;
+  };
+  const paid = async (): Promise<Row[]> =>
+    (await rpc<{ rows: Row[] }>(node!, 'jobs.list', { limit: 100 })).rows.filter(
+      (r) => r.gateway === gateway!.url && r.status === 'done',
+    );
+  await expect
+    .poll(async () => (await paid()).filter((r) => r.voucherId).length, { timeout: 20_000 })
+    .toBe(3);
+  jobsTotal = (await paid()).reduce((sum, r) => sum + BigInt(r.earned ?? '0'), 0n);
+  // Big enough to show in the page's 6 decimals.
+  expect(jobsTotal).toBeGreaterThan(10n ** 13n);
 });
 
 test.afterAll(async () => {
   await node?.stop();
+  await gateway?.stop();
   await anvil?.stop();
   if (dir) await removeDataDir(dir);
+  if (gwDir) await removeDataDir(gwDir);
 });
 
 test('create a payout wallet with the backup check, claim the earnings, withdraw, see it confirmed', async ({
@@ -89,9 +148,10 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   await page.goto(`${node!.url}#/wallet`);
   await expect(page.getByRole('heading', { level: 1, name: 'Wallet' })).toBeVisible();
 
-  // Earnings from the three vouchers, read by the node from the chain.
-  await expect(page.getByTestId('wallet-earned')).toContainText('0.0315 IDD');
-  await expect(page.getByTestId('wallet-claimable')).toContainText('0.0315 IDD');
+  // Earnings: the sum of the three jobs' prices, vouchers checked against the chain.
+  const total = show(jobsTotal);
+  await expect(page.getByTestId('wallet-earned')).toContainText(total, { timeout: 15_000 });
+  await expect(page.getByTestId('wallet-claimable')).toContainText(total);
   await expect(page.getByTestId('wallet-payout')).toContainText('Node key (kept here)');
 
   // A new payout wallet: the words once, then three of them back.
@@ -129,16 +189,16 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
 
   // Claim now, confirmed first.
   await page.getByRole('button', { name: 'Claim now' }).click();
-  await expect(page.getByRole('dialog')).toContainText('0.0315 IDD');
+  await expect(page.getByRole('dialog')).toContainText(total);
   await expect(page.getByRole('dialog')).toContainText(payoutAddress);
   await page.getByRole('button', { name: 'Confirm claim' }).click();
-  await expect(page.getByRole('dialog')).toContainText('Claimed 0.0315 IDD: confirmed', {
+  await expect(page.getByRole('dialog')).toContainText(`Claimed ${total}: confirmed`, {
     timeout: 20_000,
   });
   await page.getByRole('button', { name: 'Close' }).click();
-  await expect(page.getByTestId('wallet-claimed')).toContainText('0.0315 IDD');
+  await expect(page.getByTestId('wallet-claimed')).toContainText(total);
   await expect(page.getByTestId('wallet-claimable')).toContainText('0 IDD');
-  expect(await d.token(d.owner).balanceOf(payoutAddress)).toBe(31_500n);
+  expect(await token.balanceOf(payoutAddress)).toBe(jobsTotal);
 
   // The payout wallet pays the gas of its withdrawals.
   await (
@@ -147,29 +207,29 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   const external = Wallet.createRandom().address;
   await page.getByRole('button', { name: 'Withdraw' }).click();
   await page.getByTestId('withdraw-to').fill('0x1234');
-  await page.getByTestId('withdraw-amount').fill('0.02');
+  // Empty amount: everything.
   await page.getByRole('button', { name: 'Review' }).click();
   await expect(page.getByText('An address is 0x followed by 40 hex digits')).toBeVisible();
   await page.getByTestId('withdraw-to').fill(external);
   await page.getByRole('button', { name: 'Review' }).click();
   const quote = page.getByTestId('withdraw-quote');
-  await expect(quote).toContainText('Send 0.02 IDD');
+  await expect(quote).toContainText(`Send ${total}`);
   await expect(quote).toContainText(external);
   await expect(quote).toContainText(/Estimated fee: about 0\.\d+ ETH/);
   await page.screenshot({ path: `${SHOTS}/wallet-withdraw-quote.png` });
   await page.getByRole('button', { name: 'Confirm and send' }).click();
-  await expect(page.getByTestId('withdraw-result')).toContainText('Sent 0.02 IDD: confirmed', {
+  await expect(page.getByTestId('withdraw-result')).toContainText(`Sent ${total}: confirmed`, {
     timeout: 20_000,
   });
   await page.getByRole('button', { name: 'Close' }).click();
-  expect(await d.token(d.owner).balanceOf(external)).toBe(20_000n);
-  expect(await d.token(d.owner).balanceOf(payoutAddress)).toBe(11_500n);
+  expect(await token.balanceOf(external)).toBe(jobsTotal);
+  expect(await token.balanceOf(payoutAddress)).toBe(0n);
 
   const txs = page.getByTestId('wallet-tx');
   await expect(txs.first()).toContainText('Withdrawal');
-  await expect(txs.first()).toContainText('0.02 IDD');
+  await expect(txs.first()).toContainText(total);
   await expect(txs.first()).toHaveAttribute('data-state', 'confirmed');
-  await expect(page.getByTestId('wallet-withdrawn')).toContainText('0.02 IDD');
+  await expect(page.getByTestId('wallet-withdrawn')).toContainText(total);
   await page.screenshot({ path: `${SHOTS}/wallet-desktop.png`, fullPage: true });
 
   // The same page at 420 px: nothing wider than the screen.
