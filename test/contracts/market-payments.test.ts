@@ -390,7 +390,7 @@ describe('payments in the market (anvil, real gateway, real headless provider, o
     await d.hub(payer).requestUnlock(providerAddress, d.tokenAddress);
     // The node sees the unlock on its own chain (its poll reads the channel every 200 ms here).
     await expect
-      .poll(async () => (await channelOf(payer.address))?.unlockAt ?? null)
+      .poll(async () => (await channelOf(payer.address))?.unlockAt ?? null, { timeout: 10_000 })
       .not.toBeNull();
     offer('leaving');
     expect((await declined('leaving')).reason).toBe('PAYER_LEAVING');
