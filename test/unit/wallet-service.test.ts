@@ -216,7 +216,7 @@ describe('creating and importing a payout wallet', () => {
       writeFileSync(join(dir, PAYOUT_KEY_FILE), '{"half":');
       const w2 = service(dir);
       const damaged = await w2.status();
-      expect(damaged.problem).toMatch(/payout-key\.json .*is damaged/);
+      expect(damaged.problem).toMatch(/^The payout wallet key in .*payout-key\.json is damaged/);
       expect((await w2.status()).problem).toBe(damaged.problem);
       // Asked twice, copied aside once.
       expect(

@@ -173,13 +173,18 @@ export async function writeKeyFile(
   return wrap(plain, describe(protection));
 }
 
-async function open(path: string, text: string, opts: NodeKeyOptions): Promise<NodeKey> {
+async function open(
+  path: string,
+  text: string,
+  opts: NodeKeyOptions,
+  what = 'node key',
+): Promise<NodeKey> {
   const p = opts.protection;
   const refuse = async (problem: string): Promise<never> => {
     const copy = await keepAside(path, 'unreadable', opts.now);
     throw new IdlerigError(
       'KEY_UNREADABLE',
-      `The node key in ${path} ${problem}. It was left in place (a copy is in ${copy}) and no new key was made, because the old one may hold funds: restore the file from a backup, or move it away to start with a new key.`,
+      `The ${what} in ${path} ${problem}. It was left in place (a copy is in ${copy}) and no new key was made, because the old one may hold funds: restore the file from a backup, or move it away to start with a new key.`,
     );
   };
   let json: unknown;
@@ -192,7 +197,7 @@ async function open(path: string, text: string, opts: NodeKeyOptions): Promise<N
     if (p.kind !== 'safeStorage')
       throw new IdlerigError(
         'KEY_LOCKED',
-        `The node key in ${path} is protected by the desktop app's keychain; start the desktop app, or use another data folder for the headless node`,
+        `The ${what} in ${path} is protected by the desktop app's keychain; start the desktop app, or use another data folder for the headless node`,
       );
     let privateKey: string;
     try {
@@ -209,7 +214,7 @@ async function open(path: string, text: string, opts: NodeKeyOptions): Promise<N
     if (p.kind !== 'passphrase')
       throw new IdlerigError(
         'KEY_LOCKED',
-        `The node key in ${path} is a passphrase keystore; set IDLERIG_KEY_PASSPHRASE to open it`,
+        `The ${what} in ${path} is a passphrase keystore; set IDLERIG_KEY_PASSPHRASE to open it`,
       );
     const passphrase = await p.passphrase(false);
     let account;
@@ -218,27 +223,29 @@ async function open(path: string, text: string, opts: NodeKeyOptions): Promise<N
     } catch (err) {
       const message = (err as Error).message;
       if (/incorrect password/i.test(message))
-        throw new IdlerigError('KEY_UNREADABLE', `Wrong passphrase for the node key in ${path}`);
+        throw new IdlerigError('KEY_UNREADABLE', `Wrong passphrase for the ${what} in ${path}`);
       return refuse(`is damaged (${message.split(' (')[0]})`);
     }
     const wallet = walletOf(account.privateKey);
     if (!wallet) return refuse('holds no valid private key');
     return wrap(wallet, describe(p));
   }
-  return refuse('is not a node key file this app knows');
+  return refuse(`is not a ${what} file this app knows`);
 }
 
 /** Opens a key file written by writeKeyFile (or the node key); null when there is none. */
 export async function openKeyFile(
   path: string,
   opts: Pick<NodeKeyOptions, 'protection' | 'now'>,
+  /** What the key is, in the user's words for errors ("payout wallet key"). */
+  what = 'node key',
 ): Promise<NodeKey | null> {
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return null;
     throw new IdlerigError('KEY_UNREADABLE', `The key file ${path} cannot be read: ${err.message}`);
   });
   if (text === null || text.trim() === '') return null;
-  return open(path, text, { dataDir: '', ...opts });
+  return open(path, text, { dataDir: '', ...opts }, what);
 }
 
 function isSafeFile(v: unknown): v is SafeFile {

@@ -56,7 +56,11 @@ export class PayoutKeyStore {
     if (this.failure) throw this.failure;
     if (!this.loaded) {
       try {
-        this.key = await openKeyFile(this.file, { protection: this.protection, now: this.now });
+        this.key = await openKeyFile(
+          this.file,
+          { protection: this.protection, now: this.now },
+          'payout wallet key',
+        );
       } catch (err) {
         // A missing passphrase may come later (a prompt, the environment): only a file problem sticks.
         if (err instanceof IdlerigError && err.code === 'KEY_UNREADABLE') this.failure = err;
