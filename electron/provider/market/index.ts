@@ -30,6 +30,7 @@ import type {
   GatewayFrame,
   GpuSummarySchema,
   ModelCapability,
+  Price,
   Telemetry,
 } from '../../../shared/market-protocol';
 import type { z } from 'zod';
@@ -52,6 +53,9 @@ import {
 } from './pricing';
 import { GatewaySession, type SessionPayments } from './session';
 import type { OfferVerdict } from './jobs';
+
+/** How long an advertised floor is still honoured after the floor moved (see `advertised`). */
+const ADVERTISED_FLOOR_GRACE_MS = 60_000;
 
 export interface MarketPolicy {
   accepting: boolean;
@@ -106,6 +110,12 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     string,
     { tokensPerS: number | null; tensorS: number | null }
   >();
+  /**
+   * Floors advertised per model in the last ADVERTISED_FLOOR_GRACE_MS. The floor moves with the
+   * measured speed; a gateway that offers the floor it was told a moment ago is taken at its word
+   * (the node advertised that price), instead of declining it as below a floor it never saw.
+   */
+  private readonly advertised = new Map<string, { floor: Price; at: number }[]>();
   /** Tensor models' inputs and outputs, read once from the engine (null while loading). */
   private readonly tensorSpecs = new Map<
     string,
@@ -299,11 +309,13 @@ export class MarketClient extends EventEmitter<MarketEvents> {
       .filter(isVerified)
       .map((m) => {
         const kind = m.engine === 'onnx' ? ('onnx' as const) : ('llm' as const);
+        const floor = floorPrice(kind, policy.priceFloor, pricing, this.speedOf(m.sha256));
+        this.rememberAdvertised(m.sha256, floor);
         return {
           sha256: m.sha256,
           name: m.source.kind === 'catalog' ? m.id : m.name,
           kind,
-          floor: floorPrice(kind, policy.priceFloor, pricing, this.speedOf(m.sha256)),
+          floor,
           ...(kind === 'onnx' ? (this.specsOf(m) ?? {}) : {}),
         };
       });
@@ -327,6 +339,24 @@ export class MarketClient extends EventEmitter<MarketEvents> {
         }),
     );
     return null;
+  }
+
+  private rememberAdvertised(sha: string, floor: Price): void {
+    const now = Date.now();
+    const recent = (this.advertised.get(sha) ?? []).filter(
+      (a) => now - a.at < ADVERTISED_FLOOR_GRACE_MS,
+    );
+    recent.push({ floor, at: now });
+    this.advertised.set(sha, recent.slice(-8));
+  }
+
+  /** Whether the offer meets the current floor or one advertised within the grace period. */
+  private meetsAdvertisedFloor(sha: string, price: Price, current: Price): boolean {
+    if (meetsFloor(price, current)) return true;
+    const now = Date.now();
+    return (this.advertised.get(sha) ?? []).some(
+      (a) => now - a.at < ADVERTISED_FLOOR_GRACE_MS && meetsFloor(price, a.floor),
+    );
   }
 
   private speedOf(sha: string): { tokensPerS: number | null; tensorS: number | null } {
@@ -360,7 +390,7 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     const floor = floorPrice(kind, policy.priceFloor, pricing, speed);
     // The advertised floor is the policy's minimum price (electricity + margin) spread over the
     // job's expected time, so meeting it is the policy's test; evaluateOffer gives the words.
-    if (meetsFloor(offer.price, floor))
+    if (this.meetsAdvertisedFloor(model.sha256, offer.price, floor))
       return (
         this.opts.payments?.credit(gateway, offerMaxCharge(offer.price, offer.maxTokens)) ?? {
           accept: true,
