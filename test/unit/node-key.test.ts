@@ -1,7 +1,6 @@
 // The node key at rest: encrypted (never the private key in the file), the same key after a
 // restart, a wrong passphrase or a damaged file refused with one clear line and the file kept,
 // an empty file kept aside and replaced (it held nothing), no passphrase → a clear error.
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,10 +10,10 @@ import {
   loadOrCreateNodeKey,
   nodeKeyPath,
   type KeyProtection,
-  type SecretBox,
 } from '../../electron/provider/wallet/node-key';
 import { IdlerigError } from '../../shared/errors';
 import { tempDir } from '../helpers/tmp';
+import { fakeKeychain } from '../helpers/fake-keychain';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -33,29 +32,6 @@ const pass = (p: string): KeyProtection => ({
   passphrase: async () => p,
   scryptN: 1 << 10,
 });
-
-/**
- * FAKE of Electron's safeStorage (no Electron binary here): AES-256-GCM under a key the "OS
- * keychain" holds. Like the real one, its output is opaque bytes only this keychain can open.
- */
-function fakeKeychain(): SecretBox & { key: Buffer } {
-  const key = randomBytes(32);
-  return {
-    key,
-    encrypt(plain) {
-      const iv = randomBytes(12);
-      const c = createCipheriv('aes-256-gcm', key, iv);
-      const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-      return Buffer.concat([iv, c.getAuthTag(), body]);
-    },
-    decrypt(cipher) {
-      const b = Buffer.from(cipher);
-      const d = createDecipheriv('aes-256-gcm', key, b.subarray(0, 12));
-      d.setAuthTag(b.subarray(12, 28));
-      return Buffer.concat([d.update(b.subarray(28)), d.final()]).toString('utf8');
-    },
-  };
-}
 
 async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
   try {

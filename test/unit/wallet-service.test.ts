@@ -14,7 +14,7 @@ import { hubContract } from '../../electron/provider/wallet/hub-reader';
 import { Claimer } from '../../electron/provider/wallet/claimer';
 import { loadOrCreateNodeKey, type NodeKey } from '../../electron/provider/wallet/node-key';
 import { WalletService, type WalletPayments } from '../../electron/provider/wallet/service';
-import { PAYOUT_KEY_FILE } from '../../electron/provider/wallet/payout-key';
+import { PAYOUT_KEY_FILE, PayoutKeyStore } from '../../electron/provider/wallet/payout-key';
 import {
   explorerTxUrl,
   TX_HISTORY_FILE,
@@ -26,6 +26,7 @@ import { claimableFrom } from '../../shared/payments';
 import { defaultWalletSettings, type Earnings, type WalletSettings } from '../../shared/api/wallet';
 import { IdlerigError } from '../../shared/errors';
 import { tempDir } from '../helpers/tmp';
+import { fakeKeychain } from '../helpers/fake-keychain';
 import { devWallet, startChain, type Deployed } from '../contracts/chain';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -234,6 +235,32 @@ describe('creating and importing a payout wallet', () => {
       expect(s3.payout).toMatchObject({ address: ext, kind: 'external', managed: false });
     } finally {
       settings = saved;
+      await cleanup();
+    }
+  });
+});
+
+describe('payout wallet under Electron (FAKE safeStorage: no Electron binary here)', () => {
+  it('is kept by the keychain like the node key, and a headless start cannot open it', async () => {
+    const { dir, cleanup } = await tempDir('idlerig-wallet-keychain-');
+    try {
+      const box = fakeKeychain();
+      const store = new PayoutKeyStore(dir, { kind: 'safeStorage', box });
+      const pk = Wallet.createRandom().privateKey;
+      const key = await store.importSecret({ privateKey: pk });
+      const text = readFileSync(join(dir, PAYOUT_KEY_FILE), 'utf8');
+      expect(JSON.parse(text)).toMatchObject({
+        format: 'idlerig-node-key-safestorage',
+        address: key.address,
+      });
+      expect(text).not.toContain(pk.slice(2));
+      expect((await new PayoutKeyStore(dir, { kind: 'safeStorage', box }).open())?.address).toBe(
+        key.address,
+      );
+      expect(await code(new PayoutKeyStore(dir, protection).open())).toMatch(
+        /^KEY_LOCKED: The payout wallet key in .* is protected by the desktop app's keychain/,
+      );
+    } finally {
       await cleanup();
     }
   });
