@@ -340,6 +340,26 @@ describe('earnings, claim and withdrawal', () => {
     expect((await service().status()).transactions).toHaveLength(final.transactions.length);
   });
 
+  it('a claim the watchtower made by itself joins the history when the wallet sees it', async () => {
+    const w = service();
+    const { voucher } = await payer.pay(nodeKey.address, 4_321n);
+    await book.accept(voucher, { payer: operator.address });
+    const watched = await payments.claimNow(); // the node's claimer, not the wallet
+    const s = await w.status();
+    expect(s.transactions[0]).toMatchObject({
+      hash: watched!.txHash,
+      kind: 'claim',
+      state: 'confirmed',
+      sentAt: watched!.at,
+      value: { amount: '4321', token: { symbol: 'IDD' } },
+    });
+    expect((await w.status()).transactions.filter((t) => t.hash === watched!.txHash)).toHaveLength(
+      1,
+    );
+    // Sent on to the external address it went to before, so the next test starts from zero.
+    await w.withdraw({ to: Wallet.createRandom().address });
+  });
+
   it('refuses a bad address, too much, nothing, and the address the funds are in, in words', async () => {
     const w = service();
     const ext = Wallet.createRandom().address;

@@ -174,6 +174,12 @@ export class WalletService {
       const earnings = payments ? await payments.earnings() : null;
       if (earnings?.problem) out.problem = earnings.problem;
       const channels = earnings?.channels ?? [];
+      // A claim the watchtower made by itself joins the history when the wallet first sees it.
+      const watched = earnings?.lastClaim;
+      if (watched && !history.get(watched.txHash)) {
+        await this.recordClaim(chain, nodeKey, watched, channels);
+        out.transactions = history.list();
+      }
       const tokens = [
         ...new Map(channels.map((c) => [c.token.address.toLowerCase(), c.token.address])).values(),
       ];
@@ -293,7 +299,18 @@ export class WalletService {
     const previous = before.lastClaim?.txHash ?? null;
     const claim = await payments.claimNow();
     if (!claim || claim.txHash === previous) return null;
+    return this.recordClaim(chain, nodeKey, claim, owed);
+  }
+
+  /** Adds a mined claim to the history, with what it collected when it was of one token. */
+  private async recordClaim(
+    chain: Chain,
+    nodeKey: NodeKey,
+    claim: NonNullable<Earnings['lastClaim']>,
+    channels: Earnings['channels'],
+  ): Promise<WalletTx> {
     const history = await this.txHistory();
+    const owed = channels.filter((c) => BigInt(c.claimable) > 0n || BigInt(c.claimed) > 0n);
     const tokens = new Set(owed.map((c) => c.token.address.toLowerCase()));
     const value =
       tokens.size === 1
@@ -306,6 +323,7 @@ export class WalletService {
       from: nodeKey.address,
       to: chain.hub,
       value,
+      sentAt: claim.at,
     });
     // The claimer returns once the claim is mined; its receipt says how it ended.
     await settleWhenMined(history, claim.txHash, () =>

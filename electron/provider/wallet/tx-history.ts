@@ -70,13 +70,16 @@ export class TxHistory {
 
   /** Records a transaction just sent (pending). Resolves once it is on disk. */
   add(
-    tx: Omit<StoredTx, 'state' | 'sentAt' | 'settledAt' | 'blockNumber' | 'error'>,
+    tx: Omit<StoredTx, 'state' | 'sentAt' | 'settledAt' | 'blockNumber' | 'error'> & {
+      /** When it was sent, if not now (a claim the watchtower sent). */
+      sentAt?: string;
+    },
   ): Promise<void> {
     return this.change(() => {
       const entry: StoredTx = {
         ...tx,
         state: 'pending',
-        sentAt: this.now().toISOString(),
+        sentAt: tx.sentAt ?? this.now().toISOString(),
         settledAt: null,
         blockNumber: null,
         error: null,
