@@ -72,7 +72,15 @@ export async function devnetVerb(args: string[]): Promise<number> {
     cliScript: process.argv[1]!,
     note: (msg) => process.stderr.write(`devnet: ${msg}\n`),
     onJob: (j) => say(`job ${j.n} ${j.text}`),
-    ...(attach ? { attach, onGateway: (url: string) => say(`Gateway: ${url}`) } : {}),
+    ...(attach
+      ? {
+          attach,
+          onGateway: (url: string, chain: unknown) => {
+            say(`Chain: ${JSON.stringify(chain)}`);
+            say(`Gateway: ${url}`);
+          },
+        }
+      : {}),
   });
   process.off('SIGINT', early);
   process.off('SIGTERM', early);

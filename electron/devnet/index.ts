@@ -48,8 +48,11 @@ export interface DevnetOptions {
    * app or `npm start` in demo mode): its data folder and node key address (funded with gas).
    */
   attach?: { dataDir: string; address: string };
-  /** The gateway's URL as soon as it listens (what an attached node connects to). */
-  onGateway?: (url: string) => void;
+  /**
+   * The gateway's URL as soon as it listens (what an attached node connects to) and the chain it
+   * pays on (what the node checks vouchers against): known before the first job.
+   */
+  onGateway?: (url: string, chain: { rpcUrl: string; chainId: number; hub: string }) => void;
 }
 
 export interface Devnet {
@@ -195,7 +198,7 @@ export async function startDevnet(o: DevnetOptions): Promise<Devnet> {
     let api: NodeApiClient | null = null;
     if (o.attach) {
       // A node that started this demo network serves it: it installs the demo models itself.
-      o.onGateway?.(gwUrl);
+      o.onGateway?.(gwUrl, { rpcUrl: chain.anvil.rpcUrl, chainId: state.chainId, hub: chain.hub });
       await chain.fundGas(o.attach.address);
     } else {
       // The provider node, headless, serving that gateway.

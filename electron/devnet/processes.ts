@@ -49,9 +49,11 @@ process.stdin.on('end', () => {
 export class Reaper {
   private readonly proc: ChildProcess;
   constructor() {
+    // Its own process group: a SIGKILL to ours (how a parent stops a hung devnet) spares it.
     this.proc = spawn(process.execPath, ['-e', REAPER], {
       stdio: ['pipe', 'ignore', 'ignore'],
       env: nodeEnv(),
+      detached: true,
     });
     this.proc.on('error', () => undefined);
     this.proc.stdin!.on('error', () => undefined);
@@ -128,7 +130,7 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
  * Stops a child's whole process group: SIGTERM (a graceful stop), SIGKILL after `graceMs`, and
  * SIGKILL to whatever of its group outlived it.
  */
-export async function stopChild(c: Child, reaper: Reaper, graceMs = 6000): Promise<void> {
+export async function stopChild(c: Child, reaper: Reaper, graceMs = 3000): Promise<void> {
   if (c.proc.exitCode === null && c.proc.signalCode === null) {
     killGroup(c.pid, 'SIGTERM');
     const timer = setTimeout(() => killGroup(c.pid, 'SIGKILL'), graceMs);

@@ -264,7 +264,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       // The local demo network, when chosen (or a fresh install's default under `npm start`).
       const demo = new DemoNetwork(this);
       this.demo = demo;
-      this.onStop('demo network', () => demo.stop());
+      this.onStop('demo network', () => demo.shutdown());
       this.settings.on('change', () => demo.onSettings());
       demo.onSettings();
       this.refreshState();

@@ -55,11 +55,23 @@ export class DemoNetwork {
   }
 
   onSettings(): void {
+    if (this.closed) return;
     const want = this.want();
     if (want === this.wanted) return;
     this.wanted = want;
     if (want) void this.start();
     else void this.stop();
+  }
+
+  /** The demo chain this node was set to (Settings → Wallet), forgotten when the demo stops. */
+  private demoChain: { rpcUrl: string; chainId: number; hub: string } | null = null;
+
+  private async leaveDemoChain(): Promise<void> {
+    const mine = this.demoChain;
+    this.demoChain = null;
+    const now = this.node.settings.get().wallet.chain;
+    if (!mine || !now || now.rpcUrl !== mine.rpcUrl || now.hub !== mine.hub) return;
+    await this.node.settings.update({ wallet: { chain: null } }).catch(() => undefined);
   }
 
   private async start(): Promise<void> {
@@ -100,16 +112,18 @@ export class DemoNetwork {
       );
       let out = '';
       let err = '';
+      let lines = Promise.resolve();
       child.stdout!.setEncoding('utf8').on('data', (c: string) => {
         out += c;
         for (let i; (i = out.indexOf('\n')) >= 0;) {
           const line = out.slice(0, i);
           out = out.slice(i + 1);
-          const m = /^Gateway: (http:\/\/\S+)$/.exec(line);
-          if (m) {
-            log.info('demo network gateway up', { url: m[1] });
-            this.node.market.setRuntimeGateways([m[1]!]);
-          } else if (line.startsWith('{')) log.info('demo network ready', JSON.parse(line));
+          // In order: the demo chain is set before the node dials its gateway.
+          lines = lines
+            .then(() => this.onLine(line))
+            .catch((e: unknown) => {
+              log.warn('a demo network line was not applied', { error: (e as Error).message });
+            });
         }
       });
       child.stderr!.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-4000)));
@@ -128,9 +142,38 @@ export class DemoNetwork {
     }
   }
 
+  private closed = false;
+
+  /** The node stops: the demo network with it, and nothing starts it again. */
+  shutdown(): Promise<void> {
+    this.closed = true;
+    return this.stop();
+  }
+
+  /** A line of `idlerig devnet --attach`: the chain, the gateway, the ready line. */
+  private async onLine(line: string): Promise<void> {
+    const log = this.node.logger.scope('demo');
+    if (line.startsWith('Chain: ')) {
+      const c = JSON.parse(line.slice(7)) as { rpcUrl: string; chainId: number; hub: string };
+      // Paid on the demo chain: its vouchers checked against it, claims sent to it.
+      this.demoChain = c;
+      await this.node.settings.update({ wallet: { chain: c } });
+      return;
+    }
+    const m = /^Gateway: (http:\/\/\S+)$/.exec(line);
+    if (m) {
+      log.info('demo network gateway up', { url: m[1] });
+      if (this.wanted) this.node.market.setRuntimeGateways([m[1]!]);
+    } else if (line.startsWith('{')) {
+      const ready = JSON.parse(line) as { rpc: string; contract: string };
+      log.info('demo network ready', { rpc: ready.rpc, hub: ready.contract });
+    }
+  }
+
   /** Stops it (SIGTERM to its group, SIGKILL after 3 s). */
   async stop(): Promise<void> {
     this.wanted = false;
+    await this.leaveDemoChain();
     const child = this.child;
     if (!child?.pid) return;
     const kill = (s: NodeJS.Signals): void => {
