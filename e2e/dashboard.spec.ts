@@ -109,7 +109,7 @@ test('navigation between Dashboard and Settings, by mouse and by keyboard', asyn
   await page.keyboard.press('Tab');
   await expect(dashboardLink).toBeFocused();
   // The links in navigation order (the page registry's order).
-  const navOrder = ['Models', 'Jobs', 'Power'].map((name) =>
+  const navOrder = ['Models', 'Jobs', 'Power', 'Wallet'].map((name) =>
     nav.getByRole('link', { name, exact: true }),
   );
   for (const link of navOrder) {
