@@ -71,6 +71,8 @@ describe.skipIf(!BUILT)(
           : null;
       });
       expect(w.hub).toMatch(/^0x[0-9a-fA-F]{40}$/);
+      // Play money shown in visible amounts while on the demo network.
+      expect((await call('settings.get')).network.pricing.currencyPerToken).toBe(0.0001);
       const devnet = () => procTable().filter((p) => p.cmd.includes(' devnet --attach '));
       const [attached] = devnet();
       expect(attached).toBeDefined();
@@ -85,7 +87,9 @@ describe.skipIf(!BUILT)(
       );
       const after = await call('status.get');
       expect(after).toMatchObject({ firstRun: false, demoNetwork: false });
-      expect((await call('settings.get')).wallet.chain).toBeNull();
+      const settings = await call('settings.get');
+      expect(settings.wallet.chain).toBeNull();
+      expect(settings.network.pricing.currencyPerToken).toBe(1);
       expect((await call('market.status')).gateways).toEqual([]);
 
       // Back to the demo network, then the node stops: nothing of either is left.

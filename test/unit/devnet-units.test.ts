@@ -13,6 +13,8 @@ import { demoNetworkWanted } from '../../shared/api/devnet';
 import { defaultNetworkSettings } from '../../shared/api/market';
 import { IdlerigError } from '../../shared/errors';
 import { tempDir } from '../helpers/tmp';
+import { DEMO_TRAY_LABEL, trayModel } from '../../electron/main/tray-model';
+import type { Status } from '../../shared/api';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -141,5 +143,34 @@ describe('when the node runs the demo network', () => {
     expect(demoNetworkWanted({ ...n, gateways: [{ url: 'https://gw.example' }] }, true)).toBe(
       false,
     );
+  });
+});
+
+describe('the tray on the demo network', () => {
+  it('says it is a demo and what a real network needs', () => {
+    const status: Status = {
+      state: 'earning',
+      reasonCode: 'ACCEPTING',
+      reason: 'Connected, waiting for jobs',
+      version: '0.1.0',
+      startedAt: new Date(0).toISOString(),
+      uptimeSeconds: 1,
+      mode: 'electron',
+      dataDir: '/tmp/x',
+      pausedUntil: null,
+      warnings: [],
+      earningsToday: null,
+      capabilities: { loginItem: true, diagnosticsDownload: false },
+    };
+    expect(trayModel(status).items.some((i) => i.id === 'demo')).toBe(false);
+    const demo = trayModel({ ...status, demoNetwork: true });
+    expect(demo.tooltip.startsWith('Idlerig (demo): ')).toBe(true);
+    expect(demo.items).toContainEqual({
+      type: 'item',
+      id: 'demo',
+      label: DEMO_TRAY_LABEL,
+      enabled: false,
+    });
+    expect(DEMO_TRAY_LABEL).toContain('A real one needs a gateway URL and a payout wallet');
   });
 });

@@ -5,9 +5,15 @@
 // provider never imports the gateway or the chain code: they meet over the wire only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { DEMO_DEFAULT_ENV, DEVNET_PARENT_ENV, demoNetworkWanted } from '../../../shared/api/devnet';
+import {
+  DEMO_DEFAULT_ENV,
+  DEMO_NETWORK_PRICING,
+  DEVNET_PARENT_ENV,
+  demoNetworkWanted,
+} from '../../../shared/api/devnet';
 import type { ProviderNode } from '../node';
 import type { Settings } from '../../../shared/api/settings';
+import { defaultNetworkSettings, type NetworkSettings } from '../../../shared/api/market';
 import { sha256File } from '../models/download';
 import { cliBundle, demoModelsDir } from './locate';
 
@@ -27,6 +33,14 @@ export interface DemoNetworkOptions {
 export function firstRunDue(network: Settings['network']): boolean {
   const asUser = process.env[DEMO_DEFAULT_ENV] === '1' || process.env[DEVNET_PARENT_ENV] === '1';
   return asUser && network.mode === null;
+}
+
+function samePricing(a: NetworkSettings['pricing'], b: NetworkSettings['pricing']): boolean {
+  return (
+    a.currencyPerToken === b.currencyPerToken &&
+    a.tokenDecimals === b.tokenDecimals &&
+    a.tokenSymbol === b.tokenSymbol
+  );
 }
 
 export class DemoNetwork {
@@ -66,7 +80,17 @@ export class DemoNetwork {
   /** The demo chain this node was set to (Settings → Wallet), forgotten when the demo stops. */
   private demoChain: { rpcUrl: string; chainId: number; hub: string } | null = null;
 
+  private demoPricing = false;
+
   private async leaveDemoChain(): Promise<void> {
+    if (
+      this.demoPricing &&
+      samePricing(this.node.settings.get().network.pricing, DEMO_NETWORK_PRICING)
+    )
+      await this.node.settings
+        .update({ network: { pricing: defaultNetworkSettings().pricing } })
+        .catch(() => undefined);
+    this.demoPricing = false;
     const mine = this.demoChain;
     this.demoChain = null;
     const now = this.node.settings.get().wallet.chain;
@@ -157,7 +181,13 @@ export class DemoNetwork {
       const c = JSON.parse(line.slice(7)) as { rpcUrl: string; chainId: number; hub: string };
       // Paid on the demo chain: its vouchers checked against it, claims sent to it.
       this.demoChain = c;
-      await this.node.settings.update({ wallet: { chain: c } });
+      // The demo pricing (visible amounts of play money) over the default one, undone on leaving.
+      const pricing = this.node.settings.get().network.pricing;
+      const pricingPatch = samePricing(pricing, defaultNetworkSettings().pricing)
+        ? { network: { pricing: DEMO_NETWORK_PRICING } }
+        : {};
+      this.demoPricing = 'network' in pricingPatch;
+      await this.node.settings.update({ wallet: { chain: c }, ...pricingPatch });
       return;
     }
     const m = /^Gateway: (http:\/\/\S+)$/.exec(line);

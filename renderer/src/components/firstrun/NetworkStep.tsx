@@ -10,7 +10,7 @@ import RadioGroup from '@mui/material/RadioGroup';
 import Stack from '@mui/material/Stack';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import { DEMO_NETWORK_PRICING, REAL_NETWORK_NEEDS } from '../../../../shared/api/devnet';
+import { REAL_NETWORK_NEEDS } from '../../../../shared/api/devnet';
 import { useNodeStore } from '../../stores/node';
 
 export function NetworkStep({ onDone }: { onDone: () => void }) {
@@ -34,9 +34,8 @@ export function NetworkStep({ onDone }: { onDone: () => void }) {
     }
     const r = await updateSettings({
       network:
-        mode === 'demo'
-          ? { mode, pricing: DEMO_NETWORK_PRICING }
-          : { mode, gateways: list.map((url) => ({ url })) },
+        // The node sets the demo pricing itself while it serves the demo network.
+        mode === 'demo' ? { mode } : { mode, gateways: list.map((url) => ({ url })) },
     });
     setBusy(false);
     if (r.ok) onDone();
