@@ -15,12 +15,13 @@
 // no warn/error line in the node's logs that the test's own bad input does not explain.
 // Prints one JSON document; exits non-zero only when the node crashed.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { machine } from './_machine';
+import { classifyNodeLogs, slopePerMinute } from './_soak-logs';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -57,11 +58,22 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 // ----------------------------------------------------------------------------------- the node
 
+const HEAP = process.env.SOAK_HEAP === '1';
 const dataDir = await mkdtemp(join(tmpdir(), 'idlerig-soak-'));
 const child = spawn(
   process.execPath,
   [CLI, '--headless', '--port', '0', '--data-dir', dataDir, '--quiet'],
-  { stdio: ['ignore', 'pipe', 'pipe'] },
+  {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // SOAK_HEAP=1 (looking for a leak): SIGUSR2 writes a heap snapshot into the data folder,
+    // taken at the end of warm-up and at the end of the run (the data folder is kept).
+    ...(HEAP
+      ? {
+          cwd: dataDir,
+          env: { ...process.env, NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' },
+        }
+      : {}),
+  },
 );
 let stdout = '';
 let stderr = '';
@@ -146,6 +158,7 @@ const sampler = setInterval(() => {
   void rssMB(child.pid!).then((mb) => mb !== null && samples.push({ t, mb }));
   if (enginePid !== null) void rssMB(enginePid).then((mb) => mb !== null && engineSamples.push(mb));
 }, 1000);
+if (HEAP) setTimeout(() => child.kill('SIGUSR2'), DURATION_MS * WARMUP).unref();
 /** Nothing is sent after this, however far behind the loops are (a node that slows down). */
 const hardStop = runStart + DURATION_MS * 1.5;
 
@@ -204,7 +217,12 @@ const good = (kind: string, method: string, params: unknown = {}): Call => ({
   run: () => rpc(method, params),
   expect: OK,
 });
-const bad = (kind: string, method: string, params: unknown, expect = INVALID): Call => ({
+const bad = (
+  kind: string,
+  method: string,
+  params: unknown,
+  expect: readonly string[] = INVALID,
+): Call => ({
   kind,
   bad: true,
   run: () => rpc(method, params),
@@ -419,6 +437,10 @@ for (let i = 0; i < WS_CLIENTS; i++) {
 const apiDone = await apiLoop;
 const jobsDone = await jobLoop;
 clearInterval(sampler);
+if (HEAP) {
+  child.kill('SIGUSR2');
+  await sleep(15_000);
+}
 const runMs = Date.now() - runStart;
 const closedDuringRun = ws.closed;
 const status = await rpc('status.get', {});
@@ -433,82 +455,17 @@ child.kill('SIGTERM');
 await Promise.race([exited, sleep(10_000)]);
 const stop = exit as { code: number | null; signal: NodeJS.Signals | null } | null;
 
-function fit(xs: { t: number; mb: number }[]): number {
-  const n = xs.length;
-  if (n < 2) return 0;
-  const mt = xs.reduce((s, p) => s + p.t, 0) / n;
-  const mm = xs.reduce((s, p) => s + p.mb, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (const p of xs) {
-    num += (p.t - mt) * (p.mb - mm);
-    den += (p.t - mt) ** 2;
-  }
-  return den ? num / den : 0;
-}
 const warmEnd = (MINUTES * WARMUP * 60_000) / 60_000;
 const after = samples.filter((s) => s.t >= warmEnd);
 const atWarm = after[0]?.mb ?? null;
 const maxAfter = Math.max(...after.map((s) => s.mb));
 const maxAll = Math.max(...samples.map((s) => s.mb));
 const last = samples.at(-1)?.mb ?? null;
-const slope = fit(after);
+const slope = slopePerMinute(after);
 
-// ------------------------------------------------------------------------ the node's logs
-
-interface Line {
-  level: string;
-  scope: string;
-  msg: string;
-  data?: Record<string, unknown>;
-}
-/** Warn/error lines the test's own input causes, by what causes them. */
-const EXPLAINED: [string, (l: Line) => boolean][] = [
-  [
-    'a paused event client passed the send-buffer bound (its events dropped)',
-    (l) => l.scope === 'http' && /^event socket client is not reading/.test(l.msg),
-  ],
-  [
-    'a paused event client did not answer a ping (disconnected by the node)',
-    (l) => l.scope === 'http' && /^event socket client did not answer a ping/.test(l.msg),
-  ],
-  [
-    'a test job the test made fail (refused, cancelled, invalid)',
-    (l) =>
-      /test/i.test(l.msg) &&
-      /QUEUE_FULL|CANCELLED|CONFLICT|NOT_FOUND|INVALID_PARAMS/.test(JSON.stringify(l.data ?? {})),
-  ],
-];
-const logLines: Line[] = [];
-for (const f of await readdir(join(dataDir, 'logs')).catch(() => [] as string[])) {
-  if (!/\.log$/.test(f) || f === 'current.log') continue;
-  for (const raw of (await readFile(join(dataDir, 'logs', f), 'utf8')).split('\n')) {
-    try {
-      const l = JSON.parse(raw) as Line;
-      if (l.level === 'warn' || l.level === 'error') logLines.push(l);
-    } catch {
-      /* a partial last line */
-    }
-  }
-}
-/** Not caused by the test nor a fault: llama.cpp's notice that stories260K.gguf has no separator or padding token (printed at each load of the model). */
-const fixtureNotice = (l: Line): boolean =>
-  l.scope === 'engine' && /^llama\.cpp: load: bad special token: /.test(l.msg);
-const fixtureNotices: Record<string, number> = {};
-const explained: Record<string, number> = {};
-const unexplained: Record<string, { count: number; level: string; example: unknown }> = {};
-for (const l of logLines) {
-  const why = EXPLAINED.find(([, test]) => test(l))?.[0];
-  if (fixtureNotice(l)) fixtureNotices[l.msg] = (fixtureNotices[l.msg] ?? 0) + 1;
-  else if (why) explained[why] = (explained[why] ?? 0) + 1;
-  else {
-    const k = `${l.level} [${l.scope}] ${l.msg}`;
-    const u = (unexplained[k] ??= { count: 0, level: l.level, example: l.data ?? null });
-    u.count++;
-  }
-}
+const nodeLogs = await classifyNodeLogs(join(dataDir, 'logs'));
 // Kept after a crash, or with SOAK_KEEP_DATA=1, to be looked at.
-const keep = crashed || process.env.SOAK_KEEP_DATA === '1';
+const keep = crashed || HEAP || process.env.SOAK_KEEP_DATA === '1';
 if (!keep) await rm(dataDir, { recursive: true, force: true });
 
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((a, b) => a + b, 0);
@@ -555,11 +512,15 @@ console.log(
         maxOverall: r1(maxAll),
         last: last === null ? null : r1(last),
         slopeMBPerMinAfterWarmup: r3(slope),
+        medianPerMinute: Array.from({ length: Math.ceil(MINUTES) }, (_, m) => {
+          const xs = samples.filter((x) => x.t >= m && x.t < m + 1).map((x) => x.mb);
+          return xs.length ? r1(xs.sort((a, b) => a - b)[xs.length >> 1]!) : null;
+        }),
         engineProcessMax: engineSamples.length ? r1(Math.max(...engineSamples)) : null,
       },
       goal: { rssMB: RSS_GOAL_MB, slopeMBPerMin: SLOPE_GOAL, crash: false, unexplainedLogLines: 0 },
       ratioToGoal: { rss: r3(maxAfter / RSS_GOAL_MB), slope: r3(slope / SLOPE_GOAL) },
-      pass: under && flat && !crashed && Object.keys(unexplained).length === 0,
+      pass: under && flat && !crashed && Object.keys(nodeLogs.unexplained).length === 0,
       crashed,
       exitDuringRun: crashed ? exit : null,
       stop: stop ? { code: stop.code, signal: stop.signal } : 'did not exit within 10 s of SIGTERM',
@@ -580,7 +541,7 @@ console.log(
               },
             )
           : engine.code,
-      logs: { warnOrError: logLines.length, explained, fixtureNotices, unexplained },
+      logs: nodeLogs,
       ...(keep ? { dataDir } : {}),
       ...(crashed ? { stderrTail: stderr.slice(-4000) } : {}),
     },
