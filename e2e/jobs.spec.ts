@@ -1,7 +1,10 @@
 // The job record in Debian's Chromium against the real headless node: test jobs run from the
 // Models page (a real engine, real models) are listed on the Jobs page, filtered by model and
 // status, one is opened, and the CSV export downloads; the Dashboard's earnings chart renders
-// from a job database seeded with paid jobs (the market client's rows, written by its recorder).
+// from a job database seeded with paid jobs (the market client's rows, written by its recorder):
+// the bars are what vouchers paid (voucher links as the recorder writes them after a voucher's
+// check; no chain here, e2e/wallet.spec.ts charts vouchers verified on anvil), the net line the
+// cost converted at the token's price, or the cost on its own axis when the token has none.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -95,7 +98,7 @@ test('Jobs page: test jobs from the Models page, filters, detail, CSV export', a
   });
 });
 
-test('Dashboard: job figures for today and the 30-day earnings chart with data', async ({
+test('Dashboard: job figures for today and the 30-day earnings chart of voucher-paid jobs', async ({
   page,
   console: _console,
 }) => {
@@ -105,6 +108,7 @@ test('Dashboard: job figures for today and the 30-day earnings chart with data',
     const { db } = openJobsDb(join(dir, 'jobs.db'));
     const store = new JobStore(db);
     const now = Date.now();
+    const paidIds: string[] = [];
     for (let d = 0; d < 6; d++)
       for (let j = 0; j < 3; j++) {
         const id = `paid-${d}-${j}`;
@@ -136,7 +140,16 @@ test('Dashboard: job figures for today and the 30-day earnings chart with data',
           ttftMs: 20,
           earned: 10n ** 16n,
         });
+        if (d < 4) paidIds.push(id);
       }
+    // Vouchers cover the jobs of the last 4 days; the 2 older days earned but are unpaid.
+    store.linkVoucher({
+      voucherId: '0x' + 'e'.repeat(64),
+      gateway: 'ws://127.0.0.1:9/provider',
+      token: '0x' + 'c'.repeat(40),
+      cumulative: 12n * 10n ** 16n,
+      jobIds: paidIds,
+    });
     db.close();
     const node = await startNode(dir);
     try {
@@ -147,17 +160,43 @@ test('Dashboard: job figures for today and the 30-day earnings chart with data',
       await expect(page.getByTestId('stat-jobs-net-today')).toContainText('0.058 EUR');
       const chart = page.getByTestId('earnings-chart');
       await expect(chart).toHaveAttribute('data-days', '30');
+      // 4 paid days (bars) + 6 days with a net (paid − electricity at 1 IDLE = 1 EUR, the
+      // default price): 0.12 IDLE paid, 18 × 0.0006 EUR of electricity = 0.0108 IDLE.
       await expect(chart).toHaveAttribute('data-points', /^(1[0-2]|[6-9])$/);
-      await expect(page.getByTestId('earnings-chart-totals')).toContainText('Earned 0.360 EUR');
-      // Drawn: a bar for each of the 6 days that earned (at least), and the net line.
+      await expect(chart).toHaveAttribute('data-paid', String(12n * 10n ** 16n));
+      await expect(chart).toHaveAttribute('data-priced', 'true');
+      await expect(page.getByTestId('earnings-chart-totals')).toHaveText(
+        'Paid by vouchers 0.12 IDLE · electricity 0.011 EUR · net after electricity 0.1092 IDLE',
+      );
+      await expect(page.getByTestId('earnings-chart-note')).toContainText(
+        'Electricity converted at 1 IDLE = 1 EUR',
+      );
+      // Drawn: a bar for each of the 4 days vouchers paid (the unpaid days have none), the net.
       await expect
         .poll(() => chart.locator('.MuiBarChart-element').count())
-        .toBeGreaterThanOrEqual(6);
+        .toBeGreaterThanOrEqual(4);
       await expect(chart.locator('.MuiLineChart-line')).toHaveCount(1);
       const heights = await chart
         .locator('.MuiBarChart-element')
         .evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
-      expect(heights.filter((h) => h > 1).length).toBe(6);
+      expect(heights.filter((h) => h > 1).length).toBe(4);
+      await chart.screenshot({ path: test.info().outputPath('earnings-chart-priced.png') });
+
+      // A token without a price in the electricity currency: no net, the cost on its own axis.
+      await rpc(node, 'settings.update', {
+        network: { pricing: { currencyPerToken: 1, tokenDecimals: 6, tokenSymbol: 'USDC' } },
+      });
+      await page.reload();
+      await expect(chart).toHaveAttribute('data-priced', 'false');
+      await expect(chart).toHaveAttribute('data-paid', String(12n * 10n ** 16n));
+      await expect(page.getByTestId('earnings-chart-totals')).toHaveText(
+        'Paid by vouchers 0.12 IDLE · electricity 0.011 EUR',
+      );
+      await expect(page.getByTestId('earnings-chart-note')).toContainText(
+        'IDLE has no price in EUR',
+      );
+      await expect(chart.locator('.MuiChartsAxis-directionY')).toHaveCount(2);
+      await chart.screenshot({ path: test.info().outputPath('earnings-chart-unpriced.png') });
       await page.goto('about:blank');
     } finally {
       await node.stop();

@@ -136,6 +136,11 @@ export const JobBucketSchema = z.object({
   tokensOut: z.number().int(),
   /** Earnings per token (test jobs never earn). */
   earnings: z.array(TokenAmountSchema),
+  /**
+   * Per token, the earnings of the jobs a verified voucher covers (what the payer signed for;
+   * a subset of `earnings`); tokens with nothing paid are left out.
+   */
+  paid: z.array(TokenAmountSchema),
   revenue: z.number(),
   jobKwh: z.number(),
   jobCost: z.number(),

@@ -218,7 +218,7 @@ export class JobQueries {
                 token_decimals, is_test, sum(jobs) AS jobs, sum(failed) AS failed,
                 sum(declined) AS declined, sum(tokens_in) AS tokens_in,
                 sum(tokens_out) AS tokens_out, sum(earned_hi) AS hi, sum(earned_lo) AS lo,
-                total(revenue) AS revenue, total(energy_wh) AS wh, total(cost) AS cost
+                sum(paid_hi) AS paid_hi, sum(paid_lo) AS paid_lo, total(revenue) AS revenue, total(energy_wh) AS wh, total(cost) AS cost
          FROM rollup WHERE hour >= ? AND hour <= ?
          GROUP BY 1, 2, 3, 4, 5, 6`,
       )
@@ -236,6 +236,8 @@ export class JobQueries {
       tokens_out: number;
       hi: number;
       lo: number;
+      paid_hi: number;
+      paid_lo: number;
       revenue: number;
       wh: number;
       cost: number;
@@ -263,7 +265,10 @@ export class JobQueries {
       revenue: number;
     }[];
 
-    const buckets = new Map<string, JobBucket & { earned: Map<string, bigint> }>();
+    const buckets = new Map<
+      string,
+      JobBucket & { earned: Map<string, bigint>; paidBy: Map<string, bigint> }
+    >();
     const bucket = (period: string, currency: string) => {
       const key = `${period}\u0000${currency}`;
       let b = buckets.get(key);
@@ -284,7 +289,9 @@ export class JobQueries {
           idleKwh: 0,
           idleCost: 0,
           net: 0,
+          paid: [],
           earned: new Map(),
+          paidBy: new Map(),
         };
         buckets.set(key, b);
       }
@@ -315,6 +322,8 @@ export class JobQueries {
         if (r.token_symbol !== '' && (amount > 0n || !b.earned.has(tokenKey(r)))) {
           b.earned.set(tokenKey(r), (b.earned.get(tokenKey(r)) ?? 0n) + amount);
         }
+        const paid = joinAmount(r.paid_hi, r.paid_lo);
+        if (paid > 0n) b.paidBy.set(tokenKey(r), (b.paidBy.get(tokenKey(r)) ?? 0n) + paid);
       }
       b.tokensIn += r.tokens_in;
       b.tokensOut += r.tokens_out;
@@ -335,17 +344,10 @@ export class JobQueries {
     }
     const out: JobBucket[] = [...buckets.values()]
       .sort((a, b) => a.period.localeCompare(b.period) || a.currency.localeCompare(b.currency))
-      .map(({ earned, ...b }) => ({
+      .map(({ earned, paidBy, ...b }) => ({
         ...b,
-        earnings: [...earned].map(([k, amount]) => {
-          const [symbol, address, decimals] = k.split('\u0000') as [string, string, string];
-          return {
-            symbol,
-            address: address === '' ? null : address,
-            decimals: Number(decimals),
-            amount: amount.toString(),
-          };
-        }),
+        earnings: tokenAmounts(earned),
+        paid: tokenAmounts(paidBy),
         net: b.revenue - b.jobCost,
       }));
     return { bucket: p.bucket, from, to, buckets: out };
@@ -361,6 +363,18 @@ export class JobQueries {
     };
     return iso(r.t);
   }
+}
+
+function tokenAmounts(byKey: Map<string, bigint>): JobBucket['earnings'] {
+  return [...byKey].map(([k, amount]) => {
+    const [symbol, address, decimals] = k.split('\u0000') as [string, string, string];
+    return {
+      symbol,
+      address: address === '' ? null : address,
+      decimals: Number(decimals),
+      amount: amount.toString(),
+    };
+  });
 }
 
 function tokenKey(r: { token_symbol: string; token_address: string; token_decimals: number }) {

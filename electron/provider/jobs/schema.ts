@@ -17,11 +17,21 @@ export interface Migration {
   sql: string;
 }
 
+// Since schema 3 the rollup also sums `paid_hi`/`paid_lo`: the earned amount of the jobs a
+// verified voucher covers (voucher_id set by JobStore.linkVoucher after the voucher's check), so
+// the Dashboard charts what vouchers paid, not an estimate. `paid` false: schema 2's SQL as it
+// was released.
+const PAID_COLS = ', paid_hi, paid_lo';
+const PAID_SET = `,
+    paid_hi = paid_hi + excluded.paid_hi, paid_lo = paid_lo + excluded.paid_lo`;
+const paidOf = (r: string, sign: string, part: 'hi' | 'lo'): string =>
+  `, ${sign}iif(${r}.voucher_id IS NULL, 0, ifnull(${r}.earned_${part}, 0))`;
+
 /** A job's contribution to the rollup, from the row `r` (NEW or OLD). */
-const contribution = (r: string, sign: '+' | '-'): string => `
+const contribution = (r: string, sign: '+' | '-', paid = true): string => `
   INSERT INTO rollup (hour, currency, token_symbol, token_address, token_decimals, is_test,
                       jobs, declined, failed, tokens_in, tokens_out, earned_hi, earned_lo,
-                      revenue, energy_wh, cost)
+                      revenue, energy_wh, cost${paid ? PAID_COLS : ''})
   VALUES (${r}.hour, ifnull(${r}.currency, ''), ifnull(${r}.token_symbol, ''),
           ifnull(${r}.token_address, ''), ifnull(${r}.token_decimals, 0), ${r}.is_test,
           ${sign}(${r}.status IN ('done', 'failed', 'cancelled')),
@@ -30,7 +40,7 @@ const contribution = (r: string, sign: '+' | '-'): string => `
           ${sign}ifnull(${r}.tokens_in, 0), ${sign}ifnull(${r}.tokens_out, 0),
           ${sign}ifnull(${r}.earned_hi, 0), ${sign}ifnull(${r}.earned_lo, 0),
           ${sign}ifnull(${r}.revenue, 0), ${sign}ifnull(${r}.energy_wh, 0),
-          ${sign}ifnull(${r}.energy_cost, 0))
+          ${sign}ifnull(${r}.energy_cost, 0)${paid ? paidOf(r, sign, 'hi') + paidOf(r, sign, 'lo') : ''})
   ON CONFLICT (hour, currency, token_symbol, token_address, token_decimals, is_test)
   DO UPDATE SET
     jobs = jobs + excluded.jobs, declined = declined + excluded.declined,
@@ -38,7 +48,7 @@ const contribution = (r: string, sign: '+' | '-'): string => `
     tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
     earned_hi = earned_hi + excluded.earned_hi, earned_lo = earned_lo + excluded.earned_lo,
     revenue = revenue + excluded.revenue, energy_wh = energy_wh + excluded.energy_wh,
-    cost = cost + excluded.cost;`;
+    cost = cost + excluded.cost${paid ? PAID_SET : ''};`;
 
 /**
  * While this meta row exists (only inside a bulk-insert transaction: it is deleted before the
@@ -48,18 +58,23 @@ const contribution = (r: string, sign: '+' | '-'): string => `
 export const BULK_KEY = 'bulk-insert';
 
 /** Adds the jobs matching `where` (over `jobs`) to the rollup. */
-export function rollupOf(where: string): string {
+export function rollupOf(where: string, paid = true): string {
   return `
   INSERT INTO rollup (hour, currency, token_symbol, token_address, token_decimals, is_test,
                       jobs, declined, failed, tokens_in, tokens_out, earned_hi, earned_lo,
-                      revenue, energy_wh, cost)
+                      revenue, energy_wh, cost${paid ? PAID_COLS : ''})
     SELECT hour, ifnull(currency, ''), ifnull(token_symbol, ''), ifnull(token_address, ''),
            ifnull(token_decimals, 0), is_test,
            sum(status IN ('done', 'failed', 'cancelled')), sum(status = 'declined'),
            sum(status IN ('failed', 'cancelled')),
            sum(ifnull(tokens_in, 0)), sum(ifnull(tokens_out, 0)),
            sum(ifnull(earned_hi, 0)), sum(ifnull(earned_lo, 0)),
-           total(revenue), total(energy_wh), total(energy_cost)
+           total(revenue), total(energy_wh), total(energy_cost)${
+             paid
+               ? `, sum(iif(voucher_id IS NULL, 0, ifnull(earned_hi, 0))),
+                 sum(iif(voucher_id IS NULL, 0, ifnull(earned_lo, 0)))`
+               : ''
+           }
     FROM jobs WHERE ${where}
     GROUP BY 1, 2, 3, 4, 5, 6
   ON CONFLICT (hour, currency, token_symbol, token_address, token_decimals, is_test)
@@ -69,7 +84,7 @@ export function rollupOf(where: string): string {
     tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out,
     earned_hi = earned_hi + excluded.earned_hi, earned_lo = earned_lo + excluded.earned_lo,
     revenue = revenue + excluded.revenue, energy_wh = energy_wh + excluded.energy_wh,
-    cost = cost + excluded.cost`;
+    cost = cost + excluded.cost${paid ? PAID_SET : ''}`;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -164,16 +179,42 @@ export const MIGRATIONS: readonly Migration[] = [
         revenue REAL NOT NULL,
         PRIMARY KEY (date, currency)
       ) STRICT;
-      CREATE TRIGGER jobs_rollup_insert AFTER INSERT ON jobs
-        WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = '${BULK_KEY}')
-        BEGIN ${contribution('NEW', '+')} END;
-      CREATE TRIGGER jobs_rollup_delete AFTER DELETE ON jobs BEGIN ${contribution('OLD', '-')} END;
-      CREATE TRIGGER jobs_rollup_update AFTER UPDATE ON jobs BEGIN
-        ${contribution('OLD', '-')}
-        ${contribution('NEW', '+')}
-      END;
-      ${rollupOf('true')};`,
+      ${triggers(false)}
+      ${rollupOf('true', false)};`,
+  },
+  {
+    // What verified vouchers paid: the rollup sums the earned amount of voucher-linked jobs
+    // (paid_hi/paid_lo), its triggers replaced, backfilled from the rows.
+    version: 3,
+    sql: `
+      ALTER TABLE rollup ADD COLUMN paid_hi INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE rollup ADD COLUMN paid_lo INTEGER NOT NULL DEFAULT 0;
+      DROP TRIGGER jobs_rollup_insert;
+      DROP TRIGGER jobs_rollup_delete;
+      DROP TRIGGER jobs_rollup_update;
+      ${triggers(true)}
+      WITH p AS (
+        SELECT hour, ifnull(currency, '') AS c, ifnull(token_symbol, '') AS s,
+               ifnull(token_address, '') AS a, ifnull(token_decimals, 0) AS d, is_test AS t,
+               sum(ifnull(earned_hi, 0)) AS hi, sum(ifnull(earned_lo, 0)) AS lo
+        FROM jobs WHERE voucher_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5, 6)
+      UPDATE rollup SET paid_hi = p.hi, paid_lo = p.lo FROM p
+      WHERE rollup.hour = p.hour AND rollup.currency = p.c AND rollup.token_symbol = p.s
+        AND rollup.token_address = p.a AND rollup.token_decimals = p.d AND rollup.is_test = p.t;`,
   },
 ];
+
+/** The rollup's triggers (schema 2's without `paid`). */
+function triggers(paid: boolean): string {
+  return `
+      CREATE TRIGGER jobs_rollup_insert AFTER INSERT ON jobs
+        WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = '${BULK_KEY}')
+        BEGIN ${contribution('NEW', '+', paid)} END;
+      CREATE TRIGGER jobs_rollup_delete AFTER DELETE ON jobs BEGIN ${contribution('OLD', '-', paid)} END;
+      CREATE TRIGGER jobs_rollup_update AFTER UPDATE ON jobs BEGIN
+        ${contribution('OLD', '-', paid)}
+        ${contribution('NEW', '+', paid)}
+      END;`;
+}
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,6 +1,8 @@
-// The Dashboard's earnings by day for the last 30 days (bars, in the electricity currency as the
-// market client converted them) with the net after the jobs' electricity (a line), through MUI X
-// Charts. Days without jobs are zero.
+// The Dashboard's earnings by day for the last 30 days, from what verified vouchers paid (bars,
+// in the token's units) with the net after the jobs' electricity (a line, the cost converted into
+// the token at settings.network.pricing's price) or, where the token has no price in the
+// electricity currency, the electricity cost as its own line on its own axis in that currency.
+// Through MUI X Charts; days without jobs are zero. The series: earnings-series.ts.
 import Box from '@mui/material/Box';
 import Card from '@mui/material/Card';
 import Typography from '@mui/material/Typography';
@@ -13,58 +15,39 @@ import { ChartsYAxis } from '@mui/x-charts/ChartsYAxis';
 import { ChartsTooltip } from '@mui/x-charts/ChartsTooltip';
 import { ChartsAxisHighlight } from '@mui/x-charts/ChartsAxisHighlight';
 import { ChartsGrid } from '@mui/x-charts/ChartsGrid';
-import type { JobsAggregates } from '../../../../shared/api';
+import { formatTokenAmount } from '../../../../shared/payments';
 import { useJobsStore } from '../../stores/jobs';
-import { money } from './job-format';
-
-/** Every local date from `from` to `to`, both included. */
-function dates(from: string, to: string): string[] {
-  const out: string[] = [];
-  const d = new Date(`${from}T12:00:00Z`);
-  const end = new Date(`${to}T12:00:00Z`).getTime();
-  while (d.getTime() <= end && out.length < 400) {
-    out.push(d.toISOString().slice(0, 10));
-    d.setUTCDate(d.getUTCDate() + 1);
-  }
-  return out;
-}
-
-/** The series of one currency (the one with most activity when several were used). */
-export function chartSeries(days: JobsAggregates): {
-  currency: string;
-  dates: string[];
-  earned: number[];
-  net: number[];
-  jobs: number[];
-} {
-  const weight = new Map<string, number>();
-  for (const b of days.buckets)
-    if (b.currency !== '')
-      weight.set(b.currency, (weight.get(b.currency) ?? 0) + b.jobs + b.testJobs + 1);
-  const currency = [...weight].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '';
-  const all = dates(days.from, days.to);
-  const by = new Map(
-    days.buckets.filter((b) => b.currency === currency).map((b) => [b.period, b] as const),
-  );
-  return {
-    currency,
-    dates: all,
-    earned: all.map((d) => by.get(d)?.revenue ?? 0),
-    net: all.map((d) => by.get(d)?.net ?? 0),
-    jobs: all.map((d) => (by.get(d)?.jobs ?? 0) + (by.get(d)?.testJobs ?? 0)),
-  };
-}
+import { useNodeStore } from '../../stores/node';
+import { formatEarnings, money } from './job-format';
+import { earningsSeries, formatSigned, toNumber, toUnits } from './earnings-series';
 
 export function EarningsChart() {
   const theme = useTheme();
   const days = useJobsStore((s) => s.days);
+  const pricing = useNodeStore((s) => s.settings?.network.pricing ?? null);
   if (!days) return null;
-  const s = chartSeries(days);
-  const withData = s.earned.filter((x) => x !== 0).length + s.net.filter((x) => x !== 0).length;
+  const s = earningsSeries(days, pricing);
+  const { symbol, decimals } = s.token;
+  const tokens = (units: bigint) => formatTokenAmount(units, decimals, symbol);
+  const paidValues = s.paid.map((p) => toNumber(p, decimals));
+  const netValues = s.net?.map((n) => toNumber(n, decimals)) ?? null;
+  const second = netValues ?? s.cost;
+  const withData = paidValues.filter((x) => x !== 0).length + second.filter((x) => x !== 0).length;
   const label = (d: string) =>
     new Date(`${d}T12:00:00Z`).toLocaleDateString(undefined, { month: 'short', day: 'numeric' });
-  const total = s.earned.reduce((a, b) => a + b, 0);
-  const totalNet = s.net.reduce((a, b) => a + b, 0);
+  const totalCost = s.cost.reduce((a, b) => a + b, 0);
+  const electricity = `electricity ${money(totalCost, s.currency || '—')}`;
+  const totals =
+    s.totalNet === null
+      ? `Paid by vouchers ${tokens(s.totalPaid)} · ${electricity}`
+      : `Paid by vouchers ${tokens(s.totalPaid)} · ${electricity} · net after electricity ${formatSigned(s.totalNet, decimals, symbol)}`;
+  const priceNote =
+    s.price !== null
+      ? `Electricity converted at 1 ${symbol} = ${s.price} ${s.currency} (Settings → Network).`
+      : `${symbol || 'The token'} has no price in ${s.currency || 'the electricity currency'} (Settings → Network): net after electricity is not computed; the electricity cost has its own axis.`;
+  const tick = (v: number) => formatTokenAmount(toUnits(Math.max(0, v), decimals), decimals, '');
+  const signedTick = (v: number) => (v < 0 ? `−${tick(-v)}` : tick(v));
+  const costTick = (v: number) => v.toLocaleString(undefined, { maximumSignificantDigits: 3 });
   return (
     <Card
       component="section"
@@ -72,6 +55,9 @@ export function EarningsChart() {
       data-testid="earnings-chart"
       data-days={s.dates.length}
       data-points={withData}
+      data-paid={s.totalPaid.toString()}
+      data-token={symbol}
+      data-priced={s.price !== null}
       sx={{ p: 2.5, mt: 2.5 }}
     >
       <Box sx={{ display: 'flex', alignItems: 'baseline', gap: 2, flexWrap: 'wrap' }}>
@@ -79,12 +65,12 @@ export function EarningsChart() {
           Earnings, last 30 days
         </Typography>
         <Typography variant="body2" color="text.secondary" data-testid="earnings-chart-totals">
-          Earned {money(total, s.currency)} · net after electricity {money(totalNet, s.currency)}
+          {totals}
         </Typography>
       </Box>
       <Box
         role="img"
-        aria-label={`Earnings by day for the last 30 days: ${money(total, s.currency)} earned, ${money(totalNet, s.currency)} after electricity`}
+        aria-label={`Earnings by day for the last 30 days: ${totals}`}
         sx={{ height: 240, mt: 1 }}
       >
         <ChartsContainer
@@ -100,24 +86,45 @@ export function EarningsChart() {
               tickLabelInterval: (_v: string, i: number) => i % 5 === 0,
             },
           ]}
-          yAxis={[{ id: 'money', width: 56 }]}
+          yAxis={[
+            { id: 'token', width: 64, valueFormatter: signedTick },
+            ...(netValues
+              ? []
+              : [{ id: 'cost', width: 80, position: 'right' as const, valueFormatter: costTick }]),
+          ]}
           series={[
             {
               type: 'bar',
-              id: 'earned',
-              label: 'Earned',
-              data: s.earned,
+              id: 'paid',
+              label: `Paid by vouchers (${symbol || '—'})`,
+              data: paidValues,
+              yAxisId: 'token',
               color: theme.palette.primary.main,
-              valueFormatter: (v: number | null) => money(v ?? 0, s.currency),
+              valueFormatter: (_v: number | null, c: { dataIndex: number }) =>
+                tokens(s.paid[c.dataIndex] ?? 0n),
             },
-            {
-              type: 'line',
-              id: 'net',
-              label: 'Net after electricity',
-              data: s.net,
-              color: theme.palette.success.main,
-              valueFormatter: (v: number | null) => money(v ?? 0, s.currency),
-            },
+            netValues
+              ? {
+                  type: 'line',
+                  curve: 'linear',
+                  id: 'net',
+                  label: `Net after electricity (${symbol})`,
+                  data: netValues,
+                  yAxisId: 'token',
+                  color: theme.palette.success.main,
+                  valueFormatter: (_v: number | null, c: { dataIndex: number }) =>
+                    formatSigned(s.net?.[c.dataIndex] ?? 0n, decimals, symbol),
+                }
+              : {
+                  type: 'line',
+                  curve: 'linear',
+                  id: 'cost',
+                  label: `Electricity cost (${s.currency || '—'})`,
+                  data: s.cost,
+                  yAxisId: 'cost',
+                  color: theme.palette.warning.main,
+                  valueFormatter: (v: number | null) => money(v ?? 0, s.currency),
+                },
           ]}
         >
           <ChartsGrid horizontal />
@@ -125,15 +132,35 @@ export function EarningsChart() {
           <LinePlot />
           <MarkPlot />
           <ChartsXAxis axisId="day" />
-          <ChartsYAxis axisId="money" />
+          <ChartsYAxis axisId="token" label={symbol} />
+          {netValues ? null : <ChartsYAxis axisId="cost" label={s.currency} />}
           <ChartsAxisHighlight x="band" />
           <ChartsTooltip />
         </ChartsContainer>
       </Box>
-      <Box sx={{ display: 'flex', gap: 2, mt: 1 }} aria-hidden>
-        <Legend color={theme.palette.primary.main} text={`Earned (${s.currency || '—'})`} />
-        <Legend color={theme.palette.success.main} text="Net after electricity" />
+      <Box sx={{ display: 'flex', gap: 2, mt: 1, flexWrap: 'wrap' }} aria-hidden>
+        <Legend color={theme.palette.primary.main} text={`Paid by vouchers (${symbol || '—'})`} />
+        {netValues ? (
+          <Legend color={theme.palette.success.main} text={`Net after electricity (${symbol})`} />
+        ) : (
+          <Legend
+            color={theme.palette.warning.main}
+            text={`Electricity cost (${s.currency || '—'}, right axis)`}
+          />
+        )}
       </Box>
+      <Typography
+        variant="caption"
+        color="text.secondary"
+        component="p"
+        sx={{ mt: 0.5 }}
+        data-testid="earnings-chart-note"
+      >
+        {priceNote}
+        {s.otherTokens.length > 0
+          ? ` Also paid, not charted: ${formatEarnings(s.otherTokens)}.`
+          : ''}
+      </Typography>
     </Card>
   );
 }
