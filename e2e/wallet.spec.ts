@@ -239,3 +239,27 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   expect(width).toBeLessThanOrEqual(420);
   await page.screenshot({ path: `${SHOTS}/wallet-420.png`, fullPage: true });
 });
+
+test("Dashboard earnings chart: today's bar is what the vouchers verified on anvil paid", async ({
+  page,
+}) => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(node!.url);
+  const chart = page.getByTestId('earnings-chart');
+  // Exactly the voucher-linked jobs' prices, in the paying token's units (not an estimate).
+  await expect(chart).toHaveAttribute('data-paid', jobsTotal.toString(), { timeout: 15_000 });
+  await expect(chart).toHaveAttribute('data-token', 'IDD');
+  await expect(page.getByTestId('earnings-chart-totals')).toContainText(
+    `Paid by vouchers ${formatTokenAmount(jobsTotal, 18, 'IDD', { locale: 'en-US' })}`,
+  );
+  // IDD has no price in the electricity currency here (settings price IDLE): the electricity
+  // cost is its own series on its own axis, no net is made up.
+  await expect(chart).toHaveAttribute('data-priced', 'false');
+  await expect(page.getByTestId('earnings-chart-note')).toContainText('IDD has no price in');
+  await expect(chart.locator('.MuiChartsAxis-directionY')).toHaveCount(2);
+  const heights = await chart
+    .locator('.MuiBarChart-element')
+    .evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+  expect(heights.filter((h) => h > 1).length).toBe(1);
+  await chart.screenshot({ path: `${SHOTS}/dashboard-earnings-vouchers.png` });
+});

@@ -87,10 +87,20 @@ export function EarningsChart() {
             },
           ]}
           yAxis={[
-            { id: 'token', width: 64, valueFormatter: signedTick },
+            { id: 'token', width: 80, valueFormatter: signedTick },
             ...(netValues
               ? []
-              : [{ id: 'cost', width: 80, position: 'right' as const, valueFormatter: costTick }]),
+              : [
+                  {
+                    id: 'cost',
+                    width: 80,
+                    min: 0,
+                    // All zero: zero at the bottom, not mid-axis.
+                    ...(s.cost.some((c) => c > 0) ? {} : { max: 1 }),
+                    position: 'right' as const,
+                    valueFormatter: costTick,
+                  },
+                ]),
           ]}
           series={[
             {
