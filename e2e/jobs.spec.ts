@@ -156,7 +156,7 @@ test('Dashboard: job figures for today and the 30-day earnings chart of voucher-
       await page.goto(node.url);
       await expect(page.getByTestId('stat-jobs-today')).toContainText('3');
       await expect(page.getByTestId('stat-tokens-today')).toContainText('330');
-      await expect(page.getByTestId('stat-jobs-earned-today')).toContainText('0.03 IDLE');
+      await expect(page.getByTestId('stat-earnings-value')).toHaveText('0.03 IDLE');
       await expect(page.getByTestId('stat-jobs-net-today')).toContainText('0.058 EUR');
       const chart = page.getByTestId('earnings-chart');
       await expect(chart).toHaveAttribute('data-days', '30');

@@ -1,12 +1,12 @@
-// The Dashboard's job figures for today: jobs run, tokens, earnings, and net after electricity.
+// The Dashboard's job figures for today: jobs run, tokens, and net after electricity. What the
+// day earned is the status card's "Earnings today" (one figure, from the same rows).
 import Grid from '@mui/material/Grid';
 import WorkHistoryIcon from '@mui/icons-material/WorkHistory';
 import NotesIcon from '@mui/icons-material/Notes';
-import PaidIcon from '@mui/icons-material/Paid';
 import SavingsIcon from '@mui/icons-material/Savings';
 import { StatCard } from '../StatCard';
 import { useJobsStore } from '../../stores/jobs';
-import { formatEarnings, money, sumEarnings } from './job-format';
+import { money } from './job-format';
 
 export function JobsTodayCards() {
   const days = useJobsStore((s) => s.days);
@@ -22,7 +22,7 @@ export function JobsTodayCards() {
   const cost = money0.map((b) => money(b.jobCost, b.currency)).join(' + ') || '—';
   return (
     <Grid container spacing={2.5} sx={{ mt: 2.5 }} data-testid="jobs-today">
-      <Grid size={{ xs: 12, sm: 6, lg: 3 }}>
+      <Grid size={{ xs: 12, sm: 6, lg: 4 }}>
         <StatCard
           id="jobs-today"
           label="Jobs today"
@@ -31,7 +31,7 @@ export function JobsTodayCards() {
           note={`${failed} failed or cancelled · ${tests} test job${tests === 1 ? '' : 's'}`}
         />
       </Grid>
-      <Grid size={{ xs: 12, sm: 6, lg: 3 }}>
+      <Grid size={{ xs: 12, sm: 6, lg: 4 }}>
         <StatCard
           id="tokens-today"
           label="Tokens today"
@@ -40,16 +40,7 @@ export function JobsTodayCards() {
           note={`${tokensIn.toLocaleString()} in · ${tokensOut.toLocaleString()} out`}
         />
       </Grid>
-      <Grid size={{ xs: 12, sm: 6, lg: 3 }}>
-        <StatCard
-          id="jobs-earned-today"
-          label="Earned today"
-          icon={<PaidIcon fontSize="inherit" />}
-          value={formatEarnings(sumEarnings(today))}
-          note="Paid jobs only; test jobs never count"
-        />
-      </Grid>
-      <Grid size={{ xs: 12, sm: 6, lg: 3 }}>
+      <Grid size={{ xs: 12, sm: 6, lg: 4 }}>
         <StatCard
           id="jobs-net-today"
           label="Net after electricity"

@@ -1,5 +1,5 @@
 // How the Jobs page and the Dashboard write a job's figures.
-import type { JobBucket, JobRow, TokenAmount } from '../../../../shared/api';
+import type { JobRow, TokenAmount } from '../../../../shared/api';
 import { formatTokenAmount } from '../../../../shared/payments';
 import { formatEnergy, money } from '../power/energy-format';
 
@@ -37,16 +37,4 @@ export function formatEarned(row: JobRow): string {
 export function formatMs(ms: number | null): string {
   if (ms === null) return '—';
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`;
-}
-
-/** Earnings of the same token summed over buckets. */
-export function sumEarnings(buckets: readonly JobBucket[]): TokenAmount[] {
-  const out = new Map<string, TokenAmount>();
-  for (const b of buckets)
-    for (const e of b.earnings) {
-      const key = `${e.symbol}|${e.address ?? ''}|${e.decimals}`;
-      const prev = out.get(key);
-      out.set(key, { ...e, amount: (BigInt(prev?.amount ?? '0') + BigInt(e.amount)).toString() });
-    }
-  return [...out.values()];
 }
