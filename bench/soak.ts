@@ -442,7 +442,6 @@ if (HEAP) {
   await sleep(15_000);
 }
 const runMs = Date.now() - runStart;
-const closedDuringRun = ws.closed;
 const status = await rpc('status.get', {});
 const engine = await rpc('engine.status', {});
 for (const s of sockets) {
@@ -455,6 +454,8 @@ child.kill('SIGTERM');
 await Promise.race([exited, sleep(10_000)]);
 const stop = exit as { code: number | null; signal: NodeJS.Signals | null } | null;
 
+const medianOf = (xs: { mb: number }[]): number =>
+  xs.map((x) => x.mb).sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
 const warmEnd = (MINUTES * WARMUP * 60_000) / 60_000;
 const after = samples.filter((s) => s.t >= warmEnd);
 const atWarm = after[0]?.mb ?? null;
@@ -501,7 +502,7 @@ console.log(
         connected: ws.connected,
         stalled: ws.stalledConnected,
         messagesRead: ws.messages,
-        closedByTheNodeDuringRun: closedDuringRun,
+        // A paused client cannot see the node cut it off: the node's logs say it (logs.explained).
         errors: ws.errors,
       },
       rssMB: {
@@ -512,6 +513,15 @@ console.log(
         maxOverall: r1(maxAll),
         last: last === null ? null : r1(last),
         slopeMBPerMinAfterWarmup: r3(slope),
+        // Beside the fit (which one dip pulls about): the median of the last minute minus the
+        // median of the minute warm-up ends in.
+        riseLastMinuteVsWarmupEnd:
+          after.length && samples.length
+            ? r1(
+                medianOf(samples.filter((x) => x.t >= runMs / 60_000 - 1)) -
+                  medianOf(after.filter((x) => x.t < warmEnd + 1)),
+              )
+            : null,
         medianPerMinute: Array.from({ length: Math.ceil(MINUTES) }, (_, m) => {
           const xs = samples.filter((x) => x.t >= m && x.t < m + 1).map((x) => x.mb);
           return xs.length ? r1(xs.sort((a, b) => a - b)[xs.length >> 1]!) : null;
