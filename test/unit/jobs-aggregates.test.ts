@@ -156,8 +156,10 @@ describe('aggregates = sums of the rows (property)', () => {
                 s.tests === 0 &&
                 s.tin === 0 &&
                 s.tout === 0 &&
-                s.wh === 0 &&
-                s.rev === 0 &&
+                // The query skips a rollup row whose float sums are below rounding noise (a
+                // job moved to another hour leaves 1e-17 behind): the same tolerance here.
+                s.wh < 1e-9 &&
+                Math.abs(s.rev) < 1e-12 &&
                 [...s.earned.values()].every((x) => x === 0n);
               if (!b) {
                 expect(empty, `missing bucket ${key}`).toBe(true);
