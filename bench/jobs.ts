@@ -1,4 +1,4 @@
-// `npm run bench -- jobs`: the job record at one million rows (a real database file, WAL, full
+// `npm run bench -- jobs [--rows N]`: the job record at one million rows (a real database file, WAL, full
 // fsync): batched insert rate, a filtered and sorted page query and the 30-day aggregates (p95
 // over 100 queries each), and a full CSV export's rate and RSS growth. Goals from issue 11:
 // ≥ 20,000 rows/s inserted in batches; each query p95 < 50 ms; the export grows RSS < 50 MB.
@@ -14,7 +14,14 @@ import { writeJobsCsv } from '../electron/provider/jobs/csv';
 import type { JobStatus } from '../electron/provider/jobs/types';
 import { machine } from './_machine';
 
-const ROWS = Number(process.env.JOBS_BENCH_ROWS ?? 1_000_000);
+const rowsAt = process.argv.indexOf('--rows');
+const ROWS = Number(
+  rowsAt >= 0 ? process.argv[rowsAt + 1] : (process.env.JOBS_BENCH_ROWS ?? 1_000_000),
+);
+if (!Number.isSafeInteger(ROWS) || ROWS < 1) {
+  process.stderr.write('--rows (or JOBS_BENCH_ROWS) is a whole number of rows ≥ 1\n');
+  process.exit(2);
+}
 const BATCH = 10_000;
 const DAYS = 365;
 const QUERIES = 100;

@@ -82,7 +82,9 @@ function field(v: string | number | boolean | null): string {
 export const csvLine = (values: readonly (string | number | boolean | null)[]): string =>
   `${values.map(field).join(',')}\r\n`;
 
-const BATCH = 2000;
+// Rows per query and per write: small enough that a batch's row objects and its chunk stay in
+// V8's young generation (2,000 grew the heap by up to 60 MB over a million-row export).
+const BATCH = 500;
 
 /**
  * Writes the header and every matching job, oldest first, to `out` (left open). Returns the

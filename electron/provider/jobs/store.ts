@@ -56,6 +56,42 @@ function checkMs(name: string, v: number | null | undefined): number | null {
   return v;
 }
 
+/** insertFinished's columns, in the order of its values. */
+const FULL_COLUMNS = [
+  'id',
+  'started_at',
+  'ended_at',
+  'hour',
+  'gateway',
+  'model_id',
+  'model_sha256',
+  'kind',
+  'is_test',
+  'status',
+  'reason',
+  'error_code',
+  'tokens_in',
+  'tokens_out',
+  'duration_ms',
+  'ttft_ms',
+  'price',
+  'price_unit',
+  'token_symbol',
+  'token_decimals',
+  'token_address',
+  'earned',
+  'earned_hi',
+  'earned_lo',
+  'revenue',
+  'energy_wh',
+  'energy_cost',
+  'currency',
+  'energy_estimated',
+  'receipt',
+] as const;
+/** Rows per multi-row INSERT in insertFinished (30 columns: 3,000 parameters of SQLite's 32,766). */
+const BULK_ROWS = 100;
+
 export class JobStore implements JobRecorder {
   private readonly now: () => number;
   private readonly st: Record<
@@ -66,7 +102,6 @@ export class JobStore implements JobRecorder {
     | 'voucher'
     | 'link'
     | 'get'
-    | 'full'
     | 'bulkOn'
     | 'bulkOff'
     | 'maxRowid'
@@ -130,16 +165,6 @@ export class JobStore implements JobRecorder {
       bulkOff: db.prepare(`DELETE FROM meta WHERE key = '${BULK_KEY}'`),
       maxRowid: db.prepare(`SELECT max(rowid) AS r FROM jobs`),
       bulkRollup: db.prepare(rollupOf('rowid > ?')),
-      full: db.prepare(`
-        INSERT INTO jobs (id, started_at, ended_at, hour, gateway, model_id, model_sha256, kind,
-          is_test, status, reason, error_code, tokens_in, tokens_out, duration_ms, ttft_ms, price,
-          price_unit, token_symbol, token_decimals, token_address, earned, earned_hi, earned_lo,
-          revenue, energy_wh, energy_cost, currency, energy_estimated, receipt)
-        VALUES (@id, @started_at, @ended_at, @hour, @gateway, @model_id, @model_sha256, @kind,
-          @is_test, @status, @reason, @error_code, @tokens_in, @tokens_out, @duration_ms,
-          @ttft_ms, @price, @price_unit, @token_symbol, @token_decimals, @token_address, @earned,
-          @earned_hi, @earned_lo, @revenue, @energy_wh, @energy_cost, @currency,
-          @energy_estimated, @receipt)`),
     };
   }
 
@@ -286,36 +311,77 @@ export class JobStore implements JobRecorder {
   }
 
   /**
-   * Many finished jobs in one transaction, one INSERT each (imports, the benchmark): the same
-   * checks and columns as start() + recordEnergy() + end().
+   * Many finished jobs in one transaction (imports, the benchmark): the same checks and columns
+   * as start() + recordEnergy() + end(), written BULK_ROWS rows per multi-row INSERT with
+   * positional parameters (one statement step and one native call per chunk, not per row).
    */
   insertFinished(jobs: readonly { start: JobStart; end: JobEnd; energy?: JobEnergyWrite }[]): void {
     this.db.transaction(() => {
       // The insert trigger stands aside; the batch goes into the rollup in one statement below.
       this.st.bulkOn.run();
       const before = (this.st.maxRowid.get() as { r: number | null }).r ?? 0;
+      let values: unknown[] = [];
       for (const j of jobs) {
         const s = this.startParams(j.start);
         const e = this.endParams(j.start.id, j.end);
         const test = s.is_test === 1;
-        this.st.full.run({
-          ...s,
-          ...e,
-          started_at: s.started_at,
-          duration_ms: e.duration_ms ?? (e.ended_at as number) - (s.started_at as number),
-          earned: test ? null : e.earned,
-          earned_hi: test ? null : e.earned_hi,
-          earned_lo: test ? null : e.earned_lo,
-          revenue: test ? null : (e.revenue ?? j.energy?.revenue ?? null),
-          energy_wh: j.energy?.wh ?? null,
-          energy_cost: j.energy?.cost ?? null,
-          currency: j.energy?.currency ?? null,
-          energy_estimated: j.energy ? (j.energy.estimated ? 1 : 0) : null,
-        });
+        // FULL_COLUMNS' order; the end's fields over the start's, as the spread they replace.
+        values.push(
+          s.id,
+          s.started_at,
+          e.ended_at,
+          e.hour,
+          s.gateway,
+          s.model_id,
+          s.model_sha256,
+          s.kind,
+          s.is_test,
+          e.status,
+          e.reason,
+          e.error_code,
+          e.tokens_in,
+          e.tokens_out,
+          e.duration_ms ?? (e.ended_at as number) - (s.started_at as number),
+          e.ttft_ms,
+          s.price,
+          s.price_unit,
+          s.token_symbol,
+          s.token_decimals,
+          s.token_address,
+          test ? null : e.earned,
+          test ? null : e.earned_hi,
+          test ? null : e.earned_lo,
+          test ? null : (e.revenue ?? j.energy?.revenue ?? null),
+          j.energy?.wh ?? null,
+          j.energy?.cost ?? null,
+          j.energy?.currency ?? null,
+          j.energy ? (j.energy.estimated ? 1 : 0) : null,
+          e.receipt,
+        );
+        if (values.length === BULK_ROWS * FULL_COLUMNS.length) {
+          this.bulkInsert(BULK_ROWS).run(values);
+          values = [];
+        }
       }
+      if (values.length) this.bulkInsert(values.length / FULL_COLUMNS.length).run(values);
       this.st.bulkRollup.run(before);
       this.st.bulkOff.run();
     })();
+  }
+
+  private readonly bulk = new Map<number, Statement>();
+
+  /** The INSERT of `rows` full rows (prepared once per row count). */
+  private bulkInsert(rows: number): Statement {
+    let st = this.bulk.get(rows);
+    if (!st) {
+      const one = `(${FULL_COLUMNS.map(() => '?').join(', ')})`;
+      st = this.db.prepare(
+        `INSERT INTO jobs (${FULL_COLUMNS.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`,
+      );
+      this.bulk.set(rows, st);
+    }
+    return st;
   }
 
   private energyParams(e: JobEnergyWrite): Record<string, unknown> {
