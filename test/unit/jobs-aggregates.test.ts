@@ -268,9 +268,25 @@ describe('bulk inserts (imports, the benchmark)', () => {
           const x = q(one);
           const y = q(bulk);
           expect(
-            y.map((k) => [k.period, k.currency, k.jobs, k.testJobs, k.tokensOut, k.earnings]),
+            y.map((k) => [
+              k.period,
+              k.currency,
+              k.jobs,
+              k.testJobs,
+              k.tokensIn,
+              k.tokensOut,
+              k.earnings,
+            ]),
           ).toEqual(
-            x.map((k) => [k.period, k.currency, k.jobs, k.testJobs, k.tokensOut, k.earnings]),
+            x.map((k) => [
+              k.period,
+              k.currency,
+              k.jobs,
+              k.testJobs,
+              k.tokensIn,
+              k.tokensOut,
+              k.earnings,
+            ]),
           );
           y.forEach((k, i) => expect(k.jobKwh).toBeCloseTo(x[i]!.jobKwh, 9));
           expect(

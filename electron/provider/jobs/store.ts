@@ -339,7 +339,8 @@ export class JobStore implements JobRecorder {
           e.status,
           e.reason,
           e.error_code,
-          e.tokens_in,
+          // As end() does (coalesce): an end that gives no prompt count keeps the start's.
+          e.tokens_in ?? s.tokens_in,
           e.tokens_out,
           e.duration_ms ?? (e.ended_at as number) - (s.started_at as number),
           e.ttft_ms,
