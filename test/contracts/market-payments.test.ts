@@ -396,6 +396,16 @@ describe('payments in the market (anvil, real gateway, real headless provider, o
     expect((await declined('leaving')).reason).toBe('PAYER_LEAVING');
     const rows = await api<{ rows: Row[] }>('jobs.list', { limit: 1000 });
     expect(rows.rows.find((r) => r.id === 'leaving')?.status).toBe('declined');
+    // Leave no pending unlock to the next test: while one is pending the watchtower claims
+    // everything owed at each round (one claimBatch), which would take the next test's channel
+    // before that test's own unlock. The unlock makes it claim this channel; then the payer stays.
+    await expect
+      .poll(async () => (await channelOf(payer.address))?.claimable, { timeout: 15_000 })
+      .toBe('0');
+    await d.hub(payer).cancelUnlock(providerAddress, d.tokenAddress);
+    await expect
+      .poll(async () => (await channelOf(payer.address))?.unlockAt ?? null, { timeout: 10_000 })
+      .toBeNull();
   }, 30_000);
 
   it('the payer requests an unlock: the provider claims inside the timelock by itself', async () => {
