@@ -2,7 +2,7 @@
 // then one short line per demo job; Ctrl-C / SIGTERM stops every process of it.
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { IdlerigError } from '../../shared/errors';
+import { usage } from './errors';
 import { defaultDataDir } from '../provider/paths';
 import { startDevnet } from '../devnet/index';
 
@@ -15,10 +15,6 @@ export const DEVNET_HELP = `  idlerig devnet [--headless] [--port-base N] [--dat
       DIR (default: the app's folder/devnet) keeps the chain: a second run resumes it.
       (--attach NODE_DIR --address ADDR: a running node serves it; how the app starts it.)
 `;
-
-function usage(message: string): never {
-  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
-}
 
 export async function devnetVerb(args: string[]): Promise<number> {
   let values;

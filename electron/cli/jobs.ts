@@ -13,6 +13,7 @@ import {
   type JobRow,
 } from '../../shared/api/jobs';
 import { IdlerigError } from '../../shared/errors';
+import { usage } from './errors';
 import { formatTokenAmount } from '../../shared/payments';
 import { DataDirLock, readEndpoint } from '../provider/datadir-lock';
 import { openJobsDb } from '../provider/jobs/db';
@@ -29,10 +30,6 @@ export const JOBS_HELP = `  idlerig jobs [--since DATE] [--until DATE] [--model 
       latest 50 unless --limit). DATE is YYYY-MM-DD (local day) or an ISO time. --json prints
       every matching job as a JSON array; --csv writes them to FILE ("-": stdout), oldest first.
 `;
-
-function usage(message: string): never {
-  throw new IdlerigError('INVALID_PARAMS', `${message}\nRun \`idlerig --help\` for usage.`);
-}
 
 interface Parsed {
   dataDir?: string;
