@@ -225,8 +225,13 @@ export class HubClient {
     );
   }
 
-  requestUnlock(provider: string, token: string): Promise<TransactionReceipt> {
-    return mined(this.contract.getFunction('requestUnlock')(provider, token));
+  async requestUnlock(provider: string, token: string): Promise<TransactionReceipt> {
+    const fn = this.contract.getFunction('requestUnlock');
+    // The estimate runs on a pending block that may share the last block's timestamp: a request
+    // repeated within that second then rewrites the same unlockAt (a no-op store, ~2,800 gas
+    // cheaper) and the mined transaction, one second later, ran out of gas. Headroom for the store.
+    const gas = await fn.estimateGas(provider, token);
+    return mined(fn(provider, token, { gasLimit: gas + 10_000n }));
   }
 
   cancelUnlock(provider: string, token: string): Promise<TransactionReceipt> {
