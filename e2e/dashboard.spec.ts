@@ -294,6 +294,7 @@ test('a corrupt settings file shows a warning; logs and diagnostics in Settings'
     await expect(page.getByTestId('settings-login')).toHaveCount(0);
     await expect(page.getByTestId('settings-about')).toContainText(pkg.version);
   } finally {
+    await page.close(); // before the node goes, or its polls log "connection refused"
     await node.stop();
     await removeDataDir(dir);
   }

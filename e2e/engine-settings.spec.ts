@@ -160,6 +160,7 @@ test('a power cap that nvidia-smi -pl refuses lowers the parallel jobs, and Sett
     await rpc(node, 'settings.update', { power: { powerCap: { wattsPerGpu: null } } });
     await expect(section.getByTestId('engine-parallelism-capped')).toHaveCount(0);
   } finally {
+    await page.close(); // before the node goes, or its polls log "connection refused"
     await node?.stop();
     process.env.PATH = saved.PATH;
     if (saved.machine === undefined) delete process.env.IDLERIG_FAKE_GPU_MACHINE;

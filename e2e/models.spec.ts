@@ -49,7 +49,8 @@ test.beforeEach(async ({}, testInfo) => {
   }
 });
 
-test.afterEach(async () => {
+test.afterEach(async ({ page }) => {
+  await page.close(); // before the node goes, or its polls log "connection refused"
   await node?.stop().catch((err: unknown) => console.error(String(err)));
   await server?.close();
   await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 // Playwright fixtures for the dashboard tests:
 //   node     a fresh headless node on its own temporary data folder, stopped (exit code 0
-//            asserted) and removed after the test;
+//            asserted) and removed after the test. The test's pages are closed first: a page
+//            still polling a node that has gone would log "connection refused" into the
+//            console check below (seen in CI on the Dashboard's jobs.aggregates poll);
 //   console  every console error or warning and every uncaught page error of the test's browser
 //            context, asserted empty after the test (CSP violations, React and MUI warnings
 //            all land here). A test that provokes expected errors lists them with `allow`.
@@ -35,12 +37,14 @@ export function watchConsole(context: BrowserContext): ConsoleWatch {
 }
 
 export const test = base.extend<{ node: RunningNode; console: ConsoleWatch }>({
-  // eslint-disable-next-line no-empty-pattern -- Playwright needs the destructuring form
-  node: async ({}, use) => {
+  node: async ({ context }, use) => {
     const dir = await makeDataDir();
     const node = await startNode(dir);
     try {
       await use(node);
+      // Depending on `context` makes this teardown run before the context's, so the pages
+      // can be closed here, before the node stops under them.
+      await Promise.all(context.pages().map((p) => p.close()));
       await node.stop();
     } finally {
       await node.stop().catch(() => undefined);
