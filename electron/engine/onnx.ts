@@ -8,7 +8,7 @@
 // runs a session synchronously on the event loop, so a model's batches run one after another
 // (a FIFO per model, bounded by maxQueuedJobs) and a cancel takes effect between requests.
 import os from 'node:os';
-import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { Tensor } from 'onnxruntime-node';
 import { IdlerigError } from '../../shared/errors';
 import type {
   EngineConfig,
@@ -28,6 +28,7 @@ import { chooseThreads, type ThreadChoice } from './threads';
 import { stoppedError, type EngineLog, type JobContext } from './job';
 import type { QueueGate } from './llama';
 import { runPacked } from './onnx-packed';
+import { openSession, type EngineSession } from './onnx-session';
 import {
   ORT_TO_OIP,
   describeTensor,
@@ -44,7 +45,7 @@ interface LoadedOnnx {
   ref: ModelRef;
   path: string;
   sizeBytes: number;
-  session: InferenceSession;
+  session: EngineSession;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   /** Model metadata by input name, for the checks. */
@@ -202,12 +203,12 @@ export class OnnxEngine {
       modelBytes: sizeBytes,
       override: this.config.onnx.threads,
     });
-    let session: InferenceSession | null = null;
+    let session: EngineSession | null = null;
     let providers: string[] = [];
     let lastError: unknown = null;
     for (const eps of this.candidates(ort)) {
       try {
-        session = await ort.InferenceSession.create(path, {
+        session = await openSession(ort, path, {
           executionProviders: eps,
           intraOpNumThreads: threads.threads,
           interOpNumThreads: 1,
@@ -282,6 +283,7 @@ export class OnnxEngine {
     this.log('info', 'model loaded', {
       file: ref.file,
       executionProviders: providers,
+      runtime: session.via,
       threads: threads.threads,
       threadsRule: threads.rule,
       inputs,
@@ -425,10 +427,7 @@ export class OnnxEngine {
     }
     let out: Record<string, Tensor>;
     try {
-      out = (fetches ? await m.session.run(feeds, fetches) : await m.session.run(feeds)) as Record<
-        string,
-        Tensor
-      >;
+      out = await m.session.run(feeds, fetches ?? null);
     } catch (err) {
       throw new IdlerigError(
         'INVALID_INPUT',
