@@ -19,6 +19,12 @@ export interface JobContext {
   emit(event: EngineEvent): void;
 }
 
+/** How many jobs wait, across every model and engine: the server owns it. */
+export interface QueueGate {
+  queued: number;
+  max: number;
+}
+
 export type EngineLog = (
   level: 'debug' | 'info' | 'warn' | 'error',
   msg: string,

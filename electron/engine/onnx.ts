@@ -25,8 +25,7 @@ import type {
 } from '../../shared/engine-protocol';
 import { acquirePinned } from './pinned';
 import { chooseThreads, type ThreadChoice } from './threads';
-import { stoppedError, type EngineLog, type JobContext } from './job';
-import type { QueueGate } from './llama';
+import { stoppedError, type EngineLog, type JobContext, type QueueGate } from './job';
 import { runPacked } from './onnx-packed';
 import { openSession, type EngineSession } from './onnx-session';
 import {

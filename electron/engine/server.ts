@@ -17,10 +17,10 @@ import {
   type EngineToParent,
   type VerifiedFile,
 } from '../../shared/engine-protocol';
-import { LlamaEngine, type QueueGate } from './llama';
+import { LlamaEngine } from './llama';
 import { OnnxEngine } from './onnx';
 import { ModelVerifier } from './verify';
-import type { EngineLog, JobContext, StopKind } from './job';
+import type { EngineLog, JobContext, QueueGate, StopKind } from './job';
 
 export interface EngineTransport {
   send(message: EngineToParent): void;
