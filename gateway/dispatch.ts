@@ -5,7 +5,7 @@
 // stream with an error event. No provider: wait for one up to a bound, then 503. The requester
 // leaving cancels the provider's job at once and the charge is what the provider generated until
 // then. Every job ends in the ledger; `onCharge` is where a job's charge is final (the payments hook).
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   canonicalJson,
   type FrameOf,
@@ -15,6 +15,7 @@ import {
   type WireTensor,
 } from '../shared/market-protocol';
 import { chargeFor, type SignedReceipt } from '../shared/receipt';
+import { newJobId } from './ids';
 import type { Lease } from './keys';
 import { pickProvider, type ProviderPreferences } from './matching';
 import type { GatewayMetrics } from './metrics';
@@ -117,7 +118,7 @@ export class Dispatcher {
 
   async run(req: JobRequest): Promise<JobResult> {
     const o = this.o;
-    const jobId = req.jobId ?? randomUUID();
+    const jobId = req.jobId ?? newJobId();
     const started = Date.now();
     const t0 = performance.now();
     const input = canonicalJson(req.body);
@@ -163,10 +164,7 @@ export class Dispatcher {
       );
       if (receipt && provider) o.verifier.push(jobId, provider, receipt);
       req.lease.settle(tokensIn + tokensOut, charge);
-      o.metrics.jobs.inc({ api: req.api, outcome });
-      o.metrics.latency.observe({ api: req.api }, (performance.now() - t0) / 1000);
-      o.metrics.tokens.inc({ direction: 'prompt' }, tokensIn);
-      o.metrics.tokens.inc({ direction: 'completion' }, tokensOut);
+      o.metrics.jobEnded(req.api, outcome, (performance.now() - t0) / 1000, tokensIn, tokensOut);
       o.onCharge?.({ jobId, keyId: req.lease.keyId, provider, amount: charge, price, receipt });
       return charge;
     };

@@ -3,11 +3,11 @@
 // Inference-Header-Content-Length bytes followed by the inputs' raw bytes in order; outputs asked
 // for with `binary_data` come back the same way. Errors are {"error": "..."}.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { VERSION } from '../../shared/version';
 import type { WireTensor } from '../../shared/market-protocol';
 import { DispatchError } from '../dispatch';
+import { newJobId } from '../ids';
 import type { BodyError } from '../http';
 import { readBody, sendJson } from '../http';
 import { isRefusal } from '../keys';
@@ -211,7 +211,7 @@ async function infer(
   res.on('close', onClose);
   try {
     const result = await s.dispatcher.run({
-      jobId: randomUUID(),
+      jobId: newJobId(),
       api: 'tensor',
       model,
       body: {

@@ -1,10 +1,10 @@
 // The OpenAI-compatible API: POST /v1/chat/completions, POST /v1/completions (JSON and SSE),
 // GET /v1/models. Response and chunk shapes follow OpenAI's API reference; usage comes in a
 // final chunk with empty choices when stream_options.include_usage is set.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
 import { DispatchError } from '../dispatch';
+import { newJobId } from '../ids';
 import type { BodyError } from '../http';
 import { parseJson, readBody, sendJson } from '../http';
 import { isRefusal, type Lease } from '../keys';
@@ -237,7 +237,7 @@ async function stream(
           choices: [choice],
           ...usageNull,
         };
-  const jobId = randomUUID();
+  const jobId = newJobId();
   id = `${api === 'chat' ? 'chatcmpl' : 'cmpl'}-${jobId}`;
   try {
     const r = await s.dispatcher.run({
