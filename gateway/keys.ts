@@ -48,8 +48,16 @@ export function createKey(
   return { key: `irk_${id}_${secret}`, record };
 }
 
+const DAY_MS = 86_400_000;
+let dayCache = { start: 0, text: '1970-01-01' };
+
+/** YYYY-MM-DD of a time in UTC (cached for the day: every request asks). */
 function utcDay(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  if (ms < dayCache.start || ms >= dayCache.start + DAY_MS) {
+    const start = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
+    dayCache = { start, text: new Date(start).toISOString().slice(0, 10) };
+  }
+  return dayCache.text;
 }
 
 /** A token bucket refilled continuously: `limit` per minute. */

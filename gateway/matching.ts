@@ -1,15 +1,16 @@
 // Which provider gets a job: one that serves the model's sha256, whose floor is within the
 // gateway's price (and the requester's max_price), with free capacity, not failed in the last
 // 30 s. Weighted by price, measured speed and success rate, or sorted as the request's
-// OpenRouter-style `provider.sort` says. With many candidates a random sample of them is scored
-// (the power of k choices), so matching stays O(1) however many providers serve a model.
+// OpenRouter-style `provider.sort` says. With many candidates a random sample of 8 of them with
+// room is scored (the power of k choices: already 2 balance load nearly as well as all), so
+// matching stays O(1) however many providers serve a model.
 import type { Price } from '../shared/market-protocol';
-import { priceScore, withinPrice } from './prices';
+import { priceParts, priceScore, withinPrice } from './prices';
 import type { ProviderRegistry } from './providers/registry';
 import type { ProviderSession } from './providers/session';
 
 export const FAILURE_COOLDOWN_MS = 30_000;
-const SAMPLE = 16;
+const SAMPLE = 8;
 
 export interface ProviderPreferences {
   sort?: 'price' | 'latency' | 'throughput';
@@ -26,13 +27,14 @@ export interface Match {
 
 function fitsMax(p: Price, max: ProviderPreferences['maxPrice']): boolean {
   if (!max) return true;
+  const n = priceParts(p);
   if (p.per === 'mtok') {
     return (
-      (max.prompt === undefined || BigInt(p.input) <= max.prompt) &&
-      (max.completion === undefined || BigInt(p.output) <= max.completion)
+      (max.prompt === undefined || n.input <= max.prompt) &&
+      (max.completion === undefined || n.output <= max.completion)
     );
   }
-  return max.request === undefined || BigInt(p.amount) <= max.request;
+  return max.request === undefined || n.amount <= max.request;
 }
 
 export function pickProvider(
@@ -60,6 +62,7 @@ export function pickProvider(
   }
   let best: Match | null = null;
   let bestScore = -Infinity;
+  const ceilingScore = Math.max(1, priceScore(ceiling));
   for (const s of pool) {
     if (s.free <= 0 || exclude.has(s) || !s.address) continue;
     const model = s.models.find((m) => m.sha256 === sha256);
@@ -68,7 +71,6 @@ export function pickProvider(
     const st = registry.statsOf(s.address);
     if (now - st.lastFailureAt < FAILURE_COOLDOWN_MS) continue;
     const price = priceScore(model.floor);
-    const ceilingScore = Math.max(1, priceScore(ceiling));
     const load = s.free / s.parallelism;
     let score: number;
     switch (prefs.sort) {

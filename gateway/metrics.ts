@@ -46,7 +46,34 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  private readonly children = new Map<
+    string,
+    { jobs: { inc(): void }; latency: { observe(v: number): void } }
+  >();
+  private readonly promptTokens = this.tokens.labels({ direction: 'prompt' });
+  private readonly completionTokens = this.tokens.labels({ direction: 'completion' });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A finished job, counted on label children made once (each job ends here). */
+  jobEnded(
+    api: string,
+    outcome: string,
+    seconds: number,
+    tokensIn: number,
+    tokensOut: number,
+  ): void {
+    const key = `${api} ${outcome}`;
+    let c = this.children.get(key);
+    if (!c) {
+      c = { jobs: this.jobs.labels({ api, outcome }), latency: this.latency.labels({ api }) };
+      this.children.set(key, c);
+    }
+    c.jobs.inc();
+    c.latency.observe(seconds);
+    if (tokensIn) this.promptTokens.inc(tokensIn);
+    if (tokensOut) this.completionTokens.inc(tokensOut);
   }
 }

@@ -73,20 +73,44 @@ export class PriceList {
   }
 }
 
+/**
+ * A price's parts as numbers, parsed once per price object (matching compares them per job, for
+ * every candidate). Prices are never changed once made (parsed frames, the price file).
+ */
+export interface ParsedPrice {
+  input: bigint;
+  output: bigint;
+  amount: bigint;
+  score: number;
+}
+const parsed = new WeakMap<Price, ParsedPrice>();
+
+export function priceParts(p: Price): ParsedPrice {
+  let r = parsed.get(p);
+  if (!r) {
+    r =
+      p.per === 'mtok'
+        ? {
+            input: BigInt(p.input),
+            output: BigInt(p.output),
+            amount: 0n,
+            score: Number(p.input) + Number(p.output),
+          }
+        : { input: 0n, output: 0n, amount: BigInt(p.amount), score: Number(p.amount) };
+    parsed.set(p, r);
+  }
+  return r;
+}
+
 /** Whether `floor` is at or below `ceiling` in every part (same unit). */
 export function withinPrice(floor: Price, ceiling: Price): boolean {
-  if (floor.per === 'mtok' && ceiling.per === 'mtok') {
-    return (
-      BigInt(floor.input) <= BigInt(ceiling.input) && BigInt(floor.output) <= BigInt(ceiling.output)
-    );
-  }
-  if (floor.per === 'request' && ceiling.per === 'request') {
-    return BigInt(floor.amount) <= BigInt(ceiling.amount);
-  }
-  return false;
+  if (floor.per !== ceiling.per) return false;
+  const f = priceParts(floor);
+  const c = priceParts(ceiling);
+  return floor.per === 'mtok' ? f.input <= c.input && f.output <= c.output : f.amount <= c.amount;
 }
 
 /** One number to sort prices by: an LLM's cost of 1,000 in + 1,000 out tokens per million. */
 export function priceScore(p: Price): number {
-  return p.per === 'request' ? Number(p.amount) : Number(p.input) + Number(p.output);
+  return priceParts(p).score;
 }
