@@ -1,6 +1,7 @@
 // Builds every bundle of the app into dist/:
-//   dist/main/      Node bundles: the Electron main process (index), the headless CLI (cli)
-//                   and the engine process entry (engine). Dependencies stay external so
+//   dist/main/      Node bundles: the Electron main process (index), the headless CLI (cli),
+//                   the engine process entry (engine) and the gateway ledger's writer thread
+//                   (ledger-worker). Dependencies stay external so
 //                   native modules (node-llama-cpp, onnxruntime-node) load from node_modules.
 //   dist/preload/   the sandboxed preload (CommonJS, self-contained: sandboxed preloads cannot
 //                   require node_modules).
@@ -21,6 +22,8 @@ const mainInputs: Record<string, string> = {
 };
 if (existsSync(resolve(root, 'electron/engine/index.ts')))
   mainInputs.engine = resolve(root, 'electron/engine/index.ts');
+// The gateway ledger's writer thread (gateway/storage/ledger-thread.ts finds it beside the bundle).
+mainInputs['ledger-worker'] = resolve(root, 'gateway/storage/ledger-worker.ts');
 
 export default defineConfig({
   main: {

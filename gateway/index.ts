@@ -65,7 +65,12 @@ export const GATEWAY_DB = 'gateway.sqlite';
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const log = o.log ?? (() => undefined);
   mkdirSync(o.dataDir, { recursive: true });
-  const store = o.store ?? new SqliteStore(join(o.dataDir, GATEWAY_DB));
+  const store =
+    o.store ??
+    new SqliteStore(join(o.dataDir, GATEWAY_DB), {
+      writer: 'thread',
+      onError: (message) => log('error', message),
+    });
   const host = o.host ?? '127.0.0.1';
   const payments = o.payments ?? null;
   const chainId = o.chainId ?? payments?.announce.chainId ?? 31337;

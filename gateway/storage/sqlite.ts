@@ -1,7 +1,9 @@
 // The embedded store: one SQLite database (better-sqlite3) in the gateway's data folder, in WAL
 // mode so `idlerig gateway keys ...` can write keys and credit while the gateway runs. Finished
 // jobs are queued and written in one transaction every few milliseconds (a job costs a few
-// microseconds, not a commit); every read of jobs or receipts writes the queue first.
+// microseconds, not a commit); every read of jobs or receipts writes the queue first. A running
+// gateway (writer: 'thread') hands those batches to a writer thread (ledger-thread.ts), so no
+// commit or WAL checkpoint stalls its requests; should the thread fail, the store writes inline.
 //
 // better-sqlite3 is a native module: under Node it loads the prebuilt binary npm installed; in a
 // packaged Electron app electron-builder's install-app-deps (@electron/rebuild) rebuilds it for
@@ -9,6 +11,8 @@
 // .node file outside the archive.
 import Database from 'better-sqlite3';
 import type { SignedReceipt } from '../../shared/receipt';
+import { batchSize, batchWriter, emptyBatch, mergeBatches, type LedgerBatch } from './ledger-batch';
+import { LedgerThread } from './ledger-thread';
 import type { GatewayStore, JobRecord, KeyRecord, ProviderRecord, ReceiptRecord } from './types';
 
 const SCHEMA_VERSION = 1;
@@ -153,22 +157,27 @@ export interface SqliteStoreOptions {
   flushMs?: number;
   /** ... or how many. */
   flushRows?: number;
+  /** 'thread': batches are written by a worker thread (a running gateway); default 'inline'. */
+  writer?: 'inline' | 'thread';
+  /** A batch could not be written (it is kept and tried again), or the writer thread failed. */
+  onError?: (message: string) => void;
 }
 
 export class SqliteStore implements GatewayStore {
   private readonly db: Database.Database;
   private readonly st;
-  private queue: { job: JobRecord; receipt: ReceiptRecord | null }[] = [];
-  private spends = new Map<string, [bigint, bigint, string]>();
-  private verifications = new Map<string, boolean>();
+  private pending: LedgerBatch = emptyBatch();
   private timer: NodeJS.Timeout | null = null;
   private readonly flushMs: number;
   private readonly flushRows: number;
-  private readonly writeBatch: () => void;
+  private readonly writeInline: (b: LedgerBatch) => void;
+  private thread: LedgerThread | null = null;
+  private readonly onError: (message: string) => void;
 
   constructor(file: string, opts: SqliteStoreOptions = {}) {
     this.flushMs = opts.flushMs ?? 20;
     this.flushRows = opts.flushRows ?? 1000;
+    this.onError = opts.onError ?? (() => undefined);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -192,31 +201,6 @@ export class SqliteStore implements GatewayStore {
       listKeys: db.prepare<[], KeyRow>('SELECT * FROM keys ORDER BY created_at, id'),
       revokeKey: db.prepare('UPDATE keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       setCredit: db.prepare('UPDATE keys SET credit = ? WHERE id = ?'),
-      saveSpend: db.prepare(
-        'UPDATE keys SET spent = ?, spent_today = ?, spent_day = ? WHERE id = ?',
-      ),
-      insertJob: db.prepare(
-        `INSERT OR REPLACE INTO jobs (id, key_id, api, model_sha256, model_name, provider, outcome,
-           error_code, attempts, tokens_in, tokens_out, charge, ttft_ms, duration_ms, started_at,
-           ended_at)
-         VALUES (@id, @key_id, @api, @model_sha256, @model_name, @provider, @outcome, @error_code,
-           @attempts, @tokens_in, @tokens_out, @charge, @ttft_ms, @duration_ms, @started_at,
-           @ended_at)`,
-      ),
-      insertReceipt: db.prepare(
-        'INSERT OR REPLACE INTO receipts (job_id, provider, receipt, verified) VALUES (?, ?, ?, ?)',
-      ),
-      setVerified: db.prepare('UPDATE receipts SET verified = ? WHERE job_id = ?'),
-      tally: db.prepare(
-        `INSERT INTO providers (address, first_seen, last_seen, jobs_done, jobs_failed)
-         VALUES (@address, @at, @at, @done, @failed)
-         ON CONFLICT (address) DO UPDATE SET jobs_done = jobs_done + @done,
-           jobs_failed = jobs_failed + @failed`,
-      ),
-      seen: db.prepare(
-        `INSERT INTO providers (address, first_seen, last_seen) VALUES (?, ?, ?)
-         ON CONFLICT (address) DO UPDATE SET last_seen = excluded.last_seen`,
-      ),
       getProvider: db.prepare<
         [string],
         {
@@ -236,67 +220,62 @@ export class SqliteStore implements GatewayStore {
         'SELECT * FROM receipts WHERE verified IS NULL ORDER BY rowid LIMIT ?',
       ),
     };
-    this.writeBatch = db.transaction(() => {
-      const queue = this.queue;
-      this.queue = [];
-      const tallies = new Map<string, { at: string; done: number; failed: number }>();
-      for (const { job, receipt } of queue) {
-        this.st.insertJob.run({
-          id: job.id,
-          key_id: job.keyId,
-          api: job.api,
-          model_sha256: job.modelSha256,
-          model_name: job.modelName,
-          provider: job.provider,
-          outcome: job.outcome,
-          error_code: job.errorCode,
-          attempts: job.attempts,
-          tokens_in: job.tokensIn,
-          tokens_out: job.tokensOut,
-          charge: job.charge.toString(),
-          ttft_ms: job.ttftMs,
-          duration_ms: job.durationMs,
-          started_at: job.startedAt,
-          ended_at: job.endedAt,
+    this.writeInline = batchWriter(db);
+    if (opts.writer === 'thread') {
+      try {
+        this.thread = new LedgerThread(file, {
+          report: (r) =>
+            this.onError(
+              'error' in r
+                ? `The ledger could not write ${r.rows} rows (kept, tried again): ${r.error}`
+                : `The ledger could not write ${r.rows} rows at close; they are in ${r.spilled}`,
+            ),
+          died: (unwritten, why) => {
+            this.thread = null;
+            this.onError(`${why}; the ledger is written inline from now on`);
+            for (const b of unwritten) this.pending = mergeBatches(b, this.pending);
+            this.schedule();
+          },
         });
-        if (receipt) {
-          this.st.insertReceipt.run(
-            receipt.jobId,
-            receipt.provider,
-            JSON.stringify(receipt.receipt),
-            receipt.verified === null ? null : receipt.verified ? 1 : 0,
-          );
-        }
-        if (job.provider) {
-          const t = tallies.get(job.provider) ?? { at: job.endedAt, done: 0, failed: 0 };
-          if (job.outcome === 'done') t.done++;
-          else if (job.outcome === 'error') t.failed++;
-          tallies.set(job.provider, t);
-        }
+      } catch (err) {
+        this.onError(`The ledger writer thread did not start (${(err as Error).message}); inline`);
       }
-      // One upsert per provider per batch, not per job.
-      for (const [address, t] of tallies) this.st.tally.run({ address, ...t });
-      for (const [id, [spent, today, day]] of this.spends) {
-        this.st.saveSpend.run(spent.toString(), today.toString(), day, id);
-      }
-      this.spends.clear();
-      for (const [jobId, ok] of this.verifications) this.st.setVerified.run(ok ? 1 : 0, jobId);
-      this.verifications.clear();
-    });
+    }
   }
 
   private schedule(): void {
-    if (this.queue.length >= this.flushRows) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+    if (batchSize(this.pending) >= this.flushRows) this.write();
+    else this.timer ??= setTimeout(() => this.write(), this.flushMs);
   }
 
-  /** Writes what waits in memory. */
-  flush(): void {
+  /** Hands what waits in memory to the writer thread, or writes it here. */
+  private write(): void {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.queue.length || this.spends.size || this.verifications.size) this.writeBatch();
+    if (batchSize(this.pending) === 0) return;
+    const batch = this.pending;
+    this.pending = emptyBatch();
+    if (this.thread?.alive) return this.thread.post(batch);
+    try {
+      this.writeInline(batch);
+    } catch (err) {
+      // Kept for the next try: a full disk or a long lock must not lose a finished job.
+      this.pending = mergeBatches(batch, this.pending);
+      this.onError(
+        `The ledger could not write ${batchSize(batch)} rows (kept, tried again): ${(err as Error).message}`,
+      );
+      this.timer ??= setTimeout(() => this.write(), Math.max(this.flushMs, 1000));
+    }
+  }
+
+  /** Writes what waits in memory; when it returns, reads see it. */
+  flush(): void {
+    this.write();
+    this.thread?.sync();
+    // The thread died while we waited: what it had not written came back to be written here.
+    if (!this.thread && batchSize(this.pending)) this.write();
   }
 
   createKey(k: KeyRecord): void {
@@ -342,17 +321,17 @@ export class SqliteStore implements GatewayStore {
   }
 
   saveSpend(id: string, spent: bigint, spentToday: bigint, spentDay: string): void {
-    this.spends.set(id, [spent, spentToday, spentDay]);
+    this.pending.spends.push([id, spent, spentToday, spentDay]);
     this.schedule();
   }
 
   recordJob(job: JobRecord, receipt: ReceiptRecord | null): void {
-    this.queue.push({ job, receipt });
+    this.pending.jobs.push({ job, receipt });
     this.schedule();
   }
 
   setReceiptVerified(jobId: string, verified: boolean): void {
-    this.verifications.set(jobId, verified);
+    this.pending.verifications.push([jobId, verified]);
     this.schedule();
   }
 
@@ -379,7 +358,8 @@ export class SqliteStore implements GatewayStore {
   }
 
   providerSeen(address: string, at: string): void {
-    this.st.seen.run(address, at, at);
+    this.pending.seen.push([address, at]);
+    this.schedule();
   }
 
   getProvider(address: string): ProviderRecord | null {
@@ -399,7 +379,11 @@ export class SqliteStore implements GatewayStore {
   close(): void {
     try {
       this.flush();
+      this.thread?.close();
+      // Written inline when the thread failed at the end.
+      if (batchSize(this.pending)) this.writeInline(this.pending);
     } finally {
+      if (this.timer) clearTimeout(this.timer);
       this.db.close();
     }
   }
