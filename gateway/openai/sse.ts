@@ -25,7 +25,8 @@ export class SseWriter {
       'cache-control': 'no-cache',
       connection: 'keep-alive',
     });
-    this.res.flushHeaders();
+    // No flushHeaders(): the first event follows at once, and Node sends the headers with it in
+    // one segment, so the client wakes once for both (time to first token).
   }
 
   send(data: unknown): void {
