@@ -85,14 +85,17 @@ export async function runPacked(
   const names = fetches ?? [...m.session.outputNames];
   const out = new PackedOutputs(names, count);
 
+  // Plain loops from here on: they run once per request (no iterators or closures to collect).
   const feedsAt = (i: number): Record<string, Tensor> => {
     const feeds: Record<string, Tensor> = {};
-    for (const p of parts)
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k]!;
       feeds[p.name] = new ort.Tensor(
         p.type as 'float32',
         sub(p.data, i * p.n, p.n) as Float32Array,
         p.shape,
       );
+    }
     return feeds;
   };
   const refused = (err: unknown): ErrorBody =>
@@ -256,21 +259,20 @@ class PackedOutputs {
       }
     }
     const shapes = this.shapes;
-    const fits =
-      shapes !== null &&
-      this.names.every((name, k) => {
-        const t = outs[name];
-        return t !== undefined && t.type === shapes[k]!.type && sameDims(t.dims, shapes[k]!.dims);
-      });
+    let fits = shapes !== null;
+    for (let k = 0; fits && k < this.names.length; k++) {
+      const t = outs[this.names[k]!];
+      fits = t !== undefined && t.type === shapes![k]!.type && sameDims(t.dims, shapes![k]!.dims);
+    }
     if (!fits) {
       this.slots[i] = outs;
       this.uniform = false;
       return;
     }
-    this.names.forEach((name, k) => {
-      const s = shapes[k]!;
-      s.data.set(outs[name]!.data as ArrayLike<number>, i * s.n);
-    });
+    for (let k = 0; k < this.names.length; k++) {
+      const s = shapes![k]!;
+      s.data.set(outs[this.names[k]!]!.data as ArrayLike<number>, i * s.n);
+    }
     this.slots[i] = true;
   }
 

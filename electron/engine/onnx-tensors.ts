@@ -64,7 +64,9 @@ export function sub(view: ArrayBufferView, start: number, length: number): Array
 }
 
 export function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function describeTensor(t: TensorInfo): string {
