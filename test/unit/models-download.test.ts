@@ -432,6 +432,24 @@ describe('model downloads', () => {
     expect(views.some((v) => /record is missing/.test(v.notice ?? ''))).toBe(true);
   });
 
+  it('a half-written sidecar is kept aside as .corrupt-<time>; the download starts over and finishes', async () => {
+    server.routes.set('/h.gguf', { body: stories });
+    const part = join(modelsDir, `${FIXTURE.stories.file}.partial`);
+    await writeFile(part, stories.subarray(0, 1000));
+    await writeFile(`${part}.json`, '{"version":1,"url":"http://127.0.0.1:1/h.gg');
+    const { m } = await manager();
+    const req = request('/h.gguf');
+    await m.enqueue(req);
+    expect((await m.waitFor(req.id)).state).toBe('done');
+    expect(server.requests[0]!.range).toBeNull();
+    const kept = (await readdir(modelsDir)).filter((f) => f.includes('.partial.json.corrupt-'));
+    expect(kept).toHaveLength(1);
+    expect(await readFile(join(modelsDir, kept[0]!), 'utf8')).toBe(
+      '{"version":1,"url":"http://127.0.0.1:1/h.gg',
+    );
+    expect(sha(await readFile(join(modelsDir, FIXTURE.stories.file)))).toBe(FIXTURE.stories.sha256);
+  });
+
   it('hashes big files in a worker thread from the partial file, resumed ones included', async () => {
     // hashInWorkerFromBytes 0: the worker path that downloads of 64 MiB and more take.
     server.routes.set('/wk.gguf', { body: stories, throttle: 400 * 1024 });

@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Stats } from 'node:fs';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { keepAside } from '../util/json-file';
 import { resolveModelPath } from './registry';
 
 export interface Sidecar {
@@ -89,13 +90,23 @@ export async function writeSidecar(path: string, record: Sidecar): Promise<void>
   await rename(tmp, path);
 }
 
-/** The sidecar, or null when missing, empty or invalid (the partial then starts from zero). */
+/**
+ * The sidecar, or null when missing, empty or invalid (the partial then starts from zero). An
+ * empty or invalid one is kept aside as NAME.corrupt-<time>, as every file the node keeps is.
+ */
 export async function readSidecar(path: string): Promise<Sidecar | null> {
+  let text: string;
   try {
-    const s = JSON.parse(await readFile(path, 'utf8')) as Sidecar;
-    if (s.version !== 1 || typeof s.url !== 'string' || typeof s.bytes !== 'number') return null;
-    return s;
+    text = await readFile(path, 'utf8');
   } catch {
     return null;
   }
+  try {
+    const s = JSON.parse(text) as Sidecar;
+    if (s && s.version === 1 && typeof s.url === 'string' && typeof s.bytes === 'number') return s;
+  } catch {
+    /* kept aside below */
+  }
+  await keepAside(path).catch(() => undefined);
+  return null;
 }
