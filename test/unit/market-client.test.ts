@@ -226,6 +226,34 @@ describe('market client: offers', () => {
     started.mockRestore();
   }, 90_000);
 
+  it('an offer with its input inline starts on the engine at once: accept still comes before the first chunk, the job record holds its start before its end', async () => {
+    const order: string[] = [];
+    const start = node.jobs.store.start.bind(node.jobs.store);
+    const end = node.jobs.store.end.bind(node.jobs.store);
+    const s1 = vi.spyOn(node.jobs.store, 'start').mockImplementation((j) => {
+      order.push(`start ${j.id}`);
+      return start(j);
+    });
+    const s2 = vi.spyOn(node.jobs.store, 'end').mockImplementation((id, e, init) => {
+      order.push(`end ${id}`);
+      return end(id, e, init);
+    });
+    gw.last.send(offer('job-inline', { maxTokens: 16, input: input(16) }));
+    await gw.until(() => gw.framesOf('done').find((d) => d.jobId === 'job-inline'), 60_000);
+    const mine = gw.last.frames
+      .filter((f) => 'jobId' in f && f.jobId === 'job-inline')
+      .map((f) => f.type);
+    expect(mine[0]).toBe('accept');
+    expect(mine.slice(1, -1).every((t) => t === 'chunk')).toBe(true);
+    expect(mine.at(-1)).toBe('done');
+    expect(order.filter((o) => o.endsWith('job-inline'))).toEqual([
+      'start job-inline',
+      'end job-inline',
+    ]);
+    s1.mockRestore();
+    s2.mockRestore();
+  }, 90_000);
+
   it('a cancel from the gateway stops the engine job; done says cancelled with the usage so far', async () => {
     gw.last.send(offer('job-cancel', { maxTokens: 400, input: input(400) }));
     await gw.until(() => gw.framesOf('chunk').find((c) => c.jobId === 'job-cancel'), 60_000);

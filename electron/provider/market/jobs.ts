@@ -85,6 +85,8 @@ interface Job {
   seq: number;
   tokensSent: boolean;
   deadlineTimer: NodeJS.Timeout | null;
+  /** Records the start and sends accept, when that is still to come (see onOffer). */
+  announce: (() => void) | null;
 }
 
 type RunnerEvents = { changed: [] };
@@ -236,6 +238,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
       seq: 0,
       tokensSent: false,
       deadlineTimer: null,
+      announce: null,
     };
     this.jobs.set(offer.jobId, job);
     this.stats.accepted++;
@@ -245,18 +248,32 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
       else job.controller.abort();
     }, untilDeadline + 1000);
     job.deadlineTimer.unref();
-    this.opts.recorder?.start({
-      id: offer.jobId,
-      startedAt: job.startedAt,
-      gateway: this.opts.gatewayUrl,
-      model: { id: model.id, sha256: model.sha256 },
-      kind: offer.kind,
-      price: jobPrice(offer.price),
-      token: this.opts.token(),
-    });
-    this.send({ type: 'accept', jobId: offer.jobId });
-    this.emit('changed');
-    if (offer.input) this.onInput(offer.jobId, offer.input);
+    const announce = (): void => {
+      job.announce = null;
+      this.opts.recorder?.start({
+        id: offer.jobId,
+        startedAt: job.startedAt,
+        gateway: this.opts.gatewayUrl,
+        model: { id: model.id, sha256: model.sha256 },
+        kind: offer.kind,
+        price: jobPrice(offer.price),
+        token: this.opts.token(),
+      });
+      this.send({ type: 'accept', jobId: offer.jobId });
+      this.emit('changed');
+    };
+    if (offer.input !== undefined && offer.input.kind === offer.kind) {
+      // An inline input of the right kind goes to the engine first; the job record's commit (an
+      // fsync) and the accept frame follow in this turn of the event loop, after the engine's
+      // request has left, so they overlap its prompt processing instead of delaying the first
+      // token. Anything the job sends first (a chunk, done, an error) announces it before.
+      job.announce = announce;
+      this.onInput(offer.jobId, offer.input);
+      setImmediate(() => job.announce?.());
+    } else {
+      announce();
+      if (offer.input) this.onInput(offer.jobId, offer.input);
+    }
   }
 
   private onInput(jobId: string, body: JobInputBody): void {
@@ -288,9 +305,10 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
   }
 
   private async run(job: Job, body: JobInputBody): Promise<void> {
-    const inputSha256 = sha256(canonicalJson(body));
+    let inputSha256 = '';
     try {
       if (body.kind === 'tensor') {
+        inputSha256 = sha256(canonicalJson(body));
         const r = await this.opts.engine.runTensor(job.model, body, {
           jobId: job.offer.jobId,
           signal: job.controller.signal,
@@ -309,7 +327,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
         (text, tokens) => this.sendChunk(job, text, tokens),
         () => this.link?.bufferedAmount ?? 0,
       );
-      const r = await this.opts.engine.runLlm(job.model, body, {
+      const running = this.opts.engine.runLlm(job.model, body, {
         jobId: job.offer.jobId,
         signal: job.controller.signal,
         onChunk: (text, tokens) => {
@@ -318,6 +336,9 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
           chunker.push(text, tokens);
         },
       });
+      // Hashed while the engine works on the prompt.
+      inputSha256 = sha256(canonicalJson(body));
+      const r = await running;
       await chunker.close();
       if (r.decodeTokensPerS) this.opts.measured?.(job.model.sha256, r.decodeTokensPerS, null);
       // The text sent is what was hashed: on a cancel the engine's text is what it had made.
@@ -334,6 +355,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
   }
 
   private sendChunk(job: Job, text: string, tokens: number): boolean {
+    job.announce?.();
     const ok = this.send({ type: 'chunk', jobId: job.offer.jobId, seq: job.seq, text, tokens });
     if (ok) {
       job.seq++;
@@ -352,6 +374,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
       outputs?: WireTensor[];
     },
   ): Promise<void> {
+    job.announce?.();
     const { offer } = job;
     const earned = chargeFor(offer.price, r.usage);
     const link = this.link;
@@ -409,6 +432,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
       err instanceof IdlerigError
         ? err
         : new IdlerigError('INTERNAL', (err as Error)?.message ?? String(err));
+    job.announce?.();
     const code: ErrorCode = e.code;
     const usage = { tokensIn: 0, tokensOut: job.tokensOut };
     const sent = this.send({
@@ -439,6 +463,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
 
   /** A job accepted but never run (cancelled or past its deadline before its input came). */
   private endUnrun(job: Job, status: 'cancelled', reason: string): void {
+    job.announce?.();
     const sent = this.send({
       type: 'error',
       jobId: job.offer.jobId,
