@@ -2,8 +2,13 @@
 //
 // End to end: stories260K 256-token greedy streams, openai client -> gateway process -> provider
 // process -> engine process, against the engine alone (supervisor in this process) and against
-// node-llama-cpp in this process with the engine's threads. Runs alternate between the three;
-// medians. Decode tokens/s is what the caller receives after its first chunk.
+// node-llama-cpp in this process with the engine's threads. Two providers, each behind its own
+// gateway: the REAL provider node (bench/_market-node.ts: ProviderNode with its market client,
+// job record and energy ledger; the goals are judged on it) and the lean test provider
+// (test/helpers/gateway-provider.ts: the wire protocol and the engine, nothing else). Runs
+// alternate between the four; medians. Decode tokens/s is what the caller receives after its
+// first chunk. The openai SDK's own time to first chunk against a server that answers at once
+// (sdk_floor_ms) is measured too: it is part of every gateway figure and of none of the others.
 //
 // Capacity: 1,000 simulated providers (stub engines answering at once) logged in to a gateway
 // process, beside (a) a bare relay (node:http in, ws out to the same stubs: no auth, matching or
@@ -17,9 +22,9 @@
 // The load average before and after is printed with the figures, and `disturbed` says whether
 // the machine was busy (other work shares the cores with the gateway, the stubs and the load).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { createServer } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -117,6 +122,74 @@ async function directSide(threads: number) {
   };
 }
 
+/** The openai SDK's time to its first chunk from a local server that answers at once. */
+async function sdkFloor(): Promise<number> {
+  const chunk = JSON.stringify({
+    id: 'cmpl-floor',
+    object: 'text_completion',
+    created: 0,
+    model: 'floor',
+    choices: [{ text: 'Once', index: 0, logprobs: null, finish_reason: null }],
+  });
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${chunk}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as { port: number };
+  const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'k', maxRetries: 0 });
+  const xs: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const t0 = performance.now();
+    let first = 0;
+    const stream = await client.completions.create({
+      model: 'floor',
+      prompt: 'Once upon a time',
+      max_tokens: TOKENS,
+      stream: true,
+    });
+    for await (const c of stream) if (!first && c.choices[0]?.text) first = performance.now();
+    if (i >= 10) xs.push(first - t0);
+  }
+  server.close();
+  return r3(median(xs));
+}
+
+/** The real provider node, in its own process, behind `gatewayUrl`. */
+async function startNodeProvider(gatewayUrl: string, dataDir: string, threads: number) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'bench/_market-node.ts'), gatewayUrl, dataDir, String(threads)],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...env, IDLERIG_LOG_LEVEL: 'warn' } },
+  );
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (c) => (err += c));
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`node provider not ready: ${err}`)), 180_000);
+    child.stdout!.on('data', (c) => {
+      out += c;
+      if (/^READY /m.test(out)) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+    child.once('exit', (code) => fail(new Error(`node provider exited ${code}: ${err}`)));
+  });
+  return {
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
 async function endToEnd() {
   const dir = await mkdtemp(join(os.tmpdir(), 'idlerig-bench-market-'));
   const gw = await startGatewayProc(dir, ['--price-file', await writePriceFile(dir)]);
@@ -124,12 +197,36 @@ async function endToEnd() {
   const key = await createKey(dir, ['--credit', String(10n ** 24n)]);
   const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: key, maxRetries: 0 });
   const alone = await startEngine({ models: ['stories'] });
+  // The real node's floor follows its electricity price (an 18-decimal token): a higher ceiling.
+  const nodeDir = join(dir, 'node-side');
+  await mkdir(nodeDir);
+  const nodePrices = join(nodeDir, 'prices.json');
+  await writeFile(
+    nodePrices,
+    JSON.stringify({ default: { llm: { per: 'mtok', input: '0', output: String(10n ** 19n) } } }),
+  );
+  const gw2 = await startGatewayProc(join(nodeDir, 'gw'), ['--price-file', nodePrices]);
+  const threads0 = (
+    await alone.engine.complete({
+      model: MODELS.stories,
+      prompt: 'Once',
+      max_tokens: 2,
+      temperature: 0,
+    })
+  ).threads;
+  const node = await startNodeProvider(gw2.url, join(nodeDir, 'data'), threads0);
+  const key2 = await createKey(join(nodeDir, 'gw'), ['--credit', String(10n ** 24n)]);
+  const client2 = new OpenAI({ baseURL: `${gw2.url}/v1`, apiKey: key2, maxRetries: 0 });
+  const nodeModel = (await client2.models.list()).data.find(
+    (m) => (m as unknown as { sha256?: string }).sha256 === MODELS.stories.sha256,
+  )?.id;
+  if (!nodeModel) throw new Error('the node does not serve stories260K through its gateway');
   try {
-    const viaGateway = async (): Promise<Run> => {
+    const viaGateway = async (c = client, model = 'stories260K'): Promise<Run> => {
       const t0 = performance.now();
       let first = 0;
-      const stream = await client.completions.create({
-        model: 'stories260K',
+      const stream = await c.completions.create({
+        model,
         prompt: 'Once upon a time',
         max_tokens: TOKENS,
         temperature: 0,
@@ -182,23 +279,32 @@ async function endToEnd() {
     };
     const warm = await viaEngine();
     await viaGateway();
+    await viaGateway(client2, nodeModel);
     const direct = await directSide(warm.threads);
     await direct.one();
-    const runs = { direct: [] as Run[], engine: [] as Run[], gateway: [] as Run[] };
-    const order = ['direct', 'engine', 'gateway'] as const;
+    const runs = {
+      direct: [] as Run[],
+      engine: [] as Run[],
+      gateway: [] as Run[],
+      node: [] as Run[],
+    };
+    const order = ['direct', 'engine', 'gateway', 'node'] as const;
     for (let i = 0; i < RUNS; i++) {
-      for (let k = 0; k < 3; k++) {
-        const side = order[(i + k) % 3]!;
+      for (let k = 0; k < order.length; k++) {
+        const side = order[(i + k) % order.length]!;
         runs[side].push(
           side === 'direct'
             ? await direct.one()
             : side === 'engine'
               ? await viaEngine()
-              : await viaGateway(),
+              : side === 'gateway'
+                ? await viaGateway()
+                : await viaGateway(client2, nodeModel),
         );
       }
     }
     await direct.dispose();
+    const floor = await sdkFloor();
     const sum = (rs: Run[]) => ({
       ttft_ms: r3(median(rs.map((r) => r.ttftMs))),
       decode_tokens_per_s: r1(median(rs.map((r) => r.decodeTokS))),
@@ -208,27 +314,37 @@ async function endToEnd() {
     const d = sum(runs.direct);
     const e = sum(runs.engine);
     const g = sum(runs.gateway);
+    const n = sum(runs.node);
     return {
       model: MODELS.stories.file,
       completion_tokens: TOKENS,
       runs: RUNS,
       threads: warm.threads,
-      provider: 'test provider on the real engine (test/helpers/gateway-provider.ts)',
       node_llama_cpp_direct: d,
       engine_alone: e,
-      openai_gateway_provider_engine: g,
+      /** openai -> gateway -> the real provider node -> its engine process. */
+      openai_gateway_node_engine: n,
+      /** openai -> gateway -> the lean test provider -> an engine process. */
+      openai_gateway_test_provider_engine: g,
+      sdk_floor_ms: floor,
       ratios: {
-        gateway_vs_direct_decode: r3(g.decode_tokens_per_s / d.decode_tokens_per_s),
-        gateway_vs_engine_decode: r3(g.decode_tokens_per_s / e.decode_tokens_per_s),
+        gateway_vs_direct_decode: r3(n.decode_tokens_per_s / d.decode_tokens_per_s),
+        gateway_vs_engine_decode: r3(n.decode_tokens_per_s / e.decode_tokens_per_s),
         gateway_vs_direct_decode_median_of_rounds: r3(
-          median(runs.gateway.map((x, i) => x.decodeTokS / runs.direct[i]!.decodeTokS)),
+          median(runs.node.map((x, i) => x.decodeTokS / runs.direct[i]!.decodeTokS)),
         ),
-        gateway_ttft_added_vs_direct_ms: r3(g.ttft_ms - d.ttft_ms),
-        gateway_ttft_added_vs_engine_ms: r3(g.ttft_ms - e.ttft_ms),
+        gateway_ttft_added_vs_direct_ms: r3(n.ttft_ms - d.ttft_ms),
+        gateway_ttft_added_vs_engine_ms: r3(n.ttft_ms - e.ttft_ms),
+        /** Of that, what is not the SDK's own (its floor against a server that answers at once). */
+        gateway_ttft_added_vs_direct_less_sdk_floor_ms: r3(n.ttft_ms - d.ttft_ms - floor),
+        test_provider_vs_direct_decode: r3(g.decode_tokens_per_s / d.decode_tokens_per_s),
+        test_provider_ttft_added_vs_direct_ms: r3(g.ttft_ms - d.ttft_ms),
       },
     };
   } finally {
     await alone.close();
+    await node.stop();
+    await gw2.stop();
     await provider.stop();
     await gw.stop();
     await rm(dir, { recursive: true, force: true });
