@@ -305,7 +305,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
   }
 
   private async run(job: Job, body: JobInputBody): Promise<void> {
-    let inputSha256 = '';
+    let inputSha256: string;
     try {
       if (body.kind === 'tensor') {
         inputSha256 = sha256(canonicalJson(body));
