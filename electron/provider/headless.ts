@@ -58,6 +58,7 @@ export async function startHeadless(opts: HeadlessOptions): Promise<HeadlessNode
   // The server and the endpoint file go with the node's shutdown, after its data is flushed
   // and the engine and downloads are stopped.
   node.onStop('http server', () => server.close());
+  node.eventStats = () => server.eventStats();
   node.onStop('endpoint file', () => rm(node.paths.endpoint, { force: true }));
   try {
     await writeEndpoint(node.paths.endpoint, {

@@ -355,6 +355,9 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     return this.running;
   }
 
+  /** The headless dashboard's event socket counts (set by headless.ts beside its server). */
+  eventStats: (() => NonNullable<Status['eventSockets']>) | null = null;
+
   status(): Status {
     const d = this.decision ?? decideState({ settings: this.settings.get(), now: this.now() });
     return {
@@ -371,6 +374,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       earningsToday: this.jobs ? this.jobs.earningsToday() : null,
       firstRun: firstRunDue(this.settings.get().network),
       demoNetwork: this.demo?.active ?? false,
+      ...(this.eventStats ? { eventSockets: this.eventStats() } : {}),
       capabilities: { ...this.capabilities },
     };
   }

@@ -38,6 +38,17 @@ export const StatusSchema = z.object({
   firstRun: z.boolean().optional(),
   /** The node serves the local demo network (play money on this computer). */
   demoNetwork: z.boolean().optional(),
+  /**
+   * The dashboard's event WebSocket (headless): clients now, events dropped for clients that
+   * stopped reading (their send buffer past its bound), clients cut off by the ping check.
+   */
+  eventSockets: z
+    .object({
+      clients: z.number().int().nonnegative(),
+      droppedEvents: z.number().int().nonnegative(),
+      terminated: z.number().int().nonnegative(),
+    })
+    .optional(),
   capabilities: z.object({
     /** Start at login is managed by the desktop shell only. */
     loginItem: z.boolean(),

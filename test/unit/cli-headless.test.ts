@@ -35,7 +35,10 @@ describe.skipIf(!BUILT)('idlerig --headless (built CLI)', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(200);
-    expect((await json(res)).result.state).toBe('offline');
+    const status = (await json(res)).result;
+    expect(status.state).toBe('offline');
+    // The event socket counts are part of the status (none connected, nothing dropped).
+    expect(status.eventSockets).toEqual({ clients: 0, droppedEvents: 0, terminated: 0 });
 
     const stopAt = Date.now();
     cli.child.kill('SIGTERM');
