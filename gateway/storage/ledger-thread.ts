@@ -20,7 +20,9 @@ function startWorker(workerData: LedgerWorkerData): Worker {
     .find((p) => existsSync(p));
   if (js) return new Worker(js, { workerData });
   const ts = fileURLToPath(new URL('./ledger-worker.ts', import.meta.url));
-  const code = `import('tsx/esm/api').then(({ tsImport }) => tsImport(${JSON.stringify(ts)}, ${JSON.stringify(import.meta.url)}))`;
+  // Resolved here, not in the thread: an eval'd thread resolves from the working directory.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(ts)}, ${JSON.stringify(import.meta.url)}))`;
   return new Worker(code, { eval: true, workerData });
 }
 
