@@ -25,7 +25,10 @@ export interface EngineSession {
   readonly inputMetadata: readonly ValueMetadata[];
   readonly outputMetadata: readonly ValueMetadata[];
   readonly outputNames: readonly string[];
-  /** `fetches`: the outputs wanted (all of them when null). */
+  /**
+   * One run in its own turn of the event loop (as the public API runs); `fetches`: the outputs
+   * wanted (all of them when null).
+   */
   run(feeds: Feeds, fetches: readonly string[] | null): Promise<Outputs>;
   /**
    * The same run, synchronous (it blocks the event loop for the run's duration); null when the
@@ -144,7 +147,18 @@ export async function openSession(
       outputMetadata,
       outputNames,
       runSync,
-      run: async (feeds, fetches) => runSync(feeds, fetches),
+      // Like the public run(): one run per turn of the event loop, so that a caller running
+      // requests one by one lets messages, cancels and pings in between.
+      run: (feeds, fetches) =>
+        new Promise<Outputs>((resolve, reject) =>
+          setImmediate(() => {
+            try {
+              resolve(runSync(feeds, fetches));
+            } catch (err) {
+              reject(err);
+            }
+          }),
+        ),
       release: async () => session.dispose(),
     };
   }

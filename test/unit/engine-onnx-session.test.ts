@@ -95,6 +95,19 @@ describe('ONNX sessions of the engine', () => {
     }
   });
 
+  it('run() takes a turn of the event loop either way (requests run one by one let messages and cancels in)', async () => {
+    for (const session of [viaBinding, viaPublic]) {
+      let done = false;
+      const running = session.run(feeds(0), null).then(() => {
+        done = true;
+      });
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      expect(done).toBe(false);
+      await running;
+      expect(done).toBe(true);
+    }
+  });
+
   it('a packed batch gives the same packed answer either way', async () => {
     const batch = {
       count: N,
