@@ -170,6 +170,7 @@ test('Settings → Network adds the gateway; the Dashboard shows a job running t
   await expect(job).toHaveCount(1, { timeout: 30_000 });
   await expect(job).toContainText('stories260K.gguf');
   await expect(job).toContainText(gateway.url);
+  await expect(page.getByTestId('state-chip')).toHaveText('Earning');
   await expect(job.getByTestId('running-job-speed')).toHaveText(/^\d+(\.\d)? tok\/s$/, {
     timeout: 60_000,
   });
@@ -179,5 +180,8 @@ test('Settings → Network adds the gateway; the Dashboard shows a job running t
   // The requester leaves: the job is cancelled on the node and leaves the Dashboard.
   abort.abort();
   await expect(job).toHaveCount(0, { timeout: 15_000 });
+  // Connected and accepting, but no job: the chip does not claim it earns.
+  await expect(page.getByTestId('state-chip')).toHaveText('Ready');
+  await expect(page.getByTestId('state-reason')).toHaveText('Connected, waiting for jobs');
   await rpc(node, 'settings.update', { engine: { threads: null } });
 });

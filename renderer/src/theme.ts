@@ -86,3 +86,10 @@ export const STATE_LABEL: Record<NodeState, string> = {
   error: 'Error',
   starting: 'Starting',
 };
+
+/** The node state's word: "Ready" while it accepts jobs and none runs (it earns nothing yet). */
+export function stateLabel(s: { state: NodeState; reasonCode: string }): string {
+  return s.state === 'earning' && s.reasonCode === 'WAITING_FOR_JOBS'
+    ? 'Ready'
+    : STATE_LABEL[s.state];
+}

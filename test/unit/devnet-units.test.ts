@@ -150,7 +150,7 @@ describe('the tray on the demo network', () => {
   it('says it is a demo and what a real network needs', () => {
     const status: Status = {
       state: 'earning',
-      reasonCode: 'ACCEPTING',
+      reasonCode: 'WAITING_FOR_JOBS',
       reason: 'Connected, waiting for jobs',
       version: '0.1.0',
       startedAt: new Date(0).toISOString(),

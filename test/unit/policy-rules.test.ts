@@ -316,7 +316,25 @@ describe('price floor', () => {
       decidePolicy(
         input({ gpus, market: { configured: true, connected: true, bestOfferPerHour: 0.3 } }),
       ),
-    ).toMatchObject({ accepting: true, state: 'earning', reason: 'Connected, waiting for jobs' });
+    ).toMatchObject({
+      accepting: true,
+      state: 'earning',
+      reasonCode: 'WAITING_FOR_JOBS',
+      reason: 'Connected, waiting for jobs',
+    });
+    expect(
+      decidePolicy(
+        input({
+          gpus,
+          activeJobs: 2,
+          market: { configured: true, connected: true, bestOfferPerHour: 0.3 },
+        }),
+      ),
+    ).toMatchObject({
+      state: 'earning',
+      reasonCode: 'ACCEPTING',
+      reason: 'Earning: running 2 jobs',
+    });
     const floor = d.priceFloor;
     expect(evaluateOffer(floor, { price: 0.03, estimatedSeconds: 600 })).toMatchObject({
       accept: false,

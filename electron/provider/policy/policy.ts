@@ -378,7 +378,8 @@ export function decidePolicy(input: PolicyInput): PolicyDecision {
     ...base,
     accepting: true,
     state: 'earning',
-    reasonCode: 'ACCEPTING',
+    // Accepting either way; WAITING_FOR_JOBS lets the Dashboard say "Ready", not "Earning".
+    reasonCode: jobs > 0 ? 'ACCEPTING' : 'WAITING_FOR_JOBS',
     reason:
       jobs > 0
         ? `Earning: running ${jobs} job${jobs === 1 ? '' : 's'}`

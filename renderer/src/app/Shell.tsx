@@ -23,7 +23,7 @@ import { FirstRunWizard } from '../components/firstrun/FirstRunWizard';
 import { StateDot } from '../components/StateDot';
 import { PAGES, findPage, type PageDef } from '../pages/registry';
 import { useNodeStore } from '../stores/node';
-import { STATE_LABEL } from '../theme';
+import { stateLabel } from '../theme';
 import { hrefFor, useHashRoute } from './router';
 
 const DRAWER_WIDTH = 240;
@@ -64,6 +64,7 @@ interface NavListProps {
 function Brand() {
   const nodeName = useNodeStore((s) => s.settings?.node.name);
   const state = useNodeStore((s) => s.status?.state);
+  const reasonCode = useNodeStore((s) => s.status?.reasonCode ?? '');
   return (
     <Box sx={{ display: 'flex', alignItems: 'center', gap: 1.5, px: 2.5, py: 2.5 }}>
       <Box
@@ -91,7 +92,9 @@ function Brand() {
         >
           {state ? <StateDot state={state} /> : null}
           <span>{nodeName ?? '…'}</span>
-          {state ? <span className="visually-hidden">{`: ${STATE_LABEL[state]}`}</span> : null}
+          {state ? (
+            <span className="visually-hidden">{`: ${stateLabel({ state, reasonCode })}`}</span>
+          ) : null}
         </Typography>
       </Box>
     </Box>

@@ -18,7 +18,7 @@ import PlayArrowIcon from '@mui/icons-material/PlayArrow';
 import ScheduleIcon from '@mui/icons-material/Schedule';
 import type { NodeState, Status } from '../../../shared/api';
 import { useNodeStore } from '../stores/node';
-import { STATE_COLOR, STATE_LABEL, stateMainColor } from '../theme';
+import { STATE_COLOR, stateLabel, stateMainColor } from '../theme';
 
 const STATE_ICON: Record<NodeState, ReactElement> = {
   earning: <BoltIcon fontSize="inherit" />,
@@ -40,7 +40,9 @@ function PauseControls({ status }: { status: Status }) {
   const paused = status.state === 'paused';
   return (
     <Stack
-      direction={{ xs: 'column', sm: 'row', md: 'column', lg: 'row' }}
+      // A row only where the reason keeps room beside it (at 1280 px three buttons in a row
+      // squeezed the reason to three short lines and wrapped "Node state").
+      direction={{ xs: 'column', sm: 'row', md: 'column', xl: 'row' }}
       spacing={1}
       sx={{ flexShrink: 0 }}
     >
@@ -151,11 +153,17 @@ export function StateCard({ status }: { status: Status }) {
         </Box>
         <Box sx={{ flex: 1, minWidth: 0 }}>
           <Box sx={{ display: 'flex', alignItems: 'center', gap: 1.5, mb: 1 }}>
-            <Typography id="state-heading" variant="overline" component="h2" color="text.secondary">
+            <Typography
+              id="state-heading"
+              variant="overline"
+              component="h2"
+              color="text.secondary"
+              noWrap
+            >
               Node state
             </Typography>
             <Chip
-              label={STATE_LABEL[status.state]}
+              label={stateLabel(status)}
               size="small"
               data-testid="state-chip"
               sx={(theme) => {
