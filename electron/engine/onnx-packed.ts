@@ -3,16 +3,14 @@
 // and the outputs go back packed the same way when every request succeeded with equally shaped
 // outputs (else one result per request).
 //
-// Where the time goes on a small model (mnist-8: ~35 µs of inference per request), and what is
+// Where the time goes on a small model (mnist-8: ~40 µs of inference per request), and what is
 // done about it:
-// - onnxruntime-node's public run() costs a setImmediate, a promise and argument checks per run
-//   (onnx-session.ts): runs go through the session's synchronous run instead, in groups sized so
-//   that a group takes about GROUP_MS, with one event-loop turn between groups (a cancel takes
-//   effect there, and the engine's messages are read). A session opened through the public API
-//   (no synchronous run) starts a group's runs together and awaits them as one.
+// - onnxruntime-node runs each session.run in its own setImmediate, so awaiting runs one by one
+//   costs an event-loop turn each: runs are started in groups (sized so that a group takes about
+//   GROUP_MS) and run back to back in one turn; a cancel takes effect between groups.
 // - Outputs are copied into the packed answer as each run ends, not held until the batch ends,
 //   so the per-run tensors die young (cheap minor GCs instead of promoting 256 results).
-import type { Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { IdlerigError, type ErrorBody } from '../../shared/errors';
 import type {
   OnnxInferResult,
@@ -34,11 +32,10 @@ import {
   type Ort,
   type OrtType,
 } from './onnx-tensors';
-import type { EngineSession, Outputs } from './onnx-session';
 
 /** What a packed batch needs of a loaded model. */
 export interface PackedModel {
-  session: EngineSession;
+  session: InferenceSession;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   inputMeta: Map<string, { type: OrtType; shape: (number | null)[] }>;
@@ -85,38 +82,31 @@ export async function runPacked(
   const names = fetches ?? [...m.session.outputNames];
   const out = new PackedOutputs(names, count);
 
-  // Plain loops from here on: they run once per request (no iterators or closures to collect).
-  const feedsAt = (i: number): Record<string, Tensor> => {
+  const runAt = async (i: number): Promise<Record<string, Tensor> | ErrorBody> => {
     const feeds: Record<string, Tensor> = {};
-    for (let k = 0; k < parts.length; k++) {
-      const p = parts[k]!;
+    for (const p of parts)
       feeds[p.name] = new ort.Tensor(
         p.type as 'float32',
         sub(p.data, i * p.n, p.n) as Float32Array,
         p.shape,
       );
-    }
-    return feeds;
-  };
-  const refused = (err: unknown): ErrorBody =>
-    toBody(
-      new IdlerigError(
-        'INVALID_INPUT',
-        `ONNX Runtime refused the input: ${(err as Error).message}`,
-      ),
-    );
-  const runSync = m.session.runSync;
-  const runAt = async (i: number): Promise<Outputs | ErrorBody> => {
     try {
-      return await m.session.run(feedsAt(i), fetches);
+      return (fetches ? await m.session.run(feeds, fetches) : await m.session.run(feeds)) as Record<
+        string,
+        Tensor
+      >;
     } catch (err) {
-      return refused(err);
+      return toBody(
+        new IdlerigError(
+          'INVALID_INPUT',
+          `ONNX Runtime refused the input: ${(err as Error).message}`,
+        ),
+      );
     }
   };
 
   let group = 1;
   for (let i = 0; i < count;) {
-    if (i > 0 && runSync) await nextTurn();
     if (job.signal.aborted) {
       const stopped = toBody(stoppedError(job.signal, limits.jobTimeoutMs));
       for (; i < count; i++) out.fail(i, stopped);
@@ -124,36 +114,18 @@ export async function runPacked(
     }
     const n = Math.min(group, count - i);
     const started = performance.now();
-    if (runSync) {
-      for (let k = i; k < i + n; k++) {
-        let r: Outputs;
-        try {
-          r = runSync(feedsAt(k), fetches);
-        } catch (err) {
-          out.fail(k, refused(err));
-          continue;
-        }
-        out.add(k, r);
-      }
-    } else {
-      const runs: Promise<Outputs | ErrorBody>[] = [];
-      for (let k = 0; k < n; k++) runs.push(runAt(i + k));
-      const settled = await Promise.all(runs);
-      settled.forEach((r, k) => {
-        if (isErrorBody(r)) out.fail(i + k, r);
-        else out.add(i + k, r);
-      });
-    }
+    const runs: Promise<Record<string, Tensor> | ErrorBody>[] = [];
+    for (let k = 0; k < n; k++) runs.push(runAt(i + k));
+    const settled = await Promise.all(runs);
+    settled.forEach((r, k) => {
+      if (isErrorBody(r)) out.fail(i + k, r);
+      else out.add(i + k, r);
+    });
     i += n;
     const perRun = (performance.now() - started) / n;
     group = Math.max(1, Math.min(GROUP_MAX, Math.floor(GROUP_MS / Math.max(perRun, 0.001))));
   }
   return out.result(modelName, batch.ids, m.executionProviders);
-}
-
-/** One turn of the event loop (messages, cancels and timers get their chance). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function isErrorBody(r: Record<string, Tensor> | ErrorBody): r is ErrorBody {
@@ -259,20 +231,21 @@ class PackedOutputs {
       }
     }
     const shapes = this.shapes;
-    let fits = shapes !== null;
-    for (let k = 0; fits && k < this.names.length; k++) {
-      const t = outs[this.names[k]!];
-      fits = t !== undefined && t.type === shapes![k]!.type && sameDims(t.dims, shapes![k]!.dims);
-    }
+    const fits =
+      shapes !== null &&
+      this.names.every((name, k) => {
+        const t = outs[name];
+        return t !== undefined && t.type === shapes[k]!.type && sameDims(t.dims, shapes[k]!.dims);
+      });
     if (!fits) {
       this.slots[i] = outs;
       this.uniform = false;
       return;
     }
-    for (let k = 0; k < this.names.length; k++) {
-      const s = shapes![k]!;
-      s.data.set(outs[this.names[k]!]!.data as ArrayLike<number>, i * s.n);
-    }
+    this.names.forEach((name, k) => {
+      const s = shapes[k]!;
+      s.data.set(outs[name]!.data as ArrayLike<number>, i * s.n);
+    });
     this.slots[i] = true;
   }
 

@@ -8,7 +8,7 @@
 // runs a session synchronously on the event loop, so a model's batches run one after another
 // (a FIFO per model, bounded by maxQueuedJobs) and a cancel takes effect between requests.
 import os from 'node:os';
-import type { Tensor } from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { IdlerigError } from '../../shared/errors';
 import type {
   EngineConfig,
@@ -27,7 +27,6 @@ import { acquirePinned } from './pinned';
 import { chooseThreads, type ThreadChoice } from './threads';
 import { stoppedError, type EngineLog, type JobContext, type QueueGate } from './job';
 import { runPacked } from './onnx-packed';
-import { openSession, type EngineSession } from './onnx-session';
 import {
   ORT_TO_OIP,
   describeTensor,
@@ -44,7 +43,7 @@ interface LoadedOnnx {
   ref: ModelRef;
   path: string;
   sizeBytes: number;
-  session: EngineSession;
+  session: InferenceSession;
   inputs: TensorInfo[];
   outputs: TensorInfo[];
   /** Model metadata by input name, for the checks. */
@@ -202,12 +201,12 @@ export class OnnxEngine {
       modelBytes: sizeBytes,
       override: this.config.onnx.threads,
     });
-    let session: EngineSession | null = null;
+    let session: InferenceSession | null = null;
     let providers: string[] = [];
     let lastError: unknown = null;
     for (const eps of this.candidates(ort)) {
       try {
-        session = await openSession(ort, path, {
+        session = await ort.InferenceSession.create(path, {
           executionProviders: eps,
           intraOpNumThreads: threads.threads,
           interOpNumThreads: 1,
@@ -282,7 +281,6 @@ export class OnnxEngine {
     this.log('info', 'model loaded', {
       file: ref.file,
       executionProviders: providers,
-      runtime: session.via,
       threads: threads.threads,
       threadsRule: threads.rule,
       inputs,
@@ -426,7 +424,10 @@ export class OnnxEngine {
     }
     let out: Record<string, Tensor>;
     try {
-      out = await m.session.run(feeds, fetches ?? null);
+      out = (fetches ? await m.session.run(feeds, fetches) : await m.session.run(feeds)) as Record<
+        string,
+        Tensor
+      >;
     } catch (err) {
       throw new IdlerigError(
         'INVALID_INPUT',
