@@ -46,7 +46,23 @@ export function registerIpcBridge(opts: IpcBridgeOptions): () => void {
           error: { code: 'FORBIDDEN', message: `IPC call refused: ${verdict.reason}` },
         };
       }
-      return opts.router.dispatch(method, params, { transport: 'ipc' });
+      // The page going away (closed, crashed, navigated) is the caller going away.
+      const gone = new AbortController();
+      const sender = event.sender;
+      const abort = (): void => gone.abort();
+      sender.once('destroyed', abort);
+      sender.once('render-process-gone', abort);
+      sender.once('did-navigate', abort);
+      try {
+        return await opts.router.dispatch(method, params, {
+          transport: 'ipc',
+          signal: gone.signal,
+        });
+      } finally {
+        sender.off('destroyed', abort);
+        sender.off('render-process-gone', abort);
+        sender.off('did-navigate', abort);
+      }
     });
   }
 

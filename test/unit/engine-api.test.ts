@@ -9,6 +9,7 @@ import { IdlerigError } from '../../shared/errors';
 import { ProviderNode } from '../../electron/provider/node';
 import { Router } from '../../electron/provider/api/router';
 import { nodeHandlers } from '../../electron/provider/api/handlers';
+import { ApiHttpServer } from '../../electron/provider/api/http-server';
 import { bundles } from '../helpers/engine-bundle';
 import { FIXTURES, MODELS } from '../helpers/engine';
 
@@ -145,6 +146,53 @@ describe('engine API', () => {
     const r = await job;
     expect(r.finishReason).toBe('cancelled');
     expect(node.models.isInUse('stories')).toBe(false);
+  });
+
+  it('a test whose HTTP caller goes away (the page closed without saying so) is cancelled by the node', async () => {
+    const server = new ApiHttpServer({
+      host: '127.0.0.1',
+      port: 0,
+      staticDir: null,
+      diagnosticsDir: node.paths.diagnostics,
+      router,
+      log: node.logger.scope('http'),
+      subscribe: () => () => undefined,
+    });
+    await server.listen();
+    try {
+      const caller = new AbortController();
+      const request = fetch(`${server.url}/api/rpc/engine.test`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${server.token}` },
+        body: JSON.stringify({
+          modelId: 'stories',
+          testId: 'gone',
+          prompt: 'Once upon a time',
+          maxTokens: 4000,
+          temperature: 0.8,
+        }),
+        signal: caller.signal,
+      }).catch((err: unknown) => err);
+      while (
+        !events.some((e) => e.type === 'engine.test' && e.testId === 'gone' && e.phase === 'chunk')
+      )
+        await new Promise((r) => setTimeout(r, 5));
+      caller.abort(); // no engine.testCancel: the connection just closes
+      expect(await request).toBeInstanceOf(Error);
+      await expect
+        .poll(async () => (await call('engine.status', {})) as { jobs: unknown[] })
+        .toMatchObject({ jobs: [] });
+      const done = events.find(
+        (e) => e.type === 'engine.test' && e.testId === 'gone' && e.phase === 'done',
+      );
+      expect(done).toBeDefined();
+      // Far fewer than the 4,000 tokens asked for: it stopped when the caller left.
+      const row = await router.call('jobs.get', { id: 'test-gone' }, { transport: 'internal' });
+      expect(row.status).toBe('cancelled');
+      expect(row.tokensOut!).toBeLessThan(4000);
+    } finally {
+      await server.close();
+    }
   });
 
   it('engine.test on an ONNX model runs one request of zeros and summarises the outputs', async () => {

@@ -37,9 +37,11 @@ export function nodeHandlers(node: ProviderNode): Handlers {
     'engine.status': () => node.engine.status(),
     'engine.models': async () => ({ models: await node.engine.loadedModels() }),
     // A test job is a row of the job record (marked as a test, never earnings).
-    'engine.test': (params) =>
+    'engine.test': (params, ctx) =>
+      // The caller gone (the page closed or reloaded, the HTTP client cut off) cancels the test,
+      // also when the page could not say so itself.
       node.jobs.recordTest(params, node.models.get(params.modelId) ?? null, (testId) =>
-        node.engine.test({ ...params, testId }),
+        node.engine.test({ ...params, testId }, { signal: ctx.signal }),
       ),
     'engine.testCancel': ({ testId }) => node.engine.cancelTest(testId),
     'market.status': () => node.market.status(),

@@ -206,7 +206,14 @@ export class ApiHttpServer {
   }
 
   private async rpc(res: ServerResponse, method: string, params: unknown): Promise<void> {
-    const outcome = await this.opts.router.dispatch(method, params, { transport: 'http' });
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) gone.abort();
+    };
+    res.once('close', onClose);
+    const outcome = await this.opts.router
+      .dispatch(method, params, { transport: 'http', signal: gone.signal })
+      .finally(() => res.off('close', onClose));
     if (outcome.ok) return sendJson(res, 200, { result: outcome.result });
     return sendError(res, outcome.error as ErrorBody);
   }

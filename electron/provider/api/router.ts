@@ -12,6 +12,11 @@ import type { ScopedLogger } from '../logs/logger';
 export interface CallContext {
   /** Which transport the call came in on, for logs. */
   transport: 'ipc' | 'http' | 'internal';
+  /**
+   * Aborted when the caller is gone before the answer (the HTTP client disconnected; the page
+   * closed, crashed or navigated away): a handler doing long work for it may stop.
+   */
+  signal?: AbortSignal;
 }
 
 export type Handlers = {

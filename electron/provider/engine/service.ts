@@ -257,7 +257,8 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   }
 
   /** A short job on an installed model, streamed as `engine.test` events. */
-  async test(params: TestParams): Promise<EngineTestResult> {
+  /** `signal`: the caller is gone (its page closed): the test is cancelled as by cancelTest. */
+  async test(params: TestParams, opts: { signal?: AbortSignal } = {}): Promise<EngineTestResult> {
     await this.applying;
     const testId = params.testId ?? randomBytes(9).toString('base64url');
     const model = this.opts.registry.get(params.modelId);
@@ -273,8 +274,8 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
     try {
       const result =
         model.engine === 'onnx'
-          ? await this.testOnnx(id, testId, model)
-          : await this.testLlm(id, testId, params, send);
+          ? await this.testOnnx(id, testId, model, opts.signal)
+          : await this.testLlm(id, testId, params, send, opts.signal);
       send({ phase: 'done', text: result.text });
       this.opts.log.info('model tested', {
         modelId: model.id,
@@ -299,6 +300,7 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
     testId: string,
     params: TestParams,
     send: (e: Omit<EngineTestEvent, 'type' | 'testId'>) => void,
+    signal?: AbortSignal,
   ): Promise<EngineTestResult> {
     const sampling = { max_tokens: params.maxTokens, temperature: params.temperature };
     const r = await this.jobs.run(
@@ -311,7 +313,7 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
             ? { kind: 'chat', messages: [{ role: 'user', content: params.prompt }], sampling }
             : { kind: 'completion', prompt: params.prompt, sampling },
       },
-      { onChunk: (c) => send({ phase: 'chunk', text: c.text, tokens: c.tokens }) },
+      { onChunk: (c) => send({ phase: 'chunk', text: c.text, tokens: c.tokens }), signal },
     );
     return {
       testId,
@@ -334,6 +336,7 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
     id: string,
     testId: string,
     model: InstalledModel,
+    signal?: AbortSignal,
   ): Promise<EngineTestResult> {
     const t0 = performance.now();
     const ref = { file: model.file, sha256: model.sha256 };
@@ -348,12 +351,15 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
         data: zeros(t.datatype, count),
       };
     });
-    const r = await this.jobs.run({
-      id,
-      source: 'test',
-      modelId: model.id,
-      input: { kind: 'tensor', request: { inputs } },
-    });
+    const r = await this.jobs.run(
+      {
+        id,
+        source: 'test',
+        modelId: model.id,
+        input: { kind: 'tensor', request: { inputs } },
+      },
+      { signal },
+    );
     const response = 'response' in r.output ? r.output.response : { outputs: [] };
     const outputs = response.outputs.map((o) => ({
       name: o.name,
