@@ -1,7 +1,7 @@
 // Model downloads against a real loopback HTTP server serving test/fixtures (no mocks): verified
 // downloads, resume with Range/If-Range, restarts from zero, stalls, free space, unsafe names and
 // redirects, pause/cancel, the bandwidth cap, several at once, and resume after a restart.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -596,6 +596,31 @@ describe('downloads and imports: hardening', () => {
     await m.enqueue(req);
     await waitUntil(() => cancelling !== null);
     expect((await cancelling!).state).toBe('cancelled');
+    expect(registry.get(req.id)).toBeUndefined();
+    expect(existsSync(join(modelsDir, FIXTURE.stories.file))).toBe(false);
+    expect((await readdir(modelsDir)).filter((f) => f.includes('.partial'))).toEqual([]);
+  });
+
+  it('a cancel while the verified model is being recorded installs nothing either', async () => {
+    server.routes.set('/r.gguf', { body: stories });
+    const { m } = await manager();
+    // The models index write is held until the cancel has been asked for.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let recording = false;
+    const upsert = registry.upsert.bind(registry);
+    const spy = vi.spyOn(registry, 'upsert').mockImplementation(async (model) => {
+      recording = true;
+      await held;
+      return upsert(model);
+    });
+    const req = request('/r.gguf');
+    await m.enqueue(req);
+    await waitUntil(() => recording);
+    const cancelling = m.cancel(req.id);
+    release();
+    expect((await cancelling).state).toBe('cancelled');
+    spy.mockRestore();
     expect(registry.get(req.id)).toBeUndefined();
     expect(existsSync(join(modelsDir, FIXTURE.stories.file))).toBe(false);
     expect((await readdir(modelsDir)).filter((f) => f.includes('.partial'))).toEqual([]);

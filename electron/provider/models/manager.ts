@@ -3,7 +3,7 @@
 // restart (the partial files and sidecars carry the bytes). Pause keeps the partial file; cancel
 // deletes it. Finished downloads are recorded in the model registry.
 import { EventEmitter } from 'node:events';
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DownloadLimits, DownloadState, DownloadView, ModelEngine } from '../../../shared/api';
 import { IdlerigError } from '../../../shared/errors';
@@ -469,6 +469,14 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
       j.samples = [];
       log?.error('download verified but not recorded', { id: j.id, error: j.error.message });
       await this.settle(j, 'failed').catch(() => this.emitView(j, true));
+      return;
+    }
+    if (j.stopReason === 'cancel') {
+      // Cancelled while the verified model was being recorded: the user asked for nothing to be
+      // installed, so the record and the file go again (cancel() ends the rest).
+      await this.opts.registry.remove(j.id).catch(() => undefined);
+      await rm(this.opts.registry.pathOf({ file: j.file }), { force: true });
+      log?.info('download cancelled while it was being recorded; nothing installed', { id: j.id });
       return;
     }
     j.bytes = result.sizeBytes;
