@@ -71,6 +71,22 @@ export async function classifyNodeLogs(dir: string): Promise<{
   return { warnOrError: logLines.length, explained, fixtureNotices, unexplained };
 }
 
+/**
+ * Theil–Sen slope (the median of the slopes between every pair of points): MB per minute. Beside
+ * the least-squares fit, which one early dip of a garbage-collected heap tilts, this is what a
+ * steady rise would show and an outlier would not.
+ */
+export function robustSlopePerMinute(xs: { t: number; mb: number }[]): number {
+  const s: number[] = [];
+  for (let i = 0; i < xs.length; i++)
+    for (let j = i + 1; j < xs.length; j++)
+      if (xs[j]!.t !== xs[i]!.t) s.push((xs[j]!.mb - xs[i]!.mb) / (xs[j]!.t - xs[i]!.t));
+  if (s.length === 0) return 0;
+  s.sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** Least-squares slope of `mb` over `t` (minutes): MB per minute. */
 export function slopePerMinute(xs: { t: number; mb: number }[]): number {
   const n = xs.length;

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { machine } from './_machine';
-import { classifyNodeLogs, slopePerMinute } from './_soak-logs';
+import { classifyNodeLogs, robustSlopePerMinute, slopePerMinute } from './_soak-logs';
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -463,6 +463,11 @@ const maxAfter = Math.max(...after.map((s) => s.mb));
 const maxAll = Math.max(...samples.map((s) => s.mb));
 const last = samples.at(-1)?.mb ?? null;
 const slope = slopePerMinute(after);
+/** The median RSS of each minute, at the minute's middle. */
+const perMinute = Array.from({ length: Math.ceil(MINUTES) }, (_, m) => {
+  const xs = samples.filter((x) => x.t >= m && x.t < m + 1).map((x) => x.mb);
+  return { t: m + 0.5, mb: xs.length ? r1(xs.sort((a, b) => a - b)[xs.length >> 1]!) : null };
+});
 
 const nodeLogs = await classifyNodeLogs(join(dataDir, 'logs'));
 // Kept after a crash, or with SOAK_KEEP_DATA=1, to be looked at.
@@ -522,10 +527,15 @@ console.log(
                   medianOf(after.filter((x) => x.t < warmEnd + 1)),
               )
             : null,
-        medianPerMinute: Array.from({ length: Math.ceil(MINUTES) }, (_, m) => {
-          const xs = samples.filter((x) => x.t >= m && x.t < m + 1).map((x) => x.mb);
-          return xs.length ? r1(xs.sort((a, b) => a - b)[xs.length >> 1]!) : null;
-        }),
+        medianPerMinute: perMinute.map((p) => p.mb),
+        // Theil–Sen over the per-minute medians after warm-up (shown; the goal stays the fit).
+        robustSlopeMBPerMinAfterWarmup: r3(
+          robustSlopePerMinute(
+            perMinute.filter(
+              (p): p is { t: number; mb: number } => p.mb !== null && p.t >= warmEnd,
+            ),
+          ),
+        ),
         engineProcessMax: engineSamples.length ? r1(Math.max(...engineSamples)) : null,
       },
       goal: { rssMB: RSS_GOAL_MB, slopeMBPerMin: SLOPE_GOAL, crash: false, unexplainedLogLines: 0 },
