@@ -212,9 +212,23 @@ export class JobStore implements JobRecorder {
     };
   }
 
+  /**
+   * A job's start is committed without waiting for the disk (synchronous NORMAL for this one
+   * statement; WAL mode): a crash of the process loses nothing, a power cut may lose the start
+   * row of a job that was running at that moment, never an end, an energy row or a voucher
+   * (those stay FULL and their fsync carries the start along). The fsync of a start sat between
+   * every market job's offer and its first token (~0.2 ms here quiet, 2–3 ms under load).
+   */
   start(job: JobStart): boolean {
     const params = this.startParams(job);
-    return this.guard('a job start', () => this.st.insert.run(params));
+    return this.guard('a job start', () => {
+      this.db.pragma('synchronous = NORMAL');
+      try {
+        this.st.insert.run(params);
+      } finally {
+        this.db.pragma('synchronous = FULL');
+      }
+    });
   }
 
   private endParams(id: string, end: JobEnd): Record<string, string | number | null> {
