@@ -112,7 +112,7 @@ export class OnnxBatcher {
         ),
       );
     }
-    const key = `${model.sha256}\0${model.file}\0${options.modelName ?? ''}`;
+    const key = this.keyOf(model, options.modelName);
     let queue = this.queues.get(key);
     if (!queue) {
       queue = {
@@ -140,6 +140,36 @@ export class OnnxBatcher {
     // Requests made in the same tick leave together.
     if (q.items.length === 1 && q.inFlight < ONNX_IN_FLIGHT) setImmediate(() => this.pump(key));
     return p;
+  }
+
+  private lastKey: {
+    model: ModelRef;
+    sha256: string;
+    file: string;
+    name?: string;
+    key: string;
+  } | null = null;
+
+  /** The queue of a model (and name); callers usually pass the same ModelRef again and again. */
+  private keyOf(model: ModelRef, name: string | undefined): string {
+    const last = this.lastKey;
+    if (
+      last &&
+      last.model === model &&
+      last.sha256 === model.sha256 &&
+      last.file === model.file &&
+      last.name === name
+    )
+      return last.key;
+    const key = `${model.sha256}\0${model.file}\0${name ?? ''}`;
+    this.lastKey = {
+      model,
+      sha256: model.sha256,
+      file: model.file,
+      key,
+      ...(name ? { name } : {}),
+    };
+    return key;
   }
 
   /** Fails every waiting request (the engine is stopping). */
