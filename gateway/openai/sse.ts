@@ -31,7 +31,22 @@ export class SseWriter {
 
   send(data: unknown): void {
     this.start();
-    if (this.open) this.res.write(`data: ${JSON.stringify(data)}\n\n`);
+    if (!this.open) return;
+    this.coalesce();
+    this.res.write(`data: ${JSON.stringify(data)}\n\n`);
+  }
+
+  private corked = false;
+
+  /** Events written in one turn of the event loop leave in one write (a chat's first two). */
+  private coalesce(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.res.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.res.uncork();
+    });
   }
 
   done(): void {
