@@ -1,7 +1,7 @@
 // Transport 1: the API over Electron IPC. One handler per call of the contract, each checking the
 // sender frame before the router (which validates the parameters with zod) sees the call. Node
 // events go to our window on one channel.
-import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron';
+import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent, type WebContents } from 'electron';
 import {
   IPC_EVENT_CHANNEL,
   METHOD_NAMES,
@@ -34,6 +34,32 @@ export function senderInfo(event: IpcMainInvokeEvent, window: BrowserWindow | nu
   };
 }
 
+/** The calls of each page still waiting for their answer. */
+const inFlight = new WeakMap<WebContents, Set<AbortController>>();
+
+/**
+ * A signal for one call, aborted when its page goes away (closed, crashed, navigated). The page
+ * gets one set of listeners for its life, not one per call (a busy page has many in flight).
+ */
+function callerGone(sender: WebContents): AbortController {
+  let calls = inFlight.get(sender);
+  if (!calls) {
+    const set = new Set<AbortController>();
+    calls = set;
+    inFlight.set(sender, set);
+    const abortAll = (): void => {
+      for (const c of set) c.abort();
+      set.clear();
+    };
+    sender.on('destroyed', abortAll);
+    sender.on('render-process-gone', abortAll);
+    sender.on('did-navigate', abortAll);
+  }
+  const call = new AbortController();
+  calls.add(call);
+  return call;
+}
+
 /** Registers the handlers; returns the function that removes them. */
 export function registerIpcBridge(opts: IpcBridgeOptions): () => void {
   for (const method of METHOD_NAMES) {
@@ -46,22 +72,14 @@ export function registerIpcBridge(opts: IpcBridgeOptions): () => void {
           error: { code: 'FORBIDDEN', message: `IPC call refused: ${verdict.reason}` },
         };
       }
-      // The page going away (closed, crashed, navigated) is the caller going away.
-      const gone = new AbortController();
-      const sender = event.sender;
-      const abort = (): void => gone.abort();
-      sender.once('destroyed', abort);
-      sender.once('render-process-gone', abort);
-      sender.once('did-navigate', abort);
+      const gone = callerGone(event.sender);
       try {
         return await opts.router.dispatch(method, params, {
           transport: 'ipc',
           signal: gone.signal,
         });
       } finally {
-        sender.off('destroyed', abort);
-        sender.off('render-process-gone', abort);
-        sender.off('did-navigate', abort);
+        inFlight.get(event.sender)?.delete(gone);
       }
     });
   }
