@@ -233,7 +233,11 @@ export class SqliteStore implements GatewayStore {
           died: (unwritten, why) => {
             this.thread = null;
             this.onError(`${why}; the ledger is written inline from now on`);
-            for (const b of unwritten) this.pending = mergeBatches(b, this.pending);
+            // Oldest first, before what came since: a key's latest spend must be written last.
+            this.pending = unwritten.reduceRight(
+              (later, b) => mergeBatches(b, later),
+              this.pending,
+            );
             this.schedule();
           },
         });
