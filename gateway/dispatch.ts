@@ -5,7 +5,6 @@
 // stream with an error event. No provider: wait for one up to a bound, then 503. The requester
 // leaving cancels the provider's job at once and the charge is what the provider generated until
 // then. Every job ends in the ledger; `onCharge` is where a job's charge is final (the payments hook).
-import { createHash } from 'node:crypto';
 import {
   canonicalJson,
   type FrameOf,
@@ -15,6 +14,8 @@ import {
   type WireTensor,
 } from '../shared/market-protocol';
 import { chargeFor, type SignedReceipt } from '../shared/receipt';
+import type { CancelSignal } from './client-gone';
+import { sha256Hex } from './hash';
 import { newJobId } from './ids';
 import type { Lease } from './keys';
 import { pickProvider, type ProviderPreferences } from './matching';
@@ -69,7 +70,7 @@ export interface JobRequest {
   prefs: ProviderPreferences;
   lease: Lease;
   /** Aborted when the requester disconnects. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Streaming requests: the text as it comes. */
   onText?: (text: string, tokens: number) => void;
 }
@@ -111,8 +112,6 @@ type AttemptEnd =
       receipt: SignedReceipt | null;
     };
 
-const sha256hex = (s: string): string => createHash('sha256').update(s).digest('hex');
-
 export class Dispatcher {
   constructor(private readonly o: DispatchOptions) {}
 
@@ -122,7 +121,7 @@ export class Dispatcher {
     const started = Date.now();
     const t0 = performance.now();
     const input = canonicalJson(req.body);
-    const inputSha256 = sha256hex(input);
+    const inputSha256 = sha256Hex(input);
     const ceiling = o.prices.priceOf(req.model.sha256, req.model.name, req.model.kind);
     const exclude = new Set<ProviderSession>();
     const waitUntil = t0 + o.waitForProviderMs;
@@ -357,7 +356,7 @@ export class Dispatcher {
         done: (f: FrameOf<ProviderFrame, 'done'>) => {
           const text = parts.join('');
           const outputs = f.outputs ?? null;
-          const outputSha256 = sha256hex(outputs ? canonicalJson(outputs) : text);
+          const outputSha256 = sha256Hex(outputs ? canonicalJson(outputs) : text);
           const tokensIn = f.usage.tokensIn;
           const out = f.usage.tokensOut;
           const mismatch = receiptMismatch(f.receipt, {

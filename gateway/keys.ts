@@ -4,15 +4,21 @@
 // the most requests running at once. The database is the truth for credit, limits and
 // revocation (the CLI writes them while the gateway runs; re-read at most every second); the
 // gateway alone writes what was spent.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { sha256Bytes, sha256Hex } from './hash';
 import type { GatewayStore, KeyLimits, KeyRecord } from './storage/types';
 
 const KEY_RE = /^irk_([0-9a-f]{12})_([A-Za-z0-9_-]{32})$/;
 const REFRESH_MS = 1000;
 const DUMMY_HASH = Buffer.alloc(32);
 
+function hashBytes(hex: string): Buffer {
+  const b = Buffer.from(hex, 'hex');
+  return b.length === 32 ? b : DUMMY_HASH;
+}
+
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return sha256Hex(secret);
 }
 
 export interface NewKey {
@@ -86,6 +92,8 @@ class Bucket {
 
 interface KeyState {
   record: KeyRecord;
+  /** record.secretHash as bytes (32, or DUMMY_HASH when the stored one is not 32 bytes). */
+  secretHash: Buffer;
   loadedAt: number;
   running: number;
   requests: Bucket | null;
@@ -143,15 +151,12 @@ export class KeyService {
     const m = /^Bearer\s+(\S+)$/i.exec(header.trim());
     const key = m?.[1] ?? '';
     const parts = KEY_RE.exec(key);
-    const shown = key.length > 8 ? `${key.slice(0, 8)}...${key.slice(-4)}` : '***';
+    const shown = (): string => (key.length > 8 ? `${key.slice(0, 8)}...${key.slice(-4)}` : '***');
     const state = parts ? this.load(parts[1] as string) : null;
-    const presented = createHash('sha256')
-      .update(parts?.[2] ?? key)
-      .digest();
-    const stored = state ? Buffer.from(state.record.secretHash, 'hex') : DUMMY_HASH;
-    const match = timingSafeEqual(presented, stored.length === 32 ? stored : DUMMY_HASH);
-    if (!state || !match) return bad(`Incorrect API key provided: ${shown}.`);
-    if (state.record.revokedAt) return bad(`The API key ${shown} was revoked.`);
+    const presented = sha256Bytes(parts?.[2] ?? key);
+    const match = timingSafeEqual(presented, state ? state.secretHash : DUMMY_HASH);
+    if (!state || !match) return bad(`Incorrect API key provided: ${shown()}.`);
+    if (state.record.revokedAt) return bad(`The API key ${shown()} was revoked.`);
     return state;
   }
 
@@ -167,6 +172,7 @@ export class KeyService {
     if (!cached) {
       const state: KeyState = {
         record: row,
+        secretHash: hashBytes(row.secretHash),
         loadedAt: t,
         running: 0,
         requests: row.rpm ? new Bucket(row.rpm, t) : null,
@@ -177,6 +183,7 @@ export class KeyService {
     }
     // The database's credit, limits and revocation; this process's own spend.
     const { spent, spentToday, spentDay } = cached.record;
+    if (row.secretHash !== cached.record.secretHash) cached.secretHash = hashBytes(row.secretHash);
     cached.record = { ...row, spent, spentToday, spentDay };
     cached.loadedAt = t;
     cached.requests = syncBucket(cached.requests, row.rpm, t);

@@ -37,6 +37,16 @@ function fitsMax(p: Price, max: ProviderPreferences['maxPrice']): boolean {
   return max.request === undefined || n.amount <= max.request;
 }
 
+/** The session's advertised model with this sha256 (a loop: no closure per candidate per job). */
+function modelOf(s: ProviderSession, sha256: string): ProviderSession['models'][number] | null {
+  const models = s.models;
+  for (let i = 0; i < models.length; i++) {
+    const m = models[i] as ProviderSession['models'][number];
+    if (m.sha256 === sha256) return m;
+  }
+  return null;
+}
+
 export function pickProvider(
   registry: ProviderRegistry,
   sha256: string,
@@ -65,7 +75,7 @@ export function pickProvider(
   const ceilingScore = Math.max(1, priceScore(ceiling));
   for (const s of pool) {
     if (s.free <= 0 || exclude.has(s) || !s.address) continue;
-    const model = s.models.find((m) => m.sha256 === sha256);
+    const model = modelOf(s, sha256);
     if (!model || !withinPrice(model.floor, ceiling) || !fitsMax(model.floor, prefs.maxPrice))
       continue;
     const st = registry.statsOf(s.address);

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { VERSION } from '../../shared/version';
 import type { WireTensor } from '../../shared/market-protocol';
+import { ClientGone } from '../client-gone';
 import { DispatchError } from '../dispatch';
 import { newJobId } from '../ids';
 import type { BodyError } from '../http';
@@ -204,9 +205,9 @@ async function infer(
   );
   const lease = s.keys.admit(auth);
   if (isRefusal(lease)) return oipError(res, lease.status, lease.message, lease.headers);
-  const ac = new AbortController();
+  const gone = new ClientGone();
   const onClose = (): void => {
-    if (!res.writableFinished) ac.abort();
+    if (!res.writableFinished) gone.abort();
   };
   res.on('close', onClose);
   try {
@@ -222,7 +223,7 @@ async function infer(
       maxTokens: 0,
       prefs: {},
       lease,
-      signal: ac.signal,
+      signal: gone,
     });
     const outs = result.outputs ?? [];
     const parts: Buffer[] = [];

@@ -3,6 +3,7 @@
 // final chunk with empty choices when stream_options.include_usage is set.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { ClientGone, type CancelSignal } from '../client-gone';
 import { DispatchError } from '../dispatch';
 import { newJobId } from '../ids';
 import type { BodyError } from '../http';
@@ -119,15 +120,15 @@ export async function handleCompletions(
       lease.headers,
     );
   }
-  const ac = new AbortController();
+  const gone = new ClientGone();
   const onClose = (): void => {
-    if (!res.writableFinished) ac.abort();
+    if (!res.writableFinished) gone.abort();
   };
   res.on('close', onClose);
   try {
     await (mapped.stream
-      ? stream(s, api, mapped, lease, ac.signal, res)
-      : whole(s, api, mapped, lease, ac.signal, res));
+      ? stream(s, api, mapped, lease, gone, res)
+      : whole(s, api, mapped, lease, gone, res));
   } finally {
     res.off('close', onClose);
     lease.release();
@@ -151,7 +152,7 @@ async function whole(
   api: Api,
   m: Mapped,
   lease: Lease,
-  signal: AbortSignal,
+  signal: CancelSignal,
   res: ServerResponse,
 ): Promise<void> {
   const model = s.registry.served().get(m.model)!;
@@ -208,7 +209,7 @@ async function stream(
   api: Api,
   m: Mapped,
   lease: Lease,
-  signal: AbortSignal,
+  signal: CancelSignal,
   res: ServerResponse,
 ): Promise<void> {
   const model = s.registry.served().get(m.model)!;

@@ -3,6 +3,7 @@
 // capacity. A provider that logs in again replaces its old session.
 import type { ModelCapability } from '../../shared/market-protocol';
 import type { ProviderSession } from './session';
+import type { CancelSignal } from '../client-gone';
 
 export interface ProviderStats {
   /** Exponentially weighted: 1 = every job succeeded. */
@@ -71,7 +72,7 @@ export class ProviderRegistry {
   }
 
   /** Resolves when capacity or capabilities change, or after `ms`. */
-  waitForChange(ms: number, signal?: AbortSignal): Promise<void> {
+  waitForChange(ms: number, signal?: CancelSignal): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
