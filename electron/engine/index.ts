@@ -4,7 +4,9 @@
 // (llama.cpp, ONNX Runtime) runs only here, so a native crash never takes the app down: the
 // supervisor in electron/provider/engine restarts this process.
 import { setFlagsFromString } from 'node:v8';
+import { isMainThread, parentPort as threadPort, workerData } from 'node:worker_threads';
 import { EngineServer, type EngineTransport } from './server';
+import { ONNX_WORKER_ROLE, runOnnxWorker } from './onnx-worker';
 import type { EngineToParent } from '../../shared/engine-protocol';
 
 // No incremental marking in this process. Its V8 heap is small (~10 MB: the models' memory is
@@ -43,14 +45,19 @@ function transport(): EngineTransport | null {
   return null;
 }
 
-const t = transport();
-if (!t) {
+// The same file is the engine's ONNX thread (onnx-thread.ts starts it with this role).
+const onnxThread =
+  !isMainThread && (workerData as { role?: unknown } | null)?.role === ONNX_WORKER_ROLE;
+const t = onnxThread ? null : transport();
+if (onnxThread) {
+  runOnnxWorker(threadPort!);
+} else if (!t) {
   process.stderr.write(
     'This is the Idlerig engine process; it is started by the app (or `idlerig run`), not by hand.\n',
   );
   process.exit(2);
 } else {
-  const server = new EngineServer(t, (code) => process.exit(code));
+  const server = new EngineServer(t, (code) => process.exit(code), import.meta.url);
   // A bug that escapes a request leaves native state unknown: log it and let the supervisor
   // restart a clean process.
   process.on('uncaughtException', (err) => {

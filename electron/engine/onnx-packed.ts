@@ -1,7 +1,7 @@
-// A packed ONNX batch (shared/engine-protocol.ts PackedBatch) run in the engine: the inputs are
-// checked once for the whole batch, each request's tensors are views into the batch's arrays,
-// and the outputs go back packed the same way when every request succeeded with equally shaped
-// outputs (else one result per request).
+// A packed ONNX batch (shared/engine-protocol.ts PackedBatch) run in the engine's ONNX thread
+// (onnx-worker.ts): the inputs are checked once for the whole batch, each request's tensors are
+// views into the batch's arrays, and the outputs go back packed the same way when every request
+// succeeded with equally shaped outputs (else one result per request).
 //
 // Where the time goes on a small model (mnist-8: ~40 µs of inference per request), and what is
 // done about it:
@@ -18,7 +18,7 @@ import type {
   PackedTensors,
   TensorInfo,
 } from '../../shared/engine-protocol';
-import { stoppedError, type JobContext } from './job';
+import { stoppedError } from './job';
 import {
   CTOR,
   ORT_TO_OIP,
@@ -65,7 +65,7 @@ export async function runPacked(
   m: PackedModel,
   batch: PackedBatch,
   modelName: string,
-  job: JobContext,
+  signal: AbortSignal,
   limits: { maxRequestBytes: number; jobTimeoutMs: number },
 ): Promise<OnnxInferResult> {
   const { count } = batch;
@@ -107,8 +107,8 @@ export async function runPacked(
 
   let group = 1;
   for (let i = 0; i < count;) {
-    if (job.signal.aborted) {
-      const stopped = toBody(stoppedError(job.signal, limits.jobTimeoutMs));
+    if (signal.aborted) {
+      const stopped = toBody(stoppedError(signal, limits.jobTimeoutMs));
       for (; i < count; i++) out.fail(i, stopped);
       break;
     }

@@ -53,6 +53,8 @@ export class EngineServer {
   constructor(
     private readonly transport: EngineTransport,
     private readonly exit: (code: number) => void,
+    /** The engine's entry, which runs the ONNX thread when started as one (onnx-thread.ts). */
+    private readonly entry: string | URL,
   ) {
     this.verifier = new ModelVerifier('.', (file: VerifiedFile) =>
       this.transport.send({ kind: 'verified', file }),
@@ -170,7 +172,13 @@ export class EngineServer {
   }
 
   private tensor(): OnnxEngine {
-    this.onnx ??= new OnnxEngine(this.requireConfig(), this.verifier, this.log, this.gate);
+    this.onnx ??= new OnnxEngine(
+      this.requireConfig(),
+      this.verifier,
+      this.log,
+      this.gate,
+      this.entry,
+    );
     return this.onnx;
   }
 
