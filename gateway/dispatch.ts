@@ -112,6 +112,18 @@ type AttemptEnd =
       receipt: SignedReceipt | null;
     };
 
+// The ledger's timestamps, one Date and ISO text per millisecond (thousands of jobs end in one
+// second; toISOString is ~1 µs each).
+let isoMs = -1;
+let isoText = '';
+function isoAt(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 export class Dispatcher {
   constructor(private readonly o: DispatchOptions) {}
 
@@ -156,8 +168,8 @@ export class Dispatcher {
           charge,
           ttftMs,
           durationMs: performance.now() - t0,
-          startedAt: new Date(started).toISOString(),
-          endedAt: new Date().toISOString(),
+          startedAt: isoAt(started),
+          endedAt: isoAt(Date.now()),
         },
         receipt && provider ? { jobId, provider, receipt, verified: null } : null,
       );

@@ -5,8 +5,8 @@
 // room is scored (the power of k choices: already 2 balance load nearly as well as all), so
 // matching stays O(1) however many providers serve a model.
 import type { Price } from '../shared/market-protocol';
-import { priceParts, priceScore, withinPrice } from './prices';
-import type { ProviderRegistry } from './providers/registry';
+import { priceParts, withinParsed, type ParsedPrice } from './prices';
+import type { Candidate, ProviderRegistry } from './providers/registry';
 import type { ProviderSession } from './providers/session';
 
 export const FAILURE_COOLDOWN_MS = 30_000;
@@ -25,26 +25,15 @@ export interface Match {
   price: Price;
 }
 
-function fitsMax(p: Price, max: ProviderPreferences['maxPrice']): boolean {
+function fitsMax(n: ParsedPrice, max: ProviderPreferences['maxPrice']): boolean {
   if (!max) return true;
-  const n = priceParts(p);
-  if (p.per === 'mtok') {
+  if (n.per === 'mtok') {
     return (
       (max.prompt === undefined || n.input <= max.prompt) &&
       (max.completion === undefined || n.output <= max.completion)
     );
   }
   return max.request === undefined || n.amount <= max.request;
-}
-
-/** The session's advertised model with this sha256 (a loop: no closure per candidate per job). */
-function modelOf(s: ProviderSession, sha256: string): ProviderSession['models'][number] | null {
-  const models = s.models;
-  for (let i = 0; i < models.length; i++) {
-    const m = models[i] as ProviderSession['models'][number];
-    if (m.sha256 === sha256) return m;
-  }
-  return null;
 }
 
 export function pickProvider(
@@ -58,29 +47,31 @@ export function pickProvider(
   const all = registry.serving(sha256);
   const n = all.length;
   if (n === 0) return null;
-  let pool: ProviderSession[];
+  let pool: readonly Candidate[];
   if (n <= SAMPLE) pool = all;
   else {
-    pool = [];
+    const picked: Candidate[] = [];
     const start = Math.floor(Math.random() * n);
     const step = 1 + Math.floor(Math.random() * (n - 1));
-    // A random walk over the list: up to SAMPLE distinct candidates that have room.
-    for (let i = 0, k = start; i < n && pool.length < SAMPLE; i++, k = (k + step) % n) {
-      const s = all[k] as ProviderSession;
-      if (s.free > 0) pool.push(s);
+    // A random walk over the list: up to SAMPLE candidates that have room.
+    for (let i = 0, k = start; i < n && picked.length < SAMPLE; i++, k = (k + step) % n) {
+      const c = all[k] as Candidate;
+      if (c.session.free > 0) picked.push(c);
     }
+    pool = picked;
   }
   let best: Match | null = null;
   let bestScore = -Infinity;
-  const ceilingScore = Math.max(1, priceScore(ceiling));
-  for (const s of pool) {
+  const ceilingParts = priceParts(ceiling);
+  const ceilingScore = Math.max(1, ceilingParts.score);
+  for (let i = 0; i < pool.length; i++) {
+    const c = pool[i] as Candidate;
+    const s = c.session;
     if (s.free <= 0 || exclude.has(s) || !s.address) continue;
-    const model = modelOf(s, sha256);
-    if (!model || !withinPrice(model.floor, ceiling) || !fitsMax(model.floor, prefs.maxPrice))
-      continue;
-    const st = registry.statsOf(s.address);
+    if (!withinParsed(c.floor, ceilingParts) || !fitsMax(c.floor, prefs.maxPrice)) continue;
+    const st = c.stats;
     if (now - st.lastFailureAt < FAILURE_COOLDOWN_MS) continue;
-    const price = priceScore(model.floor);
+    const price = c.floor.score;
     const load = s.free / s.parallelism;
     let score: number;
     switch (prefs.sort) {
@@ -106,7 +97,7 @@ export function pickProvider(
     }
     if (score > bestScore) {
       bestScore = score;
-      best = { session: s, price: model.floor };
+      best = { session: s, price: c.model.floor };
     }
   }
   return best;

@@ -78,9 +78,11 @@ export class PriceList {
  * every candidate). Prices are never changed once made (parsed frames, the price file).
  */
 export interface ParsedPrice {
+  per: Price['per'];
   input: bigint;
   output: bigint;
   amount: bigint;
+  /** One number to sort prices by: input + output per million tokens, or the request price. */
   score: number;
 }
 const parsed = new WeakMap<Price, ParsedPrice>();
@@ -91,26 +93,26 @@ export function priceParts(p: Price): ParsedPrice {
     r =
       p.per === 'mtok'
         ? {
+            per: 'mtok',
             input: BigInt(p.input),
             output: BigInt(p.output),
             amount: 0n,
             score: Number(p.input) + Number(p.output),
           }
-        : { input: 0n, output: 0n, amount: BigInt(p.amount), score: Number(p.amount) };
+        : {
+            per: 'request',
+            input: 0n,
+            output: 0n,
+            amount: BigInt(p.amount),
+            score: Number(p.amount),
+          };
     parsed.set(p, r);
   }
   return r;
 }
 
-/** Whether `floor` is at or below `ceiling` in every part (same unit). */
-export function withinPrice(floor: Price, ceiling: Price): boolean {
-  if (floor.per !== ceiling.per) return false;
-  const f = priceParts(floor);
-  const c = priceParts(ceiling);
-  return floor.per === 'mtok' ? f.input <= c.input && f.output <= c.output : f.amount <= c.amount;
-}
-
-/** One number to sort prices by: an LLM's cost of 1,000 in + 1,000 out tokens per million. */
-export function priceScore(p: Price): number {
-  return priceParts(p).score;
+/** Whether a floor is at or below a ceiling in every part (same unit). */
+export function withinParsed(f: ParsedPrice, c: ParsedPrice): boolean {
+  if (f.per !== c.per) return false;
+  return f.per === 'mtok' ? f.input <= c.input && f.output <= c.output : f.amount <= c.amount;
 }
