@@ -112,16 +112,18 @@ type AttemptEnd =
       receipt: SignedReceipt | null;
     };
 
-// The ledger's timestamps, one Date and ISO text per millisecond (thousands of jobs end in one
-// second; toISOString is ~1 µs each).
-let isoMs = -1;
-let isoText = '';
+// The ledger's timestamps as ISO text: the second's prefix is made once per second (thousands
+// of jobs end in one; toISOString is ~1 µs), the milliseconds appended.
+let isoSecond = -1;
+let isoPrefix = '';
 function isoAt(ms: number): string {
-  if (ms !== isoMs) {
-    isoMs = ms;
-    isoText = new Date(ms).toISOString();
+  const second = Math.floor(ms / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
-  return isoText;
+  const m = ms - second * 1000;
+  return `${isoPrefix}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z`;
 }
 
 export class Dispatcher {
