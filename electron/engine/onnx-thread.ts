@@ -80,7 +80,12 @@ export class OnnxThread {
   }
 
   call<T>(body: CallBody, transfer?: ArrayBuffer[]): Promise<T> {
-    const w = this.thread();
+    let w: Worker;
+    try {
+      w = this.thread();
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     const call = this.nextCall++;
     return new Promise<T>((resolve, reject) => {
       w.postMessage({ ...body, call } as OnnxWorkerMessage, transfer);
