@@ -67,7 +67,7 @@ test('download a model from the catalog, watch it finish, test it, delete it', a
 
   const card = page.getByTestId('model-card-fx-stories');
   await expect(card.getByRole('heading', { name: 'Test fx-stories' })).toBeVisible();
-  await expect(page.getByTestId('model-size-fx-stories')).toHaveText('1.1 MB');
+  await expect(page.getByTestId('model-size-fx-stories')).toHaveText('1.1 MiB');
   await expect(page.getByTestId('model-licence-fx-stories')).toHaveText('Licence: MIT');
   // The fit, from the GGUF header read over HTTP: no GPU here, so the CPU.
   await expect(page.getByTestId('fit-fx-stories')).toHaveText(
@@ -77,7 +77,7 @@ test('download a model from the catalog, watch it finish, test it, delete it', a
   await page.getByTestId('download-button-fx-stories').click();
   const state = page.getByTestId('download-state-fx-stories');
   await expect(state).toHaveText('Downloading');
-  await expect(page.getByTestId('download-figures-fx-stories')).toHaveText(/ of 1\.1 MB/);
+  await expect(page.getByTestId('download-figures-fx-stories')).toHaveText(/ of 1\.1 MiB/);
   const bar = page.getByTestId('download-bar-fx-stories');
   await expect
     .poll(async () => Number(await bar.getAttribute('aria-valuenow')), { timeout: 15_000 })
@@ -96,7 +96,7 @@ test('download a model from the catalog, watch it finish, test it, delete it', a
   await page.getByTestId('tab-installed').click();
   const row = page.getByTestId('installed-fx-stories');
   await expect(row).toContainText('stories260K.gguf');
-  await expect(page.getByTestId('models-disk')).toContainText('1 model, 1.1 MB');
+  await expect(page.getByTestId('models-disk')).toContainText('1 model, 1.1 MiB');
   await expect(page.getByTestId('models-disk')).toContainText(/ free$/);
   await expect(page.getByTestId('installed-id-fx-stories')).toHaveText(
     'idlerig models rm fx-stories',

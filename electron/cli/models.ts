@@ -10,7 +10,7 @@ import { DataDirLock } from '../provider/datadir-lock';
 import { Logger } from '../provider/logs/logger';
 import type { NodeApiClient } from '../provider/api/node-client';
 import type { DataPaths } from '../provider/paths';
-import { formatBytes } from '../provider/models/download';
+import { formatBytes } from '../../shared/format';
 import { redactUrl } from '../provider/models/policy';
 import { ModelRegistry } from '../provider/models/registry';
 import { demoNetworkUp, loadCatalog } from '../provider/models/catalog';

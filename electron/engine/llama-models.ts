@@ -19,6 +19,7 @@ import type { LlamaLibrary } from './llama-library';
 import { acquirePinned } from './pinned';
 import { chooseThreads, type ThreadChoice } from './threads';
 import type { ModelVerifier } from './verify';
+import { formatBytes } from '../../shared/format';
 
 /** A job waiting for a free sequence of the model's context (llama-sequences.ts). */
 export interface SequenceWaiter {
@@ -271,7 +272,7 @@ export class LlamaModels {
     if (need > budget) {
       throw new IdlerigError(
         'LIMIT_EXCEEDED',
-        `The model needs about ${fmtBytes(need)}, more than the memory budget of ${fmtBytes(budget)}`,
+        `The model needs about ${formatBytes(need)}, more than the memory budget of ${formatBytes(budget)}`,
       );
     }
     let used = [...this.models.values()].reduce((s, m) => s + m.memoryBytes, 0);
@@ -286,7 +287,7 @@ export class LlamaModels {
     if (used + need > budget) {
       throw new IdlerigError(
         'LIMIT_EXCEEDED',
-        `The memory budget (${fmtBytes(budget)}) is held by models with running jobs; the model needs about ${fmtBytes(need)}`,
+        `The memory budget (${formatBytes(budget)}) is held by models with running jobs; the model needs about ${formatBytes(need)}`,
       );
     }
   }
@@ -302,8 +303,4 @@ export class LlamaModels {
     await m.context.dispose().catch(() => {});
     await m.model.dispose().catch(() => {});
   }
-}
-
-function fmtBytes(n: number): string {
-  return n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${Math.round(n / (1 << 20))} MiB`;
 }

@@ -2,6 +2,8 @@
 // the browser's locale, durations are spelled out in short English units like the rest of the UI.
 import { formatTokenAmount as formatAmount } from '../../shared/payments';
 
+export { formatBytes } from '../../shared/format';
+
 /** "42 s", "5 min", "2 h 05 min", "3 d 4 h". */
 export function formatDuration(totalSeconds: number): string {
   const s = Math.max(0, Math.floor(totalSeconds));
@@ -18,19 +20,6 @@ export function formatDuration(totalSeconds: number): string {
 export function formatTokenAmount(amount: string, decimals: number, symbol: string): string {
   // Two decimals are enough on a dashboard; the shared formatter truncates, never rounds up money.
   return formatAmount(amount, decimals, symbol, { maxFraction: 2 });
-}
-
-/** "812 B", "14.2 KB", "3.1 MB". */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let value = bytes / 1024;
-  let i = 0;
-  while (value >= 1024 && i < units.length - 1) {
-    value /= 1024;
-    i++;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** "14:30:05" in the user's locale. */

@@ -41,6 +41,7 @@ import {
   type Sidecar,
 } from './download-partial';
 import { RestartFromZero, withRetries, type RetryInfo } from './download-retry';
+import { formatBytes } from '../../../shared/format';
 
 export { RateLimiter, resolveFinalUrl } from './download-http';
 export { partialBytes, partialPaths, removePartial, type Sidecar } from './download-partial';
@@ -550,16 +551,4 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }

@@ -19,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FitEstimate, FitVerdict, ModelEngine } from '../../../shared/api/models';
 import type { GpuInventory } from '../../../shared/api/power';
-import { formatBytes } from './download';
+import { formatBytes } from '../../../shared/format';
 import { fetchChecked } from './download-http';
 
 export interface MachineFacts {

@@ -19,7 +19,8 @@ import type {
 import { IdlerigError } from '../../../shared/errors';
 import type { ScopedLogger } from '../logs/logger';
 import { loadCatalog, resolveVariant, type Catalog, type CatalogModel } from './catalog';
-import { formatBytes, freeSpaceOf, resolveFinalUrl, sha256File } from './download';
+import { formatBytes } from '../../../shared/format';
+import { freeSpaceOf, resolveFinalUrl, sha256File } from './download';
 import {
   closeHeaderReader,
   estimateFit,
