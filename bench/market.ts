@@ -19,8 +19,10 @@
 // costs ~5 ms of CPU here); the gateway recovers them off the request path (gateway/receipts.ts)
 // and that cost is measured on its own (receipt_verify_ms).
 //
-// The load average before and after is printed with the figures, and `disturbed` says whether
-// the machine was busy (other work shares the cores with the gateway, the stubs and the load).
+// The load average before and after is printed with the figures, `foreign_cpu_cores` the CPU
+// that processes outside this benchmark used meanwhile, and `disturbed` says whether that was
+// more than a quarter of a core (other work shared the cores with the gateway, the stubs and the
+// load, so rates are low and latencies high).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, createServer as createHttpServer, request } from 'node:http';
 import { createServer } from 'node:net';
@@ -40,7 +42,7 @@ import {
 } from '../test/helpers/gateway';
 import { receiptSigner } from '../gateway/receipts';
 import { RECEIPT_TYPES, receiptDomain, receiptValue, type Receipt } from '../shared/receipt';
-import { machine } from './_machine';
+import { foreignCpu, machine } from './_machine';
 
 const env = process.env;
 const RUNS = Number(env.BENCH_MARKET_RUNS ?? 7);
@@ -689,17 +691,23 @@ async function receiptCost(): Promise<number> {
 }
 
 const loadBefore = load();
+const meter = foreignCpu();
 const only = env.BENCH_MARKET_ONLY;
 const e2e = only === 'capacity' ? null : await endToEnd();
 const cap = only === 'e2e' ? null : await capacity();
 const verify = await receiptCost();
 const loadAfter = load();
+const foreign = meter.stop();
 const result = {
   benchmark: 'market',
   machine: machine(),
-  // Busy when the 1-minute load average was above half the cores at either end of the run.
   load_average: { before: loadBefore, after: loadAfter },
-  disturbed: Math.max(loadBefore[0]!, loadAfter[0]!) > os.cpus().length / 2,
+  // CPU other processes used during the run, in cores: disturbed past a quarter of a core. (The
+  // load average also counts this benchmark's own processes; it is the rule only off Linux.)
+  foreign_cpu_cores: foreign?.cores ?? null,
+  disturbed: foreign
+    ? foreign.cores > 0.25
+    : Math.max(loadBefore[0]!, loadAfter[0]!) > os.cpus().length / 2,
   end_to_end: e2e,
   capacity: cap,
   receipt_verify_ms: verify,
