@@ -52,6 +52,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './errors';
 import { SignedVoucherWireSchema } from './payments';
+import { fastProviderFrame } from './frame-fast';
 import { SignedReceiptSchema } from './receipt';
 
 export const MARKET_PROTOCOL_VERSION = 1;
@@ -408,6 +409,7 @@ function parseWith<F>(
   types: Set<string>,
   data: unknown,
   maxBytes: number,
+  fast?: (json: Record<string, unknown>, version: number) => F | null,
 ): ParseResult<F> {
   let text: string;
   if (typeof data === 'string') text = data;
@@ -443,6 +445,8 @@ function parseWith<F>(
       message: `Unknown frame type ${JSON.stringify(String(type).slice(0, 64))}`,
     };
   }
+  const quick = fast?.(json as Record<string, unknown>, MARKET_PROTOCOL_VERSION);
+  if (quick) return { ok: true, frame: quick };
   const r = schema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0];
@@ -491,7 +495,7 @@ export function parseProviderFrame(
   data: unknown,
   maxBytes = MAX_FRAME_BYTES,
 ): ParseResult<ProviderFrame> {
-  return parseWith(ProviderFrameSchema, PROVIDER_TYPES, data, maxBytes);
+  return parseWith(ProviderFrameSchema, PROVIDER_TYPES, data, maxBytes, fastProviderFrame);
 }
 
 type Body<F> = F extends unknown ? Omit<F, 'v'> : never;
