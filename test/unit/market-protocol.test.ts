@@ -314,6 +314,32 @@ describe('helpers', () => {
     );
   });
 
+  it('canonical JSON: every key sorted at every level, for any JSON (against a plain reference)', () => {
+    // The reference: keys sorted by Array.prototype.sort, built with map and join (the first
+    // implementation, before the allocation-free one).
+    const reference = (v: unknown): string => {
+      if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+      if (Array.isArray(v)) return `[${v.map(reference).join(',')}]`;
+      const o = v as Record<string, unknown>;
+      const keys = Object.keys(o)
+        .filter((k) => o[k] !== undefined)
+        .sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${reference(o[k])}`).join(',')}}`;
+    };
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.jsonValue(),
+          fc.dictionary(fc.string(), fc.jsonValue(), { minKeys: 10, maxKeys: 40 }),
+        ),
+        (v) => {
+          expect(canonicalJson(v)).toBe(reference(v));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('gateway URLs: the printed http URL becomes its ws endpoint; plain http only to loopback', () => {
     expect(gatewayWsUrl('http://127.0.0.1:8080')).toEqual({
       ok: true,
