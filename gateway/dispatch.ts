@@ -7,23 +7,23 @@
 // then. Every job ends in the ledger; `onCharge` is where a job's charge is final (the payments hook).
 import {
   canonicalJson,
-  type FrameOf,
   type JobInputBody,
   type Price,
-  type ProviderFrame,
   type WireTensor,
 } from '../shared/market-protocol';
 import { chargeFor, type SignedReceipt } from '../shared/receipt';
 import type { CancelSignal } from './client-gone';
 import { sha256Hex } from './hash';
+import { runAttempt } from './attempt';
+import { DispatchError } from './dispatch-error';
 import { newJobId } from './ids';
 import type { Lease } from './keys';
 import { pickProvider, type ProviderPreferences } from './matching';
 import type { GatewayMetrics } from './metrics';
 import type { PriceList } from './prices';
-import { receiptMismatch, type ReceiptVerifier } from './receipts';
+import type { ReceiptVerifier } from './receipts';
 import type { ProviderRegistry, ServedModel } from './providers/registry';
-import type { JobSink, ProviderSession } from './providers/session';
+import type { ProviderSession } from './providers/session';
 import type { GatewayStore, JobOutcome } from './storage/types';
 
 export interface DispatchOptions {
@@ -87,30 +87,7 @@ export interface JobResult {
   provider: string;
 }
 
-export class DispatchError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    readonly code: string,
-    message: string,
-    /** Tokens had reached the requester: a stream must end with an error event. */
-    readonly afterFirstToken = false,
-  ) {
-    super(message);
-  }
-}
-
-type AttemptEnd =
-  | { kind: 'ok'; result: JobResult; receipt: SignedReceipt; price: Price }
-  | { kind: 'next'; failure: boolean; why: string }
-  | { kind: 'failed'; error: DispatchError; tokensIn: number; tokensOut: number; price: Price }
-  | {
-      kind: 'cancelled';
-      tokensIn: number;
-      tokensOut: number;
-      price: Price;
-      receipt: SignedReceipt | null;
-    };
+export { DispatchError };
 
 // The ledger's timestamps as ISO text: the second's prefix is made once per second (thousands
 // of jobs end in one; toISOString is ~1 µs), the milliseconds appended.
@@ -211,7 +188,7 @@ export class Dispatcher {
       }
       attempts++;
       last = match.session;
-      const r = await this.attempt(req, jobId, inputSha256, input, match.session, match.price, t0);
+      const r = await runAttempt(o, req, jobId, inputSha256, input, match.session, match.price, t0);
       match.session.forget(jobId);
       o.registry.wake();
       switch (r.kind) {
@@ -257,195 +234,5 @@ export class Dispatcher {
           if (r.failure) o.metrics.retries.inc();
       }
     }
-  }
-
-  private attempt(
-    req: JobRequest,
-    jobId: string,
-    inputSha256: string,
-    input: string,
-    session: ProviderSession,
-    price: Price,
-    t0: number,
-  ): Promise<AttemptEnd> {
-    const o = this.o;
-    const inline = input.length <= o.inlineInputBytes;
-    return new Promise<AttemptEnd>((resolve) => {
-      let settled = false;
-      let accepted = false;
-      let cancelled = false;
-      let ttftMs: number | null = null;
-      let tokensOut = 0;
-      const parts: string[] = [];
-      const finish = (e: AttemptEnd): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(offerTimer);
-        clearTimeout(deadlineTimer);
-        if (graceTimer) clearTimeout(graceTimer);
-        req.signal.removeEventListener('abort', onAbort);
-        resolve(e);
-      };
-      let graceTimer: NodeJS.Timeout | null = null;
-      const cancel = (reason: 'CLIENT_GONE' | 'DEADLINE'): void => {
-        if (cancelled) return;
-        cancelled = true;
-        session.send({ type: 'cancel', jobId, reason });
-      };
-      const onAbort = (): void => {
-        cancel('CLIENT_GONE');
-        // Wait for the provider's final count; without one, what reached the gateway.
-        graceTimer = setTimeout(
-          () => finish({ kind: 'cancelled', tokensIn: 0, tokensOut, price, receipt: null }),
-          o.cancelGraceMs,
-        );
-      };
-      req.signal.addEventListener('abort', onAbort, { once: true });
-      const offerTimer = setTimeout(() => {
-        if (accepted) return;
-        cancel('DEADLINE');
-        finish({ kind: 'next', failure: true, why: 'the offer went unanswered' });
-      }, o.offerTimeoutMs);
-      const deadlineTimer = setTimeout(() => {
-        cancel('DEADLINE');
-        const err = new DispatchError(
-          504,
-          'server_error',
-          'timeout',
-          `The job ran past ${o.jobTimeoutMs} ms`,
-          ttftMs !== null,
-        );
-        finish({ kind: 'failed', error: err, tokensIn: 0, tokensOut, price });
-      }, o.jobTimeoutMs);
-      const lostOrFailed = (
-        why: string,
-        code: string,
-        tokensSent: boolean,
-        usage?: { tokensIn: number; tokensOut: number },
-      ): void => {
-        if (cancelled && req.signal.aborted) {
-          return finish({
-            kind: 'cancelled',
-            tokensIn: usage?.tokensIn ?? 0,
-            tokensOut: usage?.tokensOut ?? tokensOut,
-            price,
-            receipt: null,
-          });
-        }
-        // Nothing reached the requester yet (no token, or a whole response not yet sent): another
-        // provider can still answer. The failed provider's partial work has no receipt and is
-        // not charged.
-        if ((ttftMs === null && !tokensSent) || !req.onText) {
-          return finish({ kind: 'next', failure: true, why });
-        }
-        finish({
-          kind: 'failed',
-          error: new DispatchError(
-            502,
-            'server_error',
-            code,
-            `The provider failed during the response: ${why}`,
-            ttftMs !== null,
-          ),
-          tokensIn: usage?.tokensIn ?? 0,
-          tokensOut: usage?.tokensOut ?? tokensOut,
-          price,
-        });
-      };
-      const sink: JobSink = {
-        accepted: () => {
-          accepted = true;
-          if (!inline) session.send({ type: 'input', jobId, body: req.body });
-        },
-        declined: (reason) => finish({ kind: 'next', failure: false, why: `declined: ${reason}` }),
-        chunk: (text, tokens) => {
-          // Every chunk counts for the output hash and the usage, even after a cancel.
-          tokensOut += tokens;
-          parts.push(text);
-          if (settled || cancelled) return;
-          o.onProgress?.(jobId, session.address, price, tokensOut);
-          if (ttftMs === null) ttftMs = performance.now() - t0;
-          req.onText?.(text, tokens);
-        },
-        done: (f: FrameOf<ProviderFrame, 'done'>) => {
-          const text = parts.join('');
-          const outputs = f.outputs ?? null;
-          const outputSha256 = sha256Hex(outputs ? canonicalJson(outputs) : text);
-          const tokensIn = f.usage.tokensIn;
-          const out = f.usage.tokensOut;
-          const mismatch = receiptMismatch(f.receipt, {
-            jobId,
-            modelSha256: req.model.sha256,
-            inputSha256,
-            outputSha256,
-            tokensIn,
-            tokensOut: out,
-            price: chargeFor(price, { tokensIn, tokensOut: out }),
-            gateway: o.origin,
-          });
-          if (mismatch) {
-            // The work may be fine, but an unverifiable receipt is not paid for: stored as bad.
-            f.receipt = { ...f.receipt, signature: `0x${'00'.repeat(65)}` };
-          }
-          if (cancelled && req.signal.aborted) {
-            return finish({
-              kind: 'cancelled',
-              tokensIn,
-              tokensOut: out,
-              price,
-              receipt: f.receipt,
-            });
-          }
-          finish({
-            kind: 'ok',
-            price,
-            receipt: f.receipt,
-            result: {
-              jobId,
-              text,
-              outputs,
-              finishReason: f.finishReason,
-              tokensIn,
-              tokensOut: out,
-              ttftMs: ttftMs ?? (text === '' ? null : performance.now() - t0),
-              charge: 0n,
-              provider: session.address as string,
-            },
-          });
-        },
-        failed: (f) => {
-          if (f.code === 'INVALID_INPUT' || f.code === 'LIMIT_EXCEEDED') {
-            // The request's fault: another provider would refuse it too.
-            return finish({
-              kind: 'failed',
-              error: new DispatchError(
-                400,
-                'invalid_request_error',
-                f.code.toLowerCase(),
-                f.message,
-                ttftMs !== null,
-              ),
-              tokensIn: f.usage?.tokensIn ?? 0,
-              tokensOut: f.usage?.tokensOut ?? tokensOut,
-              price,
-            });
-          }
-          lostOrFailed(`${f.code}: ${f.message}`, f.code.toLowerCase(), f.tokensSent, f.usage);
-        },
-        lost: (why) => lostOrFailed(`provider lost: ${why}`, 'provider_lost', false),
-      };
-      session.offer(
-        {
-          jobId,
-          modelSha256: req.model.sha256,
-          kind: req.api,
-          price,
-          maxTokens: req.maxTokens,
-          deadline: Date.now() + o.jobTimeoutMs,
-          ...(inline ? { input: req.body } : {}),
-        },
-        sink,
-      );
-    });
   }
 }
