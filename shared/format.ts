@@ -14,3 +14,16 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[i]}`;
 }
+
+/**
+ * A value someone sent, for an error message: primitives as text, cut to `max` characters;
+ * objects and arrays named by kind. Never String() of an object — one whose toString is not a
+ * function (`{"toString":null}` in JSON) makes String() throw, and code that reports bad input
+ * must not throw on it.
+ */
+export function formatValue(x: unknown, max = 64): string {
+  if (x === null || (typeof x !== 'object' && typeof x !== 'function')) {
+    return String(x).slice(0, max);
+  }
+  return Array.isArray(x) ? 'an array' : `a${typeof x === 'object' ? 'n object' : ' function'}`;
+}

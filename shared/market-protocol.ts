@@ -52,6 +52,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from './errors';
 import { SignedVoucherWireSchema } from './payments';
+import { formatValue } from './format';
 import { fastProviderFrame } from './frame-fast';
 import { SignedReceiptSchema } from './receipt';
 
@@ -435,14 +436,14 @@ function parseWith<F>(
     return {
       ok: false,
       code: 'BAD_VERSION',
-      message: `Protocol version ${String(v).slice(0, 16)} is not supported (this side speaks ${MARKET_PROTOCOL_VERSION})`,
+      message: `Protocol version ${formatValue(v, 16)} is not supported (this side speaks ${MARKET_PROTOCOL_VERSION})`,
     };
   }
   if (typeof type !== 'string' || !types.has(type)) {
     return {
       ok: false,
       code: 'UNKNOWN_TYPE',
-      message: `Unknown frame type ${JSON.stringify(String(type).slice(0, 64))}`,
+      message: `Unknown frame type ${JSON.stringify(formatValue(type, 64))}`,
     };
   }
   const quick = fast?.(json as Record<string, unknown>, MARKET_PROTOCOL_VERSION);

@@ -4,6 +4,7 @@
 // for with `binary_data` come back the same way. Errors are {"error": "..."}.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { formatValue } from '../../shared/format';
 import { VERSION } from '../../shared/version';
 import type { WireTensor } from '../../shared/market-protocol';
 import { ClientGone } from '../client-gone';
@@ -168,7 +169,7 @@ async function infer(
         return oipError(
           res,
           400,
-          `Input ${t.name}: binary_data_size ${String(size)} does not fit the binary data`,
+          `Input ${t.name}: binary_data_size ${formatValue(size, 20)} does not fit the binary data`,
         );
       }
       const raw = binary.subarray(at, at + size);

@@ -175,15 +175,19 @@ export class ProviderSession {
   private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
     if (this.isClosed) return;
     if (isBinary) return this.protocolError('MALFORMED', 'Frames are JSON text');
-    const raw = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    const r = parseProviderFrame(raw.toString('utf8'), this.cfg.maxFrameBytes);
-    if (!r.ok) return this.protocolError(r.code, r.message);
-    const f = r.frame;
-    this.lastHeard = Date.now();
     try {
-      this.handle(f);
+      const raw = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
+      const r = parseProviderFrame(raw.toString('utf8'), this.cfg.maxFrameBytes);
+      if (!r.ok) return this.protocolError(r.code, r.message);
+      this.lastHeard = Date.now();
+      this.handle(r.frame);
     } catch (err) {
-      // A sink that throws must not take the gateway down; the frame is refused.
+      // A frame that breaks the parser (it must not) or a sink that throws must not take the
+      // gateway down: this listener runs inside the socket's data event; the frame is refused.
       this.protocolError('UNEXPECTED', `The frame could not be handled: ${(err as Error).message}`);
     }
   }

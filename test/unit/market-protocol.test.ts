@@ -307,6 +307,31 @@ describe('receipt', () => {
   });
 });
 
+describe('hostile values where the parser names them', () => {
+  it('a version or type whose toString is not a function is refused in words, never thrown', () => {
+    // String() of {"toString":null} throws; the parser used it in its messages (a provider could
+    // end a gateway with one frame before logging in). Found by test/unit/frame-fast.test.ts.
+    const hostile = [
+      '{"v":{"toString":null}}',
+      '{"v":{"toString":null,"valueOf":null},"type":"accept","jobId":"j"}',
+      '{"v":1,"type":{"toString":null}}',
+      '{"v":1,"type":[{"toString":null}]}',
+      '{"v":[],"type":{}}',
+    ];
+    for (const text of hostile) {
+      for (const parse of [parseProviderFrame, parseGatewayFrame]) {
+        const r = parse(text);
+        expect(r.ok).toBe(false);
+        if (!r.ok) expect(['BAD_VERSION', 'UNKNOWN_TYPE']).toContain(r.code);
+      }
+    }
+    expect(parseProviderFrame('{"v":{"toString":null}}')).toMatchObject({
+      code: 'BAD_VERSION',
+      message: expect.stringContaining('Protocol version an object is not supported'),
+    });
+  });
+});
+
 describe('helpers', () => {
   it('canonical JSON sorts keys at every level and drops undefined', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } })).toBe(

@@ -7,6 +7,7 @@ import {
   type CallOutcome,
 } from '../../../shared/api';
 import { IdlerigError, type ErrorBody } from '../../../shared/errors';
+import { formatValue } from '../../../shared/format';
 import type { ScopedLogger } from '../logs/logger';
 
 export interface CallContext {
@@ -40,7 +41,7 @@ export class Router {
     ctx: CallContext,
   ): Promise<Result<M>> {
     if (!isMethodName(method)) {
-      throw new IdlerigError('UNKNOWN_METHOD', `Unknown API call: ${String(method)}`);
+      throw new IdlerigError('UNKNOWN_METHOD', `Unknown API call: ${formatValue(method, 128)}`);
     }
     const spec = contract[method];
     const parsed = spec.params.safeParse(params ?? {});
@@ -77,7 +78,7 @@ export class Router {
       const result = await this.call(method as MethodName, params, ctx);
       return { ok: true, result };
     } catch (err) {
-      return { ok: false, error: toErrorBody(err, this.log, String(method)) };
+      return { ok: false, error: toErrorBody(err, this.log, formatValue(method, 128)) };
     }
   }
 }
