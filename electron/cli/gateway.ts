@@ -15,6 +15,7 @@ import { PriceList } from '../../gateway/prices';
 import { SqliteStore } from '../../gateway/storage/sqlite';
 import type { KeyRecord } from '../../gateway/storage/types';
 import { defaultDataDir } from '../provider/paths';
+import { installProcessGuards } from '../provider/process-guard';
 
 export const GATEWAY_HELP = `  idlerig gateway [--port N] [--host ADDR] [--data-dir DIR] [--price-file F]
                   [--chain-id N] [--origin URL]
@@ -165,6 +166,21 @@ export async function gatewayVerb(args: string[]): Promise<number> {
     );
   }
   process.stdout.write(`Gateway: ${gw.url}\n`);
+  // From here on, an error nothing caught is logged with its context instead of a stack trace
+  // ending the process; an uncaught exception closes the gateway (its ledger written, sockets
+  // closed) and the process exits 1 — the node's own guard (provider/process-guard.ts).
+  const started = gw;
+  installProcessGuards({
+    log: {
+      debug: (msg, data) => logger.debug(data ?? {}, msg),
+      info: (msg, data) => logger.info(data ?? {}, msg),
+      warn: (msg, data) => logger.warn(data ?? {}, msg),
+      error: (msg, data) => logger.error(data ?? {}, msg),
+    },
+    what: 'gateway',
+    shutdown: () => started.close(),
+    notify: (message) => process.stderr.write(`idlerig gateway: ${message}\n`),
+  });
   if (payments)
     process.stdout.write(
       `Payer: ${payments.announce.address} on chain ${payments.announce.chainId} (hub ${payments.announce.hub}, ${payments.announce.token.symbol})\n`,

@@ -3,6 +3,7 @@
 // mid-write. A rejected promise nobody handled is logged and the node goes on; an uncaught
 // exception leaves the process in an unknown state, so the node is stopped gracefully (data
 // flushed, engine and servers stopped, data-folder lock released) and the process exits 1.
+import { formatValue } from '../../shared/format';
 import type { ScopedLogger } from './logs/logger';
 
 export interface ProcessGuardOptions {
@@ -13,6 +14,8 @@ export interface ProcessGuardOptions {
   exit?: (code: number) => void;
   /** Told once, in words, that the node is stopping because of an internal error. */
   notify?: (message: string) => void;
+  /** What stops, in the messages ("node" by default; "gateway" for `idlerig gateway`). */
+  what?: string;
   /** Longest wait for shutdown() before exiting anyway. */
   shutdownTimeoutMs?: number;
 }
@@ -27,16 +30,17 @@ function details(err: unknown): Record<string, unknown> {
       stack: err.stack?.split('\n').slice(0, 12).join('\n'),
     };
   }
-  return { error: String(err) };
+  return { error: formatValue(err, 500) };
 }
 
 /** Installs the handlers; returns a function that removes them. */
 export function installProcessGuards(opts: ProcessGuardOptions): () => void {
   const exit = opts.exit ?? ((code: number) => process.exit(code));
+  const what = opts.what ?? 'node';
   let fatal = false;
   const onRejection = (reason: unknown): void => {
     try {
-      opts.log.error('unhandled promise rejection (the node goes on)', details(reason));
+      opts.log.error(`unhandled promise rejection (the ${what} goes on)`, details(reason));
     } catch {
       /* logging must not throw from here */
     }
@@ -49,12 +53,12 @@ export function installProcessGuards(opts: ProcessGuardOptions): () => void {
     }
     fatal = true;
     try {
-      opts.log.error('uncaught exception: stopping the node', {
+      opts.log.error(`uncaught exception: stopping the ${what}`, {
         ...details(err),
         ...(origin ? { origin } : {}),
       });
       opts.notify?.(
-        `Internal error: ${err instanceof Error ? err.message : String(err)}. The node is stopping (details in the log).`,
+        `Internal error: ${err instanceof Error ? err.message : formatValue(err, 200)}. The ${what} is stopping (details in the log).`,
       );
     } catch {
       /* logging must not throw from here */
