@@ -92,6 +92,18 @@ function digits(r: OnnxInferResult): number[] {
   });
 }
 
+/** `count` images as one packed batch: the 10,000 MNIST test images over and over. */
+function tiled(count: number): EngineParsedParams<'onnx.infer'> {
+  const data = new Float32Array(count * PIXELS);
+  for (let at = 0; at < data.length; at += images.length) {
+    data.set(images.subarray(0, Math.min(images.length, data.length - at)), at);
+  }
+  const b = batch(1);
+  b.packed!.count = count;
+  b.packed!.inputs[0]!.data = data;
+  return b;
+}
+
 async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
   try {
     await p;
@@ -139,9 +151,12 @@ describe('the engine ONNX thread', () => {
       ],
     });
     const before = await e.infer(batch(200), job());
-    // 10,000 images take a few hundred ms: the thread dies while it runs them.
-    const running = e.infer(batch(10_000), job());
-    const fatal = e.infer(bomb(), job());
+    // The thread must die while `running` runs: 30,000 images take ~1.2 s of ONNX Runtime here,
+    // the bomb (built beforehand, so only its transfer and the thread's allocation are in the
+    // race) kills the thread within tens of ms of arriving. A 10-fold margin, not a retry.
+    const bombParams = bomb();
+    const running = e.infer(tiled(30_000), job());
+    const fatal = e.infer(bombParams, job());
     const waiting = e.infer(batch(10), job());
     const errors = await Promise.all([errorOf(running), errorOf(fatal), errorOf(waiting)]);
     expect(errors.map((x) => x.code)).toEqual(Array(3).fill('ENGINE_CRASHED'));
