@@ -104,6 +104,15 @@ function tiled(count: number): EngineParsedParams<'onnx.infer'> {
   return b;
 }
 
+/** Resolves once `cond()` holds (checked every 2 ms; fails the test after 10 s). */
+async function until(cond: () => boolean): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('the condition did not come true within 10 s');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
   try {
     await p;
@@ -151,11 +160,12 @@ describe('the engine ONNX thread', () => {
       ],
     });
     const before = await e.infer(batch(200), job());
-    // The thread must die while `running` runs: 30,000 images take ~1.2 s of ONNX Runtime here,
-    // the bomb (built beforehand, so only its transfer and the thread's allocation are in the
-    // race) kills the thread within tens of ms of arriving. A 10-fold margin, not a retry.
+    // The thread must die while `running` runs: the bomb is sent once `running` is in the thread
+    // (its job counted active), and 30,000 images keep it there ~1.2 s, while the bomb (built
+    // beforehand) kills the thread within tens of ms of arriving.
     const bombParams = bomb();
     const running = e.infer(tiled(30_000), job());
+    await until(() => (e.list()[0]?.activeJobs ?? 0) > 0);
     const fatal = e.infer(bombParams, job());
     const waiting = e.infer(batch(10), job());
     const errors = await Promise.all([errorOf(running), errorOf(fatal), errorOf(waiting)]);
@@ -182,12 +192,15 @@ describe('the engine ONNX thread', () => {
     await e.load(MODELS.mnist);
     for (const kind of ['cancel', 'timeout'] as const) {
       const controller = new AbortController();
-      const p = e.infer(batch(10_000), job(controller));
-      await new Promise((r) => setTimeout(r, 30));
+      // 30,000 images run ~1.2 s here; stopped after 300 ms, some have run and most have not
+      // (a wide margin either way, on a slow machine too, where both sides slow down).
+      const p = e.infer(tiled(30_000), job(controller));
+      await until(() => (e.list()[0]?.activeJobs ?? 0) > 0);
+      await new Promise((r) => setTimeout(r, 300));
       controller.abort({ kind, at: performance.now() } satisfies StopReason);
       const r = await p;
       // Not every request ran: one answer per request, the ran ones first.
-      expect(r.results).toHaveLength(10_000);
+      expect(r.results).toHaveLength(30_000);
       const ok = r.results.findIndex((x) => !x.ok);
       expect(ok).toBeGreaterThan(0);
       expect(r.results.slice(0, ok).every((x) => x.ok)).toBe(true);
