@@ -91,6 +91,9 @@ export function resolveModelPath(modelsDir: string, file: string): string {
   return full;
 }
 
+/** touch() writes a model's lastUsedAt to disk at most this often. */
+export const TOUCH_WRITE_MS = 60_000;
+
 export class ModelRegistry {
   private models: InstalledModel[] = [];
   private readonly queue = new SerialQueue();
@@ -99,6 +102,8 @@ export class ModelRegistry {
   private readonly users = new Map<string, number>();
   private readonly loadedIds = new Set<string>();
   private inUseProbe: ((id: string) => boolean) | null = null;
+  /** When touch() last wrote the index for a model (see touch). */
+  private readonly touchWrittenAt = new Map<string, number>();
 
   constructor(readonly dir: string) {
     this.indexFile = join(dir, 'index.json');
@@ -169,11 +174,20 @@ export class ModelRegistry {
     });
   }
 
+  /**
+   * Notes that a job used the model. Every job calls this (thousands a second on a busy market
+   * node), so the index is written for it at most once per TOUCH_WRITE_MS per model; in between,
+   * lastUsedAt changes in memory and reaches the disk with the next write of the index (a crash
+   * loses at most that much of "last used", nothing else).
+   */
   touch(id: string, at: Date = new Date()): Promise<void> {
     return this.queue.run(async () => {
       const m = this.models.find((x) => x.id === id);
       if (!m) return;
       m.lastUsedAt = at.toISOString();
+      const written = this.touchWrittenAt.get(id);
+      if (written !== undefined && at.getTime() - written < TOUCH_WRITE_MS) return;
+      this.touchWrittenAt.set(id, at.getTime());
       await this.persist();
     });
   }
