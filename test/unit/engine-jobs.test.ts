@@ -7,27 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiEvent, EngineStatus } from '../../shared/api';
-import { IdlerigError } from '../../shared/errors';
 import { EngineService } from '../../electron/provider/engine/service';
 import { ModelRegistry } from '../../electron/provider/models/registry';
 import { bundles } from '../helpers/engine-bundle';
 import { FIXTURES, MODELS, memoryLogger } from '../helpers/engine';
+import { errorOf } from '../helpers/errors';
 
 let dir: string;
 let registry: ModelRegistry;
 let service: EngineService;
 const energy: string[] = [];
 const events: ApiEvent[] = [];
-
-async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(IdlerigError);
-    return err as IdlerigError;
-  }
-  throw new Error('expected a failure');
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -3,20 +3,10 @@
 import { copyFile, open, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdlerigError } from '../../shared/errors';
 import type { VerifiedFile } from '../../shared/engine-protocol';
 import { chooseThreads, SMALL_MODEL_BYTES } from '../../electron/engine/threads';
 import { FIXTURES, MODELS, startEngine } from '../helpers/engine';
-
-async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(IdlerigError);
-    return err as IdlerigError;
-  }
-  throw new Error('expected a failure');
-}
+import { errorOf } from '../helpers/errors';
 
 let ctx: Awaited<ReturnType<typeof startEngine>>;
 const verified: VerifiedFile[] = [];

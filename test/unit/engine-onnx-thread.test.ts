@@ -17,9 +17,10 @@ import {
   type EngineParsedParams,
   type OnnxInferResult,
 } from '../../shared/engine-protocol';
-import { IdlerigError } from '../../shared/errors';
 import { bundles } from '../helpers/engine-bundle';
 import { FIXTURES, MODELS, modelsFolder, type LogLine } from '../helpers/engine';
+import { errorOf } from '../helpers/errors';
+import { until } from '../helpers/wait';
 
 const PIXELS = 784;
 let images: Float32Array;
@@ -104,25 +105,6 @@ function tiled(count: number): EngineParsedParams<'onnx.infer'> {
   return b;
 }
 
-/** Resolves once `cond()` holds (checked every 2 ms; fails the test after 10 s). */
-async function until(cond: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('the condition did not come true within 10 s');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
-async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(IdlerigError);
-    return err as IdlerigError;
-  }
-  throw new Error('expected the job to fail');
-}
-
 describe('the engine ONNX thread', () => {
   it('a packed batch answers as before: one packed FP32 output per request', async () => {
     const { engine: e } = await engine();
@@ -165,7 +147,7 @@ describe('the engine ONNX thread', () => {
     // beforehand) kills the thread within tens of ms of arriving.
     const bombParams = bomb();
     const running = e.infer(tiled(30_000), job());
-    await until(() => (e.list()[0]?.activeJobs ?? 0) > 0);
+    await until(() => (e.list()[0]?.activeJobs ?? 0) > 0, 10_000);
     const fatal = e.infer(bombParams, job());
     const waiting = e.infer(batch(10), job());
     const errors = await Promise.all([errorOf(running), errorOf(fatal), errorOf(waiting)]);
@@ -195,7 +177,7 @@ describe('the engine ONNX thread', () => {
       // 30,000 images run ~1.2 s here; stopped after 300 ms, some have run and most have not
       // (a wide margin either way, on a slow machine too, where both sides slow down).
       const p = e.infer(tiled(30_000), job(controller));
-      await until(() => (e.list()[0]?.activeJobs ?? 0) > 0);
+      await until(() => (e.list()[0]?.activeJobs ?? 0) > 0, 10_000);
       await new Promise((r) => setTimeout(r, 300));
       controller.abort({ kind, at: performance.now() } satisfies StopReason);
       const r = await p;

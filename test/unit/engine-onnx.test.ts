@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OipInferResponse } from '../../shared/engine-protocol';
-import { IdlerigError } from '../../shared/errors';
+import type { IdlerigError } from '../../shared/errors';
 import { FIXTURES, MODELS, startEngine } from '../helpers/engine';
+import { errorOf } from '../helpers/errors';
 
 let ctx: Awaited<ReturnType<typeof startEngine>>;
 
@@ -27,16 +28,6 @@ function argmax(r: OipInferResponse): number {
   const out = r.outputs[0]!;
   const data = Array.from(out.data as ArrayLike<number>);
   return data.indexOf(Math.max(...data));
-}
-
-async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(IdlerigError);
-    return err as IdlerigError;
-  }
-  throw new Error('expected the request to fail');
 }
 
 beforeAll(async () => {

@@ -6,23 +6,14 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IdlerigError } from '../../shared/errors';
+import type { IdlerigError } from '../../shared/errors';
 import {
   EngineSupervisor,
   forkSpawner,
   type EngineSpawner,
 } from '../../electron/provider/engine/supervisor';
 import { MODELS, memoryLogger, startEngine } from '../helpers/engine';
-
-async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(IdlerigError);
-    return err as IdlerigError;
-  }
-  throw new Error('expected a failure');
-}
+import { errorOf } from '../helpers/errors';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

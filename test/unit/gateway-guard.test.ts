@@ -2,23 +2,22 @@
 // the gateway closed (its ledger can be opened again at once), exit code 1. The exception is
 // thrown on purpose by a test script around the real gateway verb (test/helpers/crash-gateway.ts).
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../gateway/storage/sqlite';
 import { GATEWAY_DB } from '../../gateway/index';
+import { tempDir } from '../helpers/tmp';
 
 const REPO = resolve(import.meta.dirname, '../..');
-const dirs: string[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  for (const c of cleanups) await c();
 });
 
 describe('idlerig gateway: the process guard', () => {
   it('an uncaught exception closes the gateway and exits 1 with one line, not a stack trace', async () => {
-    const d = await mkdtemp(join(os.tmpdir(), 'idlerig-gw-guard-'));
-    dirs.push(d);
+    const { dir: d, cleanup } = await tempDir('idlerig-gw-guard-');
+    cleanups.push(cleanup);
     const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/crash-gateway.ts', d], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,15 +1,15 @@
 // The models index and the "last used" time every job sets: written at most once a minute per
 // model (a busy market node runs thousands of jobs a second; each one rewrote and fsynced
 // index.json before), never lost from memory, and on disk with the next write of the index.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelRegistry, TOUCH_WRITE_MS } from '../../electron/provider/models/registry';
+import { tempDir } from '../helpers/tmp';
 
-const dirs: string[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const d of dirs) await rm(d, { recursive: true, force: true });
+  for (const c of cleanups) await c();
 });
 
 const model = {
@@ -27,8 +27,8 @@ const model = {
 
 describe('ModelRegistry.touch', () => {
   it('writes lastUsedAt at most once a minute per model; memory always has the latest', async () => {
-    const dir = await mkdtemp(join(os.tmpdir(), 'idlerig-touch-'));
-    dirs.push(dir);
+    const { dir, cleanup } = await tempDir('idlerig-touch-');
+    cleanups.push(cleanup);
     const reg = new ModelRegistry(dir);
     await reg.load();
     await reg.upsert(model);

@@ -11,9 +11,9 @@ import {
   nodeKeyPath,
   type KeyProtection,
 } from '../../electron/provider/wallet/node-key';
-import { IdlerigError } from '../../shared/errors';
 import { tempDir } from '../helpers/tmp';
 import { fakeKeychain } from '../helpers/fake-keychain';
+import { errorOf } from '../helpers/errors';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -32,16 +32,6 @@ const pass = (p: string): KeyProtection => ({
   passphrase: async () => p,
   scryptN: 1 << 10,
 });
-
-async function errorOf(p: Promise<unknown>): Promise<IdlerigError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(IdlerigError);
-    return err as IdlerigError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('node key, headless keystore', () => {
   it('is created on first run, encrypted at rest, and the same key after a restart', async () => {
