@@ -25,5 +25,6 @@ export function formatValue(x: unknown, max = 64): string {
   if (x === null || (typeof x !== 'object' && typeof x !== 'function')) {
     return String(x).slice(0, max);
   }
-  return Array.isArray(x) ? 'an array' : `a${typeof x === 'object' ? 'n object' : ' function'}`;
+  if (Array.isArray(x)) return 'an array';
+  return typeof x === 'function' ? 'a function' : 'an object';
 }
