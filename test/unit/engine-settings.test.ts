@@ -199,9 +199,22 @@ describe('engine settings in a running node (real engine)', () => {
     // Back to the rule.
     await router.call('settings.update', { engine: { threads: null } }, ctx);
     expect((await job(router, 'rule-again')).threads).toBe(1);
+    // A market job asked for in the same turn as a change (its reconfigure still on its way)
+    // runs with it; one asked for with none in flight reaches the engine as it is.
+    const market = (id: string) =>
+      node.engine.runJob({
+        id,
+        modelId: 'stories',
+        input: { kind: 'completion', prompt: 'Once upon a time', sampling: { max_tokens: 4 } },
+      });
+    node.engine.applySettings({ ...node.settings.get().engine, threads: 2 });
+    expect((await market('same-turn')).threads).toBe(2);
+    await router.call('settings.update', { engine: { threads: null } }, ctx);
+    await job(router, 'settled');
+    expect((await market('none-in-flight')).threads).toBe(1);
     // A change that leaves the engine's configuration as it is (another group) reconfigures nothing.
     await router.call('settings.update', { node: { name: 'Quiet' } }, ctx);
-    expect(changeLogs(node)).toHaveLength(2);
+    expect(changeLogs(node)).toHaveLength(4);
   }, 120_000);
 
   it('options given by the host win over the settings, and the status says which', async () => {

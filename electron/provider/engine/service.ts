@@ -116,8 +116,13 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   private readonly jobs: EngineJobs;
   /** The configuration applied (or being applied) to the engine, and how it came about. */
   private effective: EffectiveEngineConfig;
-  /** The latest reconfiguration on its way to the engine; jobs of this service wait for it. */
-  private applying: Promise<void> = Promise.resolve();
+  /**
+   * The latest reconfiguration on its way to the engine (null once it is there); jobs of this
+   * service wait for it. Null rather than a settled promise so that a job asked for while none
+   * is in flight reaches the engine in the same turn: an `await` of a settled promise would let
+   * whatever the caller does next (the market client hashes the input) run first.
+   */
+  private applying: Promise<void> | null = null;
 
   constructor(private readonly opts: EngineServiceOptions) {
     super();
@@ -178,9 +183,10 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   }
 
   /** Runs one job on an installed model (see the top of this file). */
-  async runJob(spec: EngineJobSpec, options?: EngineJobOptions): Promise<EngineJobOutcome> {
+  runJob(spec: EngineJobSpec, options?: EngineJobOptions): Promise<EngineJobOutcome> {
     // A job asked for right after a settings change runs with the new settings.
-    await this.applying;
+    const applying = this.applying;
+    if (applying) return applying.then(() => this.jobs.run(spec, options));
     return this.jobs.run(spec, options);
   }
 
@@ -222,13 +228,17 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
         : {}),
     });
     const config = { ...next.config, modelsDir: this.opts.modelsDir };
-    this.applying = this.applying
+    const applying: Promise<void> = (this.applying ?? Promise.resolve())
       .then(() => this.supervisor.reconfigure(config))
       .catch((err: unknown) => {
         this.opts.log.warn('the engine did not take its new settings', {
           error: (err as Error).message,
         });
+      })
+      .finally(() => {
+        if (this.applying === applying) this.applying = null;
       });
+    this.applying = applying;
     this.emit('event', { type: 'engine.status', engine: this.status() });
   }
 
@@ -259,7 +269,7 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   /** A short job on an installed model, streamed as `engine.test` events. */
   /** `signal`: the caller is gone (its page closed): the test is cancelled as by cancelTest. */
   async test(params: TestParams, opts: { signal?: AbortSignal } = {}): Promise<EngineTestResult> {
-    await this.applying;
+    if (this.applying) await this.applying;
     const testId = params.testId ?? randomBytes(9).toString('base64url');
     const model = this.opts.registry.get(params.modelId);
     if (!model)
