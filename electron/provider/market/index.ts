@@ -23,6 +23,7 @@
 // earning policy (setMarket) so the node's state and the tray follow it.
 import { EventEmitter } from 'node:events';
 import type { Settings } from '../../../shared/api/settings';
+import type { DeepReadonly } from '../../../shared/deep-readonly';
 import type { PriceFloor } from '../../../shared/api/power';
 import type { MarketStatus, SharedMessages } from '../../../shared/api/market';
 import type {
@@ -66,7 +67,8 @@ export interface MarketPolicy {
 
 export interface MarketClientOptions {
   log: ScopedLogger;
-  settings: () => Settings;
+  /** Read on every offer: the store's own settings, not a copy. */
+  settings: () => DeepReadonly<Settings>;
   /** The node key, loaded (or created) on first use. */
   loadKey: () => Promise<NodeKey>;
   models: () => readonly InstalledModel[];

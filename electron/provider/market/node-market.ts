@@ -66,7 +66,7 @@ export function createNodeMarket(node: ProviderNode, opts: NodeMarketOptions = {
   market = new MarketClient({
     log,
     payments,
-    settings: () => node.settings.get(),
+    settings: () => node.settings.view(),
     loadKey,
     models: () => node.models.list(),
     engine: nodeEngine(node.engine, () => node.models.list()),

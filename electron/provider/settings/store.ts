@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { SettingsPatchSchema, type Settings, type SettingsPatch } from '../../../shared/api';
 import { IdlerigError } from '../../../shared/errors';
+import type { DeepReadonly } from '../../../shared/deep-readonly';
 import { writeFileAtomic, SerialQueue } from '../util/atomic-write';
 import { readJsonFile } from '../util/json-file';
 import { defaultSettings, migrateSettings, SettingsVersionError } from './migrations';
@@ -36,6 +37,15 @@ export class SettingsStore extends EventEmitter<{ change: [Settings] }> {
 
   get(): Settings {
     return structuredClone(this.current);
+  }
+
+  /**
+   * The settings as they are, not copied: for readers on a hot path (the market client reads
+   * its prices on every offer; a structured clone of the whole settings per offer cost more than
+   * the rest of the offer's checks). Replaced, never changed in place, on every update.
+   */
+  view(): DeepReadonly<Settings> {
+    return this.current;
   }
 
   async load(): Promise<SettingsLoadReport> {
