@@ -6,9 +6,9 @@
 // gateway: the REAL provider node (bench/_market-node.ts: ProviderNode with its market client,
 // job record and energy ledger; the goals are judged on it) and the lean test provider
 // (test/helpers/gateway-provider.ts: the wire protocol and the engine, nothing else). Runs
-// alternate between the four; medians. Decode tokens/s is what the caller receives after its
-// first chunk. The openai SDK's own time to first chunk against a server that answers at once
-// (sdk_floor_ms) is measured too: it is part of every gateway figure and of none of the others.
+// alternate between the four and a fifth side, the openai SDK's own time to first chunk against
+// a local server that answers at once (sdk_floor_ms: part of every gateway figure and of none of
+// the others); medians. Decode tokens/s is what the caller receives after its first chunk.
 //
 // Capacity: 1,000 simulated providers (stub engines answering at once) logged in to a gateway
 // process, beside (a) a bare relay (node:http in, ws out to the same stubs: no auth, matching or
@@ -124,8 +124,13 @@ async function directSide(threads: number) {
   };
 }
 
-/** The openai SDK's time to its first chunk from a local server that answers at once. */
-async function sdkFloor(): Promise<number> {
+/**
+ * The openai SDK's own time to its first chunk: a local server that answers every request at
+ * once with one chunk and keeps the stream open a few ms before it ends, as a real stream does
+ * (a stream that ends in the same packet as its first chunk reaches the SDK's iterator sooner).
+ * It is a side of the same rotation as the others, so it is measured as cold as they are.
+ */
+async function sdkFloorSide() {
   const chunk = JSON.stringify({
     id: 'cmpl-floor',
     object: 'text_completion',
@@ -138,27 +143,28 @@ async function sdkFloor(): Promise<number> {
     req.on('end', () => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write(`data: ${chunk}\n\n`);
-      res.end('data: [DONE]\n\n');
+      setTimeout(() => res.end('data: [DONE]\n\n'), 5);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const { port } = server.address() as { port: number };
   const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'k', maxRetries: 0 });
-  const xs: number[] = [];
-  for (let i = 0; i < 40; i++) {
-    const t0 = performance.now();
-    let first = 0;
-    const stream = await client.completions.create({
-      model: 'floor',
-      prompt: 'Once upon a time',
-      max_tokens: TOKENS,
-      stream: true,
-    });
-    for await (const c of stream) if (!first && c.choices[0]?.text) first = performance.now();
-    if (i >= 10) xs.push(first - t0);
-  }
-  server.close();
-  return r3(median(xs));
+  return {
+    async one(): Promise<Run> {
+      const t0 = performance.now();
+      let first = 0;
+      const stream = await client.completions.create({
+        model: 'floor',
+        prompt: 'Once upon a time',
+        max_tokens: TOKENS,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      for await (const c of stream) if (!first && c.choices[0]?.text) first = performance.now();
+      return { ttftMs: first - t0, decodeTokS: NaN, tokens: 0 };
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 /** The real provider node, in its own process, behind `gatewayUrl`. */
@@ -284,13 +290,16 @@ async function endToEnd() {
     await viaGateway(client2, nodeModel);
     const direct = await directSide(warm.threads);
     await direct.one();
+    const sdk = await sdkFloorSide();
+    for (let i = 0; i < 3; i++) await sdk.one();
     const runs = {
       direct: [] as Run[],
       engine: [] as Run[],
       gateway: [] as Run[],
       node: [] as Run[],
+      sdk: [] as Run[],
     };
-    const order = ['direct', 'engine', 'gateway', 'node'] as const;
+    const order = ['direct', 'engine', 'gateway', 'node', 'sdk'] as const;
     for (let i = 0; i < RUNS; i++) {
       for (let k = 0; k < order.length; k++) {
         const side = order[(i + k) % order.length]!;
@@ -301,12 +310,15 @@ async function endToEnd() {
               ? await viaEngine()
               : side === 'gateway'
                 ? await viaGateway()
-                : await viaGateway(client2, nodeModel),
+                : side === 'node'
+                  ? await viaGateway(client2, nodeModel)
+                  : await sdk.one(),
         );
       }
     }
     await direct.dispose();
-    const floor = await sdkFloor();
+    await sdk.close();
+    const floor = r3(median(runs.sdk.map((r) => r.ttftMs)));
     const sum = (rs: Run[]) => ({
       ttft_ms: r3(median(rs.map((r) => r.ttftMs))),
       decode_tokens_per_s: r1(median(rs.map((r) => r.decodeTokS))),
@@ -339,6 +351,8 @@ async function endToEnd() {
         gateway_ttft_added_vs_engine_ms: r3(n.ttft_ms - e.ttft_ms),
         /** Of that, what is not the SDK's own (its floor against a server that answers at once). */
         gateway_ttft_added_vs_direct_less_sdk_floor_ms: r3(n.ttft_ms - d.ttft_ms - floor),
+        /** What the gateway and the provider add: less the SDK's floor and the engine process's. */
+        gateway_ttft_added_vs_engine_less_sdk_floor_ms: r3(n.ttft_ms - e.ttft_ms - floor),
         test_provider_vs_direct_decode: r3(g.decode_tokens_per_s / d.decode_tokens_per_s),
         test_provider_ttft_added_vs_direct_ms: r3(g.ttft_ms - d.ttft_ms),
       },
