@@ -5,11 +5,10 @@
 //
 // onnxruntime-node and its sessions live in the engine's ONNX thread (onnx-worker.ts, reached
 // through onnx-thread.ts); this side keeps the models' bookkeeping (verification, pins, the
-// least-recently-used limit) and the queues: a model's batches run one after another (a FIFO
-// per model, bounded by maxQueuedJobs; see Turn) and a cancel takes effect between groups of
-// runs. When
-// the thread dies, the jobs it had fail with ENGINE_CRASHED, its sessions are forgotten and the
-// next job opens them again in a new thread.
+// least-recently-used limit) and the queues: a model's batches run one after another, in the
+// order they arrived (a FIFO per model, bounded by maxQueuedJobs; see Turn), and a cancel takes
+// effect between groups of runs. When the thread dies, the jobs it had fail with ENGINE_CRASHED,
+// its sessions are forgotten and the next job opens them again in a new thread.
 import os from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { IdlerigError } from '../../shared/errors';
@@ -46,8 +45,6 @@ interface LoadedOnnx {
   activeJobs: number;
   queuedJobs: number;
   pins: number;
-  /** The latest job's turn: the next one follows it. */
-  last: Turn | null;
 }
 
 /**
@@ -75,6 +72,12 @@ const MAX_SESSIONS = 8;
 export class OnnxEngine {
   private readonly sessions = new Map<string, LoadedOnnx>();
   private readonly loading = new Map<string, Promise<LoadedOnnx>>();
+  /**
+   * Per model (sha256), the latest job's turn: the next one follows it. Taken when a job
+   * arrives, before the checks that wait (verification, opening), so that a model's jobs reach
+   * its thread in the order they came even when a later one's checks finish first.
+   */
+  private readonly lines = new Map<string, Turn>();
   readonly thread: OnnxThread;
 
   constructor(
@@ -206,7 +209,6 @@ export class OnnxEngine {
       activeJobs: 0,
       queuedJobs: 0,
       pins: 0,
-      last: null,
     };
     this.sessions.set(ref.sha256, m);
     this.log('info', 'model loaded', {
@@ -221,76 +223,92 @@ export class OnnxEngine {
   }
 
   async infer(params: EngineParsedParams<'onnx.infer'>, job: JobContext): Promise<OnnxInferResult> {
-    const m = await this.acquire(params.model);
+    const sha = params.model.sha256;
+    const prev = this.lines.get(sha) ?? null;
+    const posted = deferred();
+    const finished = deferred();
+    const turn: Turn = {
+      posted: posted.promise,
+      finished: finished.promise,
+      before: prev?.finished ?? Promise.resolve(),
+    };
+    this.lines.set(sha, turn);
     try {
-      // One batch at a time per model; the others wait in order.
-      if (m.activeJobs > 0 || m.queuedJobs > 0) {
-        if (this.gate.queued >= this.gate.max) {
-          throw new IdlerigError(
-            'QUEUE_FULL',
-            `${this.gate.queued} jobs are already waiting for the engine (the limit is ${this.gate.max})`,
-          );
-        }
-      }
-      const prev = m.last;
-      const posted = deferred();
-      const finished = deferred();
-      m.last = {
-        posted: posted.promise,
-        finished: finished.promise,
-        before: prev?.finished ?? Promise.resolve(),
-      };
-      m.queuedJobs++;
-      this.gate.queued++;
-      let queued = true;
-      const unqueue = (): void => {
-        if (!queued) return;
-        queued = false;
-        m.queuedJobs--;
-        this.gate.queued--;
-      };
+      const m = await this.acquire(params.model);
       try {
-        if (prev) {
-          await prev.posted;
-          await prev.before;
-        }
-        // Its thread died while this job waited: the session is gone with it.
-        if (m.generation !== this.thread.generation || this.sessions.get(m.ref.sha256) !== m)
-          throw new IdlerigError(
-            'ENGINE_CRASHED',
-            'ONNX Runtime stopped while the job waited for its turn; the next job starts it again',
-          );
-        const run = this.thread.run(
-          {
-            session: m.session,
-            params: { requests: params.requests, packed: params.packed },
-            modelName: params.modelName ?? m.ref.file,
-            limits: {
-              maxRequestBytes: this.config.limits.maxRequestBytes,
-              jobTimeoutMs: this.config.limits.jobTimeoutMs,
-            },
-          },
-          job.signal,
-        );
-        posted.resolve();
-        // It runs once the batch before it has finished (awaited below, whatever happens).
-        run.catch(() => {});
-        if (prev) await prev.finished;
-        unqueue();
-        m.activeJobs++;
-        try {
-          return await run;
-        } finally {
-          m.activeJobs--;
-        }
+        return await this.runInTurn(m, params, job, prev, posted);
       } finally {
-        unqueue();
-        posted.resolve();
-        finished.resolve();
+        m.pins--;
+        m.lastUsed = Date.now();
       }
     } finally {
-      m.pins--;
-      m.lastUsed = Date.now();
+      posted.resolve();
+      finished.resolve();
+      if (this.lines.get(sha) === turn) this.lines.delete(sha);
+    }
+  }
+
+  /** One batch at a time per model; the others wait in order (see Turn). */
+  private async runInTurn(
+    m: LoadedOnnx,
+    params: EngineParsedParams<'onnx.infer'>,
+    job: JobContext,
+    prev: Turn | null,
+    posted: { resolve(): void },
+  ): Promise<OnnxInferResult> {
+    if (m.activeJobs > 0 || m.queuedJobs > 0) {
+      if (this.gate.queued >= this.gate.max) {
+        throw new IdlerigError(
+          'QUEUE_FULL',
+          `${this.gate.queued} jobs are already waiting for the engine (the limit is ${this.gate.max})`,
+        );
+      }
+    }
+    m.queuedJobs++;
+    this.gate.queued++;
+    let queued = true;
+    const unqueue = (): void => {
+      if (!queued) return;
+      queued = false;
+      m.queuedJobs--;
+      this.gate.queued--;
+    };
+    try {
+      if (prev) {
+        await prev.posted;
+        await prev.before;
+      }
+      // Its thread died while this job waited: the session is gone with it.
+      if (m.generation !== this.thread.generation || this.sessions.get(m.ref.sha256) !== m)
+        throw new IdlerigError(
+          'ENGINE_CRASHED',
+          'ONNX Runtime stopped while the job waited for its turn; the next job starts it again',
+        );
+      const run = this.thread.run(
+        {
+          session: m.session,
+          params: { requests: params.requests, packed: params.packed },
+          modelName: params.modelName ?? m.ref.file,
+          limits: {
+            maxRequestBytes: this.config.limits.maxRequestBytes,
+            jobTimeoutMs: this.config.limits.jobTimeoutMs,
+          },
+        },
+        job.signal,
+      );
+      posted.resolve();
+      // It runs once the batch before it has finished (awaited below, whatever happens).
+      run.catch(() => {});
+      if (prev) await prev.finished;
+      unqueue();
+      m.activeJobs++;
+      try {
+        return await run;
+      } finally {
+        m.activeJobs--;
+      }
+    } finally {
+      unqueue();
     }
   }
 }

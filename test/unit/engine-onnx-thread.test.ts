@@ -42,6 +42,7 @@ afterEach(async () => {
 
 async function engine(
   threadLimits?: ResourceLimits,
+  verifier: (dir: string) => ModelVerifier = (dir) => new ModelVerifier(dir),
 ): Promise<{ engine: OnnxEngine; logs: LogLine[] }> {
   const folder = await modelsFolder(['mnist']);
   const config = EngineConfigSchema.parse({ modelsDir: folder.dir, onnx: { threads: 1 } });
@@ -49,7 +50,7 @@ async function engine(
   const gate: QueueGate = { queued: 0, max: 64 };
   const e = new OnnxEngine(
     config,
-    new ModelVerifier(folder.dir),
+    verifier(folder.dir),
     (level, msg, data) => logs.push(data ? { level, msg, data } : { level, msg }),
     gate,
     entry,
@@ -222,6 +223,25 @@ describe('the engine ONNX thread', () => {
     ).rejects.toThrow(/session 999 is not open/);
     expect(e.thread.generation).toBe(1);
     expect(digits(await e.infer(batch(10), job()))).toEqual([7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+  });
+
+  it("a model's jobs run in the order they came, even when a later one's checks finish first", async () => {
+    // The third job's file check (the verifier: realpath and stat, on libuv's pool) is held back
+    // 40 ms; the jobs after it must still wait for it, not overtake it.
+    class SlowThird extends ModelVerifier {
+      calls = 0;
+      override async verify(ref: Parameters<ModelVerifier['verify']>[0]) {
+        if (++this.calls === 3) await new Promise((r) => setTimeout(r, 40));
+        return super.verify(ref);
+      }
+    }
+    const { engine: e } = await engine(undefined, (dir) => new SlowThird(dir));
+    await e.infer(batch(1), job()); // loaded: the order below is the queue's, not the load's
+    const order: number[] = [];
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) => e.infer(batch(1), job()).then(() => order.push(i))),
+    );
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it('unload releases the session in the thread; the next job opens it again', async () => {
