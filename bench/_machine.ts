@@ -36,6 +36,17 @@ export function foreignCpu(): { stop(): { cores: number; seconds: number } | nul
 
 const HZ = 100; // USER_HZ, 100 on every Linux this runs on
 
+/** CPU milliseconds process `pid` has used so far (utime + stime); null off Linux or gone. */
+export function processCpuMs(pid: number): number | null {
+  try {
+    const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) / HZ) * 1000;
+  } catch {
+    return null;
+  }
+}
+
 function cpuSnapshot(): { busy: number; own: number } | null {
   if (process.platform !== 'linux') return null;
   try {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { downloadModel } from '../electron/provider/models/download';
 import { machine } from './_machine';
+import { median } from './_stats';
 
 const SIZE_MIB = Number(process.env.BENCH_DOWNLOAD_MIB ?? 512);
 const RUNS = Number(process.env.BENCH_DOWNLOAD_RUNS ?? 5);
@@ -87,11 +88,6 @@ async function verified(
   );
   return (performance.now() - t0) / 1000;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 interface Run {
   kind: string;

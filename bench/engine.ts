@@ -23,7 +23,6 @@
 // Prints one JSON document (goals: aggregate tokens/s with 1, 2 and 4 concurrent jobs >= 0.95 x
 // direct on both models, ONNX images/s >= 0.9 x direct).
 import { readFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -31,21 +30,14 @@ import type { LlamaContext, LlamaContextSequence, LlamaModel, Llama } from 'node
 import { EngineSupervisor } from '../electron/provider/engine/supervisor';
 import { bundles } from '../test/helpers/engine-bundle';
 import { FIXTURES, MODELS, memoryLogger, modelsFolder } from '../test/helpers/engine';
-import { machine } from './_machine';
+import { machine, processCpuMs } from './_machine';
+import { median, r1, r3 } from './_stats';
 
 const RUNS = Number(process.env.BENCH_ENGINE_RUNS ?? 9);
 const TOKENS = 256;
 const PARALLELISM = 4;
 const CONTEXT = 4096;
 const PROMPTS = ['Once upon a time', 'The little dog', 'Tom and Sue went', 'One day, a bird'];
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const r1 = (x: number): number => Math.round(x * 10) / 10;
-const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 interface Run {
   ttftMs: number;
@@ -57,13 +49,7 @@ interface Run {
 /** CPU milliseconds used so far by this process and, on Linux, by process `pid`. */
 function cpuMs(pid?: number): number {
   const u = process.cpuUsage();
-  let ms = (u.user + u.system) / 1000;
-  if (pid !== undefined && existsSync(`/proc/${pid}/stat`)) {
-    // utime and stime, in clock ticks (100 per second on Linux).
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    ms += (Number(f[11]) + Number(f[12])) * 10;
-  }
-  return ms;
+  return (u.user + u.system) / 1000 + (pid !== undefined ? (processCpuMs(pid) ?? 0) : 0);
 }
 
 /**
