@@ -8,19 +8,9 @@ import type { Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
 import { makeDataDir, removeDataDir, startNode } from './helpers/node';
 import { installFakeTools } from '../test/unit/gpu-fake-tools';
+import { rpc } from './helpers/rpc';
 
 const FIXTURES = resolve(import.meta.dirname, '..', 'test', 'fixtures');
-
-async function rpc(node: { origin: string; token: string }, method: string, params: unknown) {
-  const res = await fetch(`${node.origin}/api/rpc/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${node.token}` },
-    body: JSON.stringify(params),
-  });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (!res.ok) throw new Error(`${method}: ${body.error?.message ?? res.status}`);
-  return body.result;
-}
 
 async function openSettings(page: Page): Promise<void> {
   await page

@@ -4,19 +4,9 @@
 // closes is cancelled too (the engine reports no job afterwards).
 import { join, resolve } from 'node:path';
 import { test, expect } from './helpers/fixtures';
+import { rpc } from './helpers/rpc';
 
 const FIXTURES = resolve(import.meta.dirname, '..', 'test', 'fixtures');
-
-async function rpc(node: { origin: string; token: string }, method: string, params: unknown) {
-  const res = await fetch(`${node.origin}/api/rpc/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${node.token}` },
-    body: JSON.stringify(params),
-  });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (!res.ok) throw new Error(`${method}: ${body.error?.message ?? res.status}`);
-  return body.result;
-}
 
 test('a Test job is cancelled from its dialog, and when the dialog closes', async ({
   page,

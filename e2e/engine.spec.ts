@@ -2,19 +2,9 @@
 // first job, then ready with the model it holds), driven through the real headless node.
 import { join, resolve } from 'node:path';
 import { test, expect } from './helpers/fixtures';
+import { rpc } from './helpers/rpc';
 
 const FIXTURES = resolve(import.meta.dirname, '..', 'test', 'fixtures');
-
-async function rpc(node: { origin: string; token: string }, method: string, params: unknown) {
-  const res = await fetch(`${node.origin}/api/rpc/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${node.token}` },
-    body: JSON.stringify(params),
-  });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (!res.ok) throw new Error(`${method}: ${body.error?.message ?? res.status}`);
-  return body.result;
-}
 
 test('the Dashboard shows the engine: stopped until the first job, then ready with its model', async ({
   page,

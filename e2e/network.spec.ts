@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test, expect } from './helpers/fixtures';
+import { rpc } from './helpers/rpc';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CLI = join(ROOT, 'bin', 'idlerig.js');
@@ -64,17 +65,6 @@ async function startGateway(): Promise<Gateway> {
     child.once('exit', (code) => fail(new Error(`gateway exited (${code}):\n${out}`)));
   });
   return { url, dir, child };
-}
-
-async function rpc(node: { origin: string; token: string }, method: string, params: unknown) {
-  const res = await fetch(`${node.origin}/api/rpc/${method}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${node.token}` },
-    body: JSON.stringify(params),
-  });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (!res.ok) throw new Error(`${method}: ${body.error?.message ?? res.status}`);
-  return body.result;
 }
 
 let gateway: Gateway | null = null;
