@@ -202,6 +202,21 @@ export const MIGRATIONS: readonly Migration[] = [
       WHERE rollup.hour = p.hour AND rollup.currency = p.c AND rollup.token_symbol = p.s
         AND rollup.token_address = p.a AND rollup.token_decimals = p.d AND rollup.is_test = p.t;`,
   },
+  {
+    // Reports to a gateway that could not be sent (the connection was down when the job ended):
+    // kept until that gateway acknowledges them, across restarts (market/away.ts). `report` is
+    // the away_report entry as JSON, checked against the protocol's schema when read.
+    version: 4,
+    sql: `
+      CREATE TABLE away (
+        gateway TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        report TEXT NOT NULL,
+        PRIMARY KEY (gateway, job_id)
+      ) STRICT;
+      CREATE INDEX away_by_age ON away (gateway, at);`,
+  },
 ];
 
 /** The rollup's triggers (schema 2's without `paid`). */

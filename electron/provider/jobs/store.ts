@@ -6,6 +6,7 @@ import type { Statement } from 'better-sqlite3';
 import { IdlerigError } from '../../../shared/errors';
 import type { ScopedLogger } from '../logs/logger';
 import { checkAmount, localHour, splitAmount } from './amounts';
+import { AwayStore } from './away-store';
 import type { Db } from './db';
 import { BULK_KEY, rollupOf } from './schema';
 import {
@@ -94,6 +95,8 @@ const BULK_ROWS = 100;
 
 export class JobStore implements JobRecorder {
   private readonly now: () => number;
+  /** Reports to gateways that could not be sent (away-store.ts). */
+  readonly away: AwayStore;
   private readonly st: Record<
     | 'insert'
     | 'end'
@@ -114,6 +117,7 @@ export class JobStore implements JobRecorder {
     private readonly opts: JobStoreOptions = {},
   ) {
     this.now = opts.now ?? Date.now;
+    this.away = new AwayStore(db, { now: this.now, ...(opts.log ? { log: opts.log } : {}) });
     this.st = {
       insert: db.prepare(`
         INSERT INTO jobs (id, started_at, hour, gateway, model_id, model_sha256, kind, is_test,

@@ -134,10 +134,24 @@ export interface JobEnergyWrite {
   revenue: number | null;
 }
 
+/**
+ * Reports to a gateway that could not be sent, kept until it acknowledges them (market/away.ts
+ * says what a report is; this keeps its text). Errors are logged and answered with false / [].
+ */
+export interface AwayRecord {
+  /** Keeps (or replaces) the report of `jobId`; past `cap` per gateway the oldest go. */
+  add(gateway: string, jobId: string, report: string, cap: number): boolean;
+  /** Oldest first. */
+  list(gateway: string, limit: number): { jobId: string; report: string }[];
+  remove(gateway: string, jobIds: readonly string[]): void;
+}
+
 /** The market client's (and payments') way into the job record. */
 export interface JobRecorder {
   start(job: JobStart): boolean;
   end(id: string, end: JobEnd, init?: JobEndInit): boolean;
   /** Links a durably stored voucher to the jobs it pays (payments, issue 12). */
   linkVoucher(link: VoucherLink): boolean;
+  /** Where reports to a gateway wait while it cannot be reached (absent: kept in memory only). */
+  readonly away?: AwayRecord;
 }

@@ -301,6 +301,12 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     start: (job) => this.opts.recorder()?.start(job) ?? false,
     end: (id, end, init) => this.opts.recorder()?.end(id, end, init) ?? false,
     linkVoucher: (link) => this.opts.recorder()?.linkVoucher(link) ?? false,
+    away: {
+      add: (gateway, jobId, report, cap) =>
+        this.opts.recorder()?.away?.add(gateway, jobId, report, cap) ?? false,
+      list: (gateway, limit) => this.opts.recorder()?.away?.list(gateway, limit) ?? [],
+      remove: (gateway, jobIds) => this.opts.recorder()?.away?.remove(gateway, jobIds),
+    },
   };
 
   private capabilityModels(): ModelCapability[] {

@@ -94,13 +94,14 @@ type RunnerEvents = { changed: [] };
 export class JobRunner extends EventEmitter<RunnerEvents> {
   private link: JobLink | null = null;
   private readonly jobs = new Map<string, Job>();
-  readonly away = new AwayLog();
+  readonly away: AwayLog;
   readonly stats = { offered: 0, accepted: 0, declined: 0, served: 0, failed: 0, cancelled: 0 };
   private readonly now: () => number;
 
   constructor(private readonly opts: JobRunnerOptions) {
     super();
     this.now = opts.now ?? Date.now;
+    this.away = new AwayLog(opts.gatewayUrl, opts.recorder?.away ?? null, opts.log);
   }
 
   attach(link: JobLink): void {
