@@ -1,5 +1,6 @@
 // Starting and stopping a gateway: the store, keys, prices, provider registry, dispatcher,
 // receipt verifier, metrics and the HTTP/WebSocket server, wired together.
+import { reconcileAway } from './away';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -105,6 +106,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     },
   };
   const nonces = new NonceBook();
+  const reported = new WeakSet<ProviderSession>();
   const sessionHooks = {
     loggedIn: (s: ProviderSession) => {
       registry.add(s);
@@ -121,11 +123,33 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     protocolError: (code: string) => metrics.protocolErrors.inc({ code }),
     payment: (s: ProviderSession, f: Parameters<PaymentsHook['answered']>[1]) =>
       payments?.answered(s, f),
-    awayReport: (s: ProviderSession, jobs: { jobId: string; outcome: string }[]) => {
-      log('info', 'provider reported jobs that ended while it was away', {
-        address: s.address,
-        jobs: jobs.length,
-      });
+    awayReport: (s: ProviderSession, jobs: Parameters<typeof reconcileAway>[4]) => {
+      // One report per sign-in is what a provider sends; more are acknowledged, not read.
+      if (reported.has(s)) {
+        log('warn', 'a provider sent a second away report in one session; not read', {
+          address: s.address,
+          jobs: jobs.length,
+        });
+        return;
+      }
+      reported.add(s);
+      const r = reconcileAway(
+        store,
+        (jobId, provider, receipt) => verifier.push(jobId, provider, receipt),
+        box.origin,
+        s.address as string,
+        jobs,
+      );
+      log(
+        Object.keys(r.refused).length ? 'warn' : 'info',
+        'provider reported jobs that ended while it was away',
+        {
+          address: s.address,
+          jobs: jobs.length,
+          receiptsKept: r.kept,
+          ...(Object.keys(r.refused).length ? { refused: r.refused } : {}),
+        },
+      );
     },
   };
   const onProvider = (ws: WebSocket): void => {

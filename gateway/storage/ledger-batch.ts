@@ -1,5 +1,6 @@
 // The ledger's writes of one batch, in one transaction: finished jobs with their receipts, the
-// providers' tallies, the keys' spend, receipt verifications and provider sightings. Used by the
+// providers' tallies, the keys' spend, receipts that came later (away reports), receipt
+// verifications and provider sightings. Used by the
 // ledger's writer thread (ledger-worker.ts) and, where there is none, by the store itself.
 import type Database from 'better-sqlite3';
 import type { JobRecord, ReceiptRecord } from './types';
@@ -11,6 +12,8 @@ export interface LedgerBatch {
   verifications: [string, boolean][];
   /** provider address → when it logged in. */
   seen: [string, string][];
+  /** Receipts that came after their job was recorded (away reports): never replace one. */
+  late: ReceiptRecord[];
 }
 
 export const emptyBatch = (): LedgerBatch => ({
@@ -18,10 +21,11 @@ export const emptyBatch = (): LedgerBatch => ({
   spends: [],
   verifications: [],
   seen: [],
+  late: [],
 });
 
 export const batchSize = (b: LedgerBatch): number =>
-  b.jobs.length + b.spends.length + b.verifications.length + b.seen.length;
+  b.jobs.length + b.spends.length + b.verifications.length + b.seen.length + b.late.length;
 
 /** Later batch after earlier, as one (a failed write is retried with the next). */
 export function mergeBatches(a: LedgerBatch, b: LedgerBatch): LedgerBatch {
@@ -30,6 +34,7 @@ export function mergeBatches(a: LedgerBatch, b: LedgerBatch): LedgerBatch {
     spends: [...a.spends, ...b.spends],
     verifications: [...a.verifications, ...b.verifications],
     seen: [...a.seen, ...b.seen],
+    late: [...a.late, ...b.late],
   };
 }
 
@@ -44,6 +49,9 @@ export function batchWriter(db: Database.Database): (b: LedgerBatch) => void {
     ),
     insertReceipt: db.prepare(
       'INSERT OR REPLACE INTO receipts (job_id, provider, receipt, verified) VALUES (?, ?, ?, ?)',
+    ),
+    insertLate: db.prepare(
+      'INSERT OR IGNORE INTO receipts (job_id, provider, receipt, verified) VALUES (?, ?, ?, ?)',
     ),
     setVerified: db.prepare('UPDATE receipts SET verified = ? WHERE job_id = ?'),
     saveSpend: db.prepare('UPDATE keys SET spent = ?, spent_today = ?, spent_day = ? WHERE id = ?'),
@@ -102,6 +110,9 @@ export function batchWriter(db: Database.Database): (b: LedgerBatch) => void {
     for (const [id, spent, today, day] of b.spends) spends.set(id, [spent, today, day]);
     for (const [id, [spent, today, day]] of spends) {
       st.saveSpend.run(spent.toString(), today.toString(), day, id);
+    }
+    for (const r of b.late) {
+      st.insertLate.run(r.jobId, r.provider, JSON.stringify(r.receipt), null);
     }
     for (const [jobId, ok] of b.verifications) st.setVerified.run(ok ? 1 : 0, jobId);
   });

@@ -61,6 +61,7 @@ port.on('message', (m: LedgerWorkerMessage) => {
         ...pending.spends.map((s) => JSON.stringify({ kind: 'spend', s }, replacer)),
         ...pending.verifications.map((v) => JSON.stringify({ kind: 'verified', v })),
         ...pending.seen.map((s) => JSON.stringify({ kind: 'seen', s })),
+        ...pending.late.map((r) => JSON.stringify({ kind: 'late-receipt', ...r })),
       ];
       writeFileSync(spill, `${lines.join('\n')}\n`);
       port.postMessage({ spilled: spill, rows: lines.length } satisfies LedgerWorkerReport);

@@ -334,6 +334,11 @@ export class SqliteStore implements GatewayStore {
     this.schedule();
   }
 
+  addLateReceipt(receipt: ReceiptRecord): void {
+    this.pending.late.push(receipt);
+    this.schedule();
+  }
+
   setReceiptVerified(jobId: string, verified: boolean): void {
     this.pending.verifications.push([jobId, verified]);
     this.schedule();

@@ -82,6 +82,8 @@ export interface GatewayStore {
   saveSpend(id: string, spent: bigint, spentToday: bigint, spentDay: string): void;
   /** A finished job, its receipt and the provider's tally, in one transaction. */
   recordJob(job: JobRecord, receipt: ReceiptRecord | null): void;
+  /** A receipt that came after its job was recorded (an away report); one already kept wins. */
+  addLateReceipt(receipt: ReceiptRecord): void;
   setReceiptVerified(jobId: string, verified: boolean): void;
   getJob(id: string): JobRecord | null;
   listJobs(limit: number): JobRecord[];

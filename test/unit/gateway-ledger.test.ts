@@ -105,6 +105,22 @@ describe('gateway ledger with its writer thread', () => {
     again.close();
   });
 
+  it('a receipt that comes later is kept for a job without one, and never replaces one', () => {
+    const store = new SqliteStore(join(dir, 'gateway.sqlite'), { writer: 'thread' });
+    addKey(store);
+    const withOne = job(1);
+    const without = job(2);
+    store.recordJob(withOne.job, withOne.receipt);
+    store.recordJob({ ...without.job, outcome: 'error', errorCode: 'PROVIDER_LOST' }, null);
+    const other = { ...withOne.receipt.receipt, tokensOut: 99 };
+    store.addLateReceipt({ ...withOne.receipt, receipt: other });
+    store.addLateReceipt(without.receipt);
+    expect(store.getReceipt(withOne.job.id)?.receipt.tokensOut).toBe(1);
+    expect(store.getReceipt(without.job.id)).toEqual(without.receipt);
+    expect(store.unverifiedReceipts(10).map((r) => r.jobId)).toContain(without.job.id);
+    store.close();
+  });
+
   it('a database locked for longer than the busy timeout: the write fails, is reported, and lands once the lock goes', async () => {
     const errors: string[] = [];
     const file = join(dir, 'gateway.sqlite');
