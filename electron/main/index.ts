@@ -18,6 +18,7 @@ import type { ApiEvent, Settings, StartAtLogin } from '../../shared/api';
 import { IdlerigError } from '../../shared/errors';
 import { utilityProcessSpawner } from './engine-spawner';
 import { ProviderNode } from '../provider/node';
+import { DEMO_UNAVAILABLE_PACKAGED } from '../provider/demo/demo-network';
 import { Router } from '../provider/api/router';
 import { nodeHandlers } from '../provider/api/handlers';
 import type { ScopedLogger } from '../provider/logs/logger';
@@ -105,6 +106,10 @@ async function main(): Promise<void> {
       const keyProtection = keychainProtection(safeStorage);
       return keyProtection ? { keyProtection } : {};
     })(),
+    // The demo network's chain, gateway and requesters are Node processes; a packaged app has
+    // no Node to start them with (its runAsNode fuse is off, electron-builder.yml), so it says
+    // so instead of failing in the log. `npm start` from a checkout runs it.
+    ...(app.isPackaged ? { demo: { unavailable: DEMO_UNAVAILABLE_PACKAGED } } : {}),
   });
   node.capabilities = { ...node.capabilities, loginItem: true, diagnosticsDownload: false };
   try {

@@ -20,7 +20,7 @@ import { createNodeMarket, type NodeMarketOptions } from './market/node-market';
 import type { MarketClient } from './market';
 import { createNodeWallet } from './wallet/node-wallet';
 import type { WalletService } from './wallet/service';
-import { DemoNetwork, firstRunDue } from './demo/demo-network';
+import { DemoNetwork, firstRunDue, type DemoNetworkOptions } from './demo/demo-network';
 
 export interface ProviderNodeOptions {
   dataDir: string;
@@ -48,6 +48,8 @@ export interface ProviderNodeOptions {
   engine?: Partial<Omit<EngineServiceOptions, 'modelsDir' | 'registry' | 'log' | 'settings'>>;
   /** The market client: command-line gateways, how the node key is kept (market/node-market.ts). */
   market?: NodeMarketOptions;
+  /** The local demo network: where its CLI and models are, or why this build cannot run it. */
+  demo?: DemoNetworkOptions;
 }
 
 type NodeEvents = { event: [ApiEvent] };
@@ -262,7 +264,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       this.onStop('wallet', async () => this.wallet.stop());
       this.market.start();
       // The local demo network, when chosen (or a fresh install's default under `npm start`).
-      const demo = new DemoNetwork(this);
+      const demo = new DemoNetwork(this, this.opts.demo);
       this.demo = demo;
       this.onStop('demo network', () => demo.shutdown());
       this.settings.on('change', () => demo.onSettings());
@@ -423,6 +425,19 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   /** A warning shown in status and on the Dashboard until the node restarts. */
   addWarning(code: string, message: string): void {
     this.warnings.push({ code, message, at: this.now().toISOString() });
+  }
+
+  /**
+   * The warning of `code` that holds while its cause lasts (null: it is over), in place of any
+   * earlier one of that code; the Dashboard hears of the change at once.
+   */
+  setWarning(code: string, message: string | null): void {
+    const at = this.warnings.findIndex((w) => w.code === code);
+    if (message === null && at < 0) return;
+    if (at >= 0 && this.warnings[at]!.message === message) return;
+    if (at >= 0) this.warnings.splice(at, 1);
+    if (message !== null) this.addWarning(code, message);
+    if (this.running) this.emit('event', { type: 'status', status: this.status() });
   }
 
   private onSettingsChange(settings: Settings): void {

@@ -24,7 +24,19 @@ export interface DemoNetworkOptions {
   cliScript?: string;
   /** The demo models folder (default resources/demo-models). */
   modelsDir?: string;
+  /**
+   * Why this build cannot run the demo network (the packaged desktop app: its children need
+   * Node, and its runAsNode fuse is off); chosen anyway, the Dashboard says so.
+   */
+  unavailable?: string;
 }
+
+/** What the packaged desktop app says when the demo network is chosen (see unavailable). */
+export const DEMO_UNAVAILABLE_PACKAGED =
+  'The local demo network does not run in the installed app yet: it needs the source checkout (npm start, or idlerig devnet). To earn, add a gateway in Settings → Network.';
+
+/** The Dashboard's warning while the chosen demo network is not running. */
+export const DEMO_WARNING = 'DEMO_NETWORK';
 
 /**
  * Whether the first-run wizard is due: no network chosen on a node started the way a user
@@ -100,6 +112,11 @@ export class DemoNetwork {
 
   private async start(): Promise<void> {
     const log = this.node.logger.scope('demo');
+    if (this.opts.unavailable) {
+      log.warn('the demo network cannot run in this build', { why: this.opts.unavailable });
+      this.node.setWarning(DEMO_WARNING, this.opts.unavailable);
+      return;
+    }
     try {
       const dir = this.opts.modelsDir ?? demoModelsDir();
       const have = new Set(this.node.models.list().map((m) => m.sha256));
@@ -154,15 +171,21 @@ export class DemoNetwork {
       child.once('exit', (code, signal) => {
         if (this.child === child) this.child = null;
         this.node.market.setRuntimeGateways([]);
-        if (this.wanted)
-          log.error('the demo network stopped', {
-            code,
-            signal,
-            why: err.trim().split('\n').at(-1) ?? '',
-          });
+        if (this.wanted) {
+          const why = (err.trim().split('\n').at(-1) ?? '').replace(/\.$/, '');
+          log.error('the demo network stopped', { code, signal, why });
+          this.node.setWarning(
+            DEMO_WARNING,
+            `The demo network stopped (${why || (signal ? `signal ${signal}` : `exit code ${code}`)}). Choose it again in Settings → Network to restart it; the log has the details.`,
+          );
+        }
       });
     } catch (e) {
       log.error('the demo network did not start', { error: (e as Error).message });
+      this.node.setWarning(
+        DEMO_WARNING,
+        `The demo network did not start (${(e as Error).message}). Choose it again in Settings → Network to retry; the log has the details.`,
+      );
     }
   }
 
@@ -197,12 +220,15 @@ export class DemoNetwork {
     } else if (line.startsWith('{')) {
       const ready = JSON.parse(line) as { rpc: string; contract: string };
       log.info('demo network ready', { rpc: ready.rpc, hub: ready.contract });
+      this.node.setWarning(DEMO_WARNING, null);
     }
   }
 
   /** Stops it (SIGTERM to its group, SIGKILL after 3 s). */
   async stop(): Promise<void> {
     this.wanted = false;
+    // Not chosen any more: whatever went wrong with it is no longer the Dashboard's business.
+    if (!this.closed) this.node.setWarning(DEMO_WARNING, null);
     await this.leaveDemoChain();
     const child = this.child;
     if (!child?.pid) return;
