@@ -105,7 +105,10 @@ describe('market client: sign-in, capabilities, heartbeats', () => {
   });
 
   it('advertises the verified model by sha256 with its name, a price floor, parallelism', async () => {
-    const caps = await gw.until(() => gw.framesOf('capabilities').at(-1));
+    // The capabilities sent after the model was installed (an earlier frame may have none).
+    const caps = await gw.until(() =>
+      gw.framesOf('capabilities').findLast((c) => c.models.length > 0),
+    );
     expect(caps.models).toEqual([
       expect.objectContaining({
         sha256: MODELS.stories.sha256,
@@ -328,6 +331,20 @@ describe('market client: connection loss', () => {
     expect(job).toMatchObject({ outcome: 'cancelled' });
     expect(job!.receipt?.jobId).toBe('job-away');
     expect(job!.usage.tokensOut).toBeGreaterThan(0);
+    // The node's record counts what left for the gateway (the gateway pays what reached it),
+    // not the receipt's claim of everything the engine made.
+    const row = node.jobs.queries.get('job-away');
+    const received = gw
+      .framesOf('chunk', gw.connections[before - 1])
+      .filter((c) => c.jobId === 'job-away')
+      .reduce((n, c) => n + c.tokens, 0);
+    expect(row.status).toBe('cancelled');
+    expect(row.reason).toMatch(/^The connection to the gateway was lost before the job ended/);
+    const earned = BigInt(row.earned!);
+    const perToken = chargeFor(PRICE, { tokensIn: 0, tokensOut: 1 });
+    expect(earned % perToken).toBe(0n);
+    expect(earned / perToken).toBeGreaterThanOrEqual(BigInt(received));
+    expect(earned / perToken).toBeLessThanOrEqual(BigInt(job!.usage.tokensOut));
     // A fresh nonce, a fresh login, the capabilities again.
     expect(conn.nonce).not.toBe(gw.connections[before - 1]!.nonce);
     await gw.until(() => gw.framesOf('capabilities', conn).length > 0);

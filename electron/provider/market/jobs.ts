@@ -349,6 +349,7 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
         usage: { tokensIn: r.tokensIn, tokensOut: Math.max(r.tokensOut, chunker.sentTokens) },
         outputSha256: sha256(text),
         inputSha256,
+        sentTokens: chunker.sentTokens,
       });
     } catch (err) {
       this.fail(job, err, body);
@@ -373,6 +374,8 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
       outputSha256: string;
       inputSha256: string;
       outputs?: WireTensor[];
+      /** Tokens of the chunks that left for the gateway (LLM jobs). */
+      sentTokens?: number;
     },
   ): Promise<void> {
     job.announce?.();
@@ -416,14 +419,21 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
     const status = r.finishReason === 'cancelled' ? 'cancelled' : 'done';
     if (status === 'done') this.stats.served++;
     else this.stats.cancelled++;
+    // Its end could not reach the gateway: the gateway pays the output that reached it (its
+    // "failed after the first token" rule), so the record counts the tokens that left, not the
+    // receipt's claim; nothing, when none did (the gateway then tries another provider).
     this.end(job, {
       status,
-      reason: status === 'cancelled' ? 'Cancelled by the gateway or a lost connection' : null,
+      reason: !sent
+        ? 'The connection to the gateway was lost before the job ended; earned counts the tokens sent until then'
+        : status === 'cancelled'
+          ? 'Cancelled by the gateway'
+          : null,
       tokensIn: r.usage.tokensIn,
       tokensOut: r.usage.tokensOut,
       ttftMs,
       durationMs,
-      earned,
+      earned: sent ? earned : chargeFor(offer.price, { tokensIn: 0, tokensOut: r.sentTokens ?? 0 }),
       receipt,
     });
   }
