@@ -73,9 +73,12 @@ export function EngineCard() {
         () => undefined,
       );
     };
+    // An event that came first is newer than the answer (the node answers the call and pushes
+    // events in either order): the answer then changes nothing.
+    let evented = false;
     client.call('engine.status', {}).then(
       (s) => {
-        if (!alive) return;
+        if (!alive || evented) return;
         setStatus(s);
         if (s.state === 'ready') loadModels();
       },
@@ -83,6 +86,7 @@ export function EngineCard() {
     );
     const off = client.subscribe((event) => {
       if (event.type === 'engine.status') {
+        evented = true;
         setStatus(event.engine);
         setNow(Date.now());
         if (event.engine.state === 'ready') loadModels();

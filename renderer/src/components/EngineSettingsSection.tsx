@@ -80,12 +80,16 @@ function useEngineStatus(): EngineStatus | null {
   useEffect(() => {
     if (!client) return undefined;
     let alive = true;
+    // An event that came first is newer than the answer (see EngineCard).
+    let evented = false;
     client.call('engine.status', {}).then(
-      (s) => alive && setStatus(s),
+      (s) => alive && !evented && setStatus(s),
       () => undefined,
     );
     const off = client.subscribe((event) => {
-      if (event.type === 'engine.status') setStatus(event.engine);
+      if (event.type !== 'engine.status') return;
+      evented = true;
+      setStatus(event.engine);
     });
     return () => {
       alive = false;

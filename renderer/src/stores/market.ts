@@ -22,14 +22,19 @@ let stopFeed: (() => void) | null = null;
 
 export const useMarketStore = create<MarketStore>((set, get) => {
   const node = () => useNodeStore.getState();
+  // Market events seen: a snapshot asked for before one came is older than it (see node.ts).
+  let seen = 0;
   const onEvent = (event: ApiEvent): void => {
-    if (event.type === 'market') set({ market: event.market });
+    if (event.type !== 'market') return;
+    seen++;
+    set({ market: event.market });
   };
   return {
     market: null,
     async refresh() {
+      const before = seen;
       const market = await node().call('market.status', {});
-      if (market) set({ market });
+      if (market && seen === before) set({ market });
     },
     async addGateway(url) {
       const client = node().client;

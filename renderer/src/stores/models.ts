@@ -52,7 +52,11 @@ let stopFeed: (() => void) | null = null;
 export const useModelsStore = create<ModelsStore>((set, get) => {
   const call = useNodeStore.getState().call;
 
+  // Events seen per kind: a snapshot asked for before one came is older than it (stores/node.ts).
+  const seen = { download: 0, installed: 0 };
   const onEvent = (event: ApiEvent): void => {
+    if (event.type === 'model.download') seen.download++;
+    else if (event.type === 'models.installed') seen.installed++;
     if (event.type === 'model.download') {
       const d = event.download;
       const before = get().downloads[d.id];
@@ -105,14 +109,15 @@ export const useModelsStore = create<ModelsStore>((set, get) => {
     fits: {},
     notices: [],
     async refresh() {
+      const before = { ...seen };
       const [catalog, installed, downloads] = await Promise.all([
         call('models.catalog', {}),
         call('models.installed', {}),
         call('models.downloads', {}),
       ]);
       if (catalog) set({ catalog: catalog.models, catalogSource: catalog.source });
-      if (installed) set({ installed });
-      if (downloads) {
+      if (installed && seen.installed === before.installed) set({ installed });
+      if (downloads && seen.download === before.download) {
         set({
           downloads: Object.fromEntries(downloads.downloads.map((d) => [d.id, d])),
           limits: downloads.limits,

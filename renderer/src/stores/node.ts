@@ -56,12 +56,17 @@ export const useNodeStore = create<NodeStore>((set, get) => {
     }
   };
 
+  // Events seen per kind: a snapshot asked for before an event came is older than it and must
+  // not replace it (the node answers a call and pushes an event in either order).
+  const seen = { status: 0, settings: 0 };
   const onEvent = (event: ApiEvent): void => {
     switch (event.type) {
       case 'status':
+        seen.status++;
         set({ status: event.status, statusReceivedAt: Date.now() });
         break;
       case 'settings':
+        seen.settings++;
         set({ settings: event.settings });
         break;
       case 'log':
@@ -98,12 +103,16 @@ export const useNodeStore = create<NodeStore>((set, get) => {
     async refresh() {
       const client = get().client;
       if (!client) return;
+      const before = { ...seen };
       await guard(async () => {
         const [status, settings] = await Promise.all([
           client.call('status.get', {}),
           client.call('settings.get', {}),
         ]);
-        set({ status, settings, statusReceivedAt: Date.now() });
+        set({
+          ...(seen.status === before.status ? { status, statusReceivedAt: Date.now() } : {}),
+          ...(seen.settings === before.settings ? { settings } : {}),
+        });
       });
     },
     async updateSettings(patch) {

@@ -71,7 +71,13 @@ export const usePowerStore = create<PowerStore>((set, get) => {
         const client = useNodeStore.getState().client;
         const off = client ? client.subscribe(onEvent) : () => undefined;
         void call('telemetry.recent', { seconds: HISTORY_MS / 1000 }).then((recent) => {
-          if (recent) set({ samples: recent.samples, telemetryStatus: recent.status });
+          if (!recent) return;
+          // Samples that came as events meanwhile are newer than the answer: kept after it.
+          const last = recent.samples.reduce((t, x) => Math.max(t, x.t), -Infinity);
+          set((s) => ({
+            samples: [...recent.samples, ...s.samples.filter((x) => x.t > last)],
+            telemetryStatus: recent.status,
+          }));
         });
         void get().refreshGpus();
         void get().refreshPolicy();
