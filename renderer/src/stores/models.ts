@@ -52,11 +52,15 @@ let stopFeed: (() => void) | null = null;
 export const useModelsStore = create<ModelsStore>((set, get) => {
   const call = useNodeStore.getState().call;
 
-  // Events seen per kind: a snapshot asked for before one came is older than it (stores/node.ts).
-  const seen = { download: 0, installed: 0 };
+  // Events seen: a snapshot asked for before one came is older than it (stores/node.ts). The
+  // installed list comes whole; downloads one by one, so the snapshot's downloads are taken
+  // except those an event told of since it was asked for (it may have ended or been removed).
+  let seq = 0;
+  let installedAt = -1;
+  const downloadAt = new Map<string, number>();
   const onEvent = (event: ApiEvent): void => {
-    if (event.type === 'model.download') seen.download++;
-    else if (event.type === 'models.installed') seen.installed++;
+    if (event.type === 'model.download') downloadAt.set(event.download.id, ++seq);
+    else if (event.type === 'models.installed') installedAt = ++seq;
     if (event.type === 'model.download') {
       const d = event.download;
       const before = get().downloads[d.id];
@@ -109,18 +113,21 @@ export const useModelsStore = create<ModelsStore>((set, get) => {
     fits: {},
     notices: [],
     async refresh() {
-      const before = { ...seen };
+      const asked = seq;
       const [catalog, installed, downloads] = await Promise.all([
         call('models.catalog', {}),
         call('models.installed', {}),
         call('models.downloads', {}),
       ]);
       if (catalog) set({ catalog: catalog.models, catalogSource: catalog.source });
-      if (installed && seen.installed === before.installed) set({ installed });
-      if (downloads && seen.download === before.download) {
-        set({
-          downloads: Object.fromEntries(downloads.downloads.map((d) => [d.id, d])),
-          limits: downloads.limits,
+      if (installed && installedAt <= asked) set({ installed });
+      if (downloads) {
+        const newer = (id: string): boolean => (downloadAt.get(id) ?? -1) > asked;
+        set((s) => {
+          const next: Record<string, DownloadView> = {};
+          for (const d of downloads.downloads) if (!newer(d.id)) next[d.id] = d;
+          for (const [id, d] of Object.entries(s.downloads)) if (newer(id)) next[id] = d;
+          return { downloads: next, limits: downloads.limits };
         });
       }
     },
