@@ -1,6 +1,5 @@
 // Starting and stopping a gateway: the store, keys, prices, provider registry, dispatcher,
 // receipt verifier, metrics and the HTTP/WebSocket server, wired together.
-import { reconcileAway } from './away';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { MAX_FRAME_BYTES } from '../shared/market-protocol';
 import { VERSION } from '../shared/version';
 import { Dispatcher, type FinalCharge } from './dispatch';
+import { reconcileAway } from './away';
 import { KeyService } from './keys';
 import { GatewayMetrics } from './metrics';
 import { PriceList } from './prices';
@@ -140,16 +140,13 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         s.address as string,
         jobs,
       );
-      log(
-        Object.keys(r.refused).length ? 'warn' : 'info',
-        'provider reported jobs that ended while it was away',
-        {
-          address: s.address,
-          jobs: jobs.length,
-          receiptsKept: r.kept,
-          ...(Object.keys(r.refused).length ? { refused: r.refused } : {}),
-        },
-      );
+      const refused = Object.keys(r.refused).length > 0;
+      log(refused ? 'warn' : 'info', 'provider reported jobs that ended while it was away', {
+        address: s.address,
+        jobs: jobs.length,
+        receiptsKept: r.kept,
+        ...(refused ? { refused: r.refused } : {}),
+      });
     },
   };
   const onProvider = (ws: WebSocket): void => {

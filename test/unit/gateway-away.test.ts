@@ -15,7 +15,7 @@ import { SqliteStore } from '../../gateway/storage/sqlite';
 import { GATEWAY_DB } from '../../gateway/index';
 import { reconcileAway } from '../../gateway/away';
 import { receiptSigner } from '../../gateway/receipts';
-import { bundles } from '../helpers/engine-bundle';
+import { marketNodeOptions } from '../helpers/market-node';
 import { FIXTURES, MODELS } from '../helpers/engine';
 import { createKey, startGatewayProc, waitFor, type GatewayProc } from '../helpers/gateway';
 
@@ -49,7 +49,6 @@ let node: ProviderNode;
 let client: OpenAI;
 
 beforeAll(async () => {
-  const { engine: entry } = await bundles();
   dir = await mkdtemp(join(tmpdir(), 'idlerig-gateway-away-'));
   const prices = join(dir, 'prices.json');
   await writeFile(
@@ -60,17 +59,13 @@ beforeAll(async () => {
   );
   gw = await startGatewayProc(join(dir, 'gw'), ['--price-file', prices]);
   link = await relay(Number(new URL(gw.url).port));
-  node = new ProviderNode({
-    dataDir: join(dir, 'node'),
-    mode: 'headless',
-    engine: { config: { llm: { backend: 'cpu', threads: 1 } }, supervisor: { entry } },
-    power: { detect: false },
-    market: {
-      gateways: [link.url],
-      keyProtection: { kind: 'passphrase', passphrase: async () => 'test', scryptN: 1 << 10 },
-      backoff: { initialMs: 200, maxMs: 1000, jitter: 0.5 },
-    },
-  });
+  node = new ProviderNode(
+    await marketNodeOptions(join(dir, 'node'), [link.url], {
+      initialMs: 200,
+      maxMs: 1000,
+      jitter: 0.5,
+    }),
+  );
   await node.start();
   await node.modelService.import({ path: join(FIXTURES, MODELS.stories.file) });
   await waitFor('signed in', () => node.market.status().gateways[0]?.phase === 'ready', 30_000);

@@ -2,15 +2,14 @@
 // reports outlive the node. Unit part on a real job database (closed and opened again as a
 // restart does); then the real node: a job cut off by a lost gateway, the node stopped before
 // the gateway is back, a new node on the same data folder reports the job at its first login.
-import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openJobsDb } from '../../electron/provider/jobs/db';
 import { JobStore } from '../../electron/provider/jobs/store';
 import { AwayLog, type AwayJob } from '../../electron/provider/market/away';
 import { ProviderNode } from '../../electron/provider/node';
-import { bundles } from '../helpers/engine-bundle';
 import { FIXTURES, MODELS, memoryLogger } from '../helpers/engine';
+import { marketNodeOptions } from '../helpers/market-node';
 import { tempDir } from '../helpers/tmp';
 import { StubGateway } from './market-client-stub';
 
@@ -97,7 +96,6 @@ describe('reports kept for a gateway', () => {
 
 describe('the real node', () => {
   it('a job cut off by a lost gateway is reported after a restart of the node', async () => {
-    const { engine: entry } = await bundles();
     const t = await tempDir('idlerig-away-node-');
     cleanups.push(t.cleanup);
     let gw = new StubGateway();
@@ -105,42 +103,19 @@ describe('the real node', () => {
     const port = gw.port;
     cleanups.push(() => gw.stop());
     const start = async (): Promise<ProviderNode> => {
-      const node = new ProviderNode({
-        dataDir: join(t.dir, 'data'),
-        mode: 'headless',
-        engine: { config: { llm: { backend: 'cpu', threads: 1 } }, supervisor: { entry } },
-        power: { detect: false },
-        market: {
-          gateways: [gw.url],
-          keyProtection: { kind: 'passphrase', passphrase: async () => 'test', scryptN: 1 << 10 },
-          backoff: { initialMs: 150, maxMs: 600, jitter: 0.5 },
-        },
-      });
+      const node = new ProviderNode(await marketNodeOptions(join(t.dir, 'data'), [gw.url]));
       await node.start();
       return node;
     };
     let node = await start();
     cleanups.push(() => node.stop());
-    await copyFile(
-      join(FIXTURES, MODELS.stories.file),
-      join(node.paths.models, MODELS.stories.file),
-    );
-    await node.models.upsert({
-      id: 'stories',
-      name: 'stories260K.gguf',
-      engine: 'llama',
-      file: MODELS.stories.file,
-      sha256: MODELS.stories.sha256,
-      sizeBytes: 1,
-      source: { kind: 'import', originalPath: join(FIXTURES, MODELS.stories.file) },
-      installedAt: new Date().toISOString(),
-      lastUsedAt: null,
-      verifiedAt: new Date().toISOString(),
-    });
-    node.market.refreshCapabilities();
+    await node.modelService.import({ path: join(FIXTURES, MODELS.stories.file) });
     const conn = await gw.until(
       () =>
-        gw.connections.find((c) => c.address && c.frames.some((f) => f.type === 'capabilities')),
+        gw.connections.find(
+          (c) =>
+            c.address && c.frames.some((f) => f.type === 'capabilities' && f.models.length > 0),
+        ),
       30_000,
     );
     conn.send({

@@ -14,7 +14,7 @@ import { ProviderNode } from '../../electron/provider/node';
 import { SqliteStore } from '../../gateway/storage/sqlite';
 import { GATEWAY_DB } from '../../gateway/index';
 import { receiptSigner } from '../../gateway/receipts';
-import { bundles } from '../helpers/engine-bundle';
+import { marketNodeOptions } from '../helpers/market-node';
 import { FIXTURES, MODELS } from '../helpers/engine';
 import { createKey, startGatewayProc, waitFor, type GatewayProc } from '../helpers/gateway';
 
@@ -35,7 +35,6 @@ async function ready(): Promise<void> {
 }
 
 beforeAll(async () => {
-  const { engine: entry } = await bundles();
   dir = await mkdtemp(join(tmpdir(), 'idlerig-market-gw-'));
   const prices = join(dir, 'prices.json');
   // A ceiling above the node's electricity floor (default tariff, 18-decimal token).
@@ -47,17 +46,13 @@ beforeAll(async () => {
   );
   gwArgs = ['--price-file', prices];
   gw = await startGatewayProc(join(dir, 'gw'), gwArgs);
-  node = new ProviderNode({
-    dataDir: join(dir, 'node'),
-    mode: 'headless',
-    engine: { config: { llm: { backend: 'cpu', threads: 1 } }, supervisor: { entry } },
-    power: { detect: false },
-    market: {
-      gateways: [gw.url],
-      keyProtection: { kind: 'passphrase', passphrase: async () => 'test', scryptN: 1 << 10 },
-      backoff: { initialMs: 200, maxMs: 2000, jitter: 0.5 },
-    },
-  });
+  node = new ProviderNode(
+    await marketNodeOptions(join(dir, 'node'), [gw.url], {
+      initialMs: 200,
+      maxMs: 2000,
+      jitter: 0.5,
+    }),
+  );
   await node.start();
   // Imported as a user would: copied into the models folder and verified (sha256).
   await node.modelService.import({ path: join(FIXTURES, MODELS.stories.file) });

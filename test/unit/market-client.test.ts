@@ -19,7 +19,7 @@ import { Chunker, HIGH_WATER_BYTES } from '../../electron/provider/market/chunke
 import { CHUNK_FLUSH_MS, CHUNK_FLUSH_TOKENS } from '../../shared/market-protocol';
 import { RECEIPT_TYPES, chargeFor, receiptDomain, receiptValue } from '../../shared/receipt';
 import type { Price } from '../../shared/market-protocol';
-import { bundles } from '../helpers/engine-bundle';
+import { marketNodeOptions } from '../helpers/market-node';
 import { FIXTURES, MODELS, memoryLogger } from '../helpers/engine';
 import { StubGateway } from './market-client-stub';
 
@@ -30,22 +30,10 @@ let gw: StubGateway;
 const PRICE: Price = { per: 'mtok', input: '0', output: (10n ** 19n).toString() };
 
 beforeAll(async () => {
-  const { engine: entry } = await bundles();
   gw = new StubGateway();
   await gw.start();
   dir = await mkdtemp(join(tmpdir(), 'idlerig-market-'));
-  node = new ProviderNode({
-    dataDir: join(dir, 'data'),
-    mode: 'headless',
-    engine: { config: { llm: { backend: 'cpu', threads: 1 } }, supervisor: { entry } },
-    power: { detect: false },
-    market: {
-      gateways: [gw.url],
-      // A low scrypt cost keeps the suite fast (node-key.test.ts checks the default).
-      keyProtection: { kind: 'passphrase', passphrase: async () => 'test', scryptN: 1 << 10 },
-      backoff: { initialMs: 150, maxMs: 600, jitter: 0.5 },
-    },
-  });
+  node = new ProviderNode(await marketNodeOptions(join(dir, 'data'), [gw.url]));
   await copyFile(join(FIXTURES, MODELS.stories.file), join(dir, MODELS.stories.file));
   await node.start();
   router = new Router(nodeHandlers(node), node.logger.scope('api'));
