@@ -1,9 +1,12 @@
 // A provider's away report (jobs that ended while its connection was down) reconciled with the
 // ledger: a job the gateway recorded without a receipt (its provider was lost mid-job) gets the
-// provider's signed receipt, when that receipt is for this job, this provider, this gateway and
-// this model and claims no less than the gateway counted; its signature is then checked off the
-// request path like any other (receipts.ts). What the job was charged and paid does not change:
-// the requester paid for what reached it, and the provider was paid that (dispatch.ts).
+// provider's signed receipt, when that receipt is for this job, this provider, this gateway,
+// this model and the input the gateway sent (its sha256, in the ledger since schema 2; a job
+// recorded before has none to compare), and claims no less than the gateway counted. The
+// output's hash cannot be checked: the gateway never saw the output's end. The signature is then
+// checked off the request path like any other (receipts.ts). What the job was charged and paid
+// does not change: the requester paid for what reached it, and the provider was paid that
+// (dispatch.ts).
 import type { AwayJobSchema } from '../shared/market-protocol';
 import type { z } from 'zod';
 import type { GatewayStore } from './storage/types';
@@ -46,6 +49,7 @@ export function reconcileAway(
     else if (r.jobId !== j.jobId) refuse('jobId');
     else if (r.gateway !== origin) refuse('gateway');
     else if (r.modelSha256 !== job.modelSha256) refuse('modelSha256');
+    else if (job.inputSha256 !== null && r.inputSha256 !== job.inputSha256) refuse('inputSha256');
     else if (r.tokensOut < job.tokensOut) refuse('tokensOut below what reached the gateway');
     else if (BigInt(r.price) < job.charge) refuse('price below the charge');
     else keep.set(j.jobId, r);

@@ -138,6 +138,7 @@ export class Dispatcher {
           api: req.api,
           modelSha256: req.model.sha256,
           modelName: req.model.name,
+          inputSha256,
           provider,
           outcome,
           errorCode,

@@ -42,10 +42,10 @@ export function mergeBatches(a: LedgerBatch, b: LedgerBatch): LedgerBatch {
 export function batchWriter(db: Database.Database): (b: LedgerBatch) => void {
   const st = {
     insertJob: db.prepare(
-      `INSERT OR REPLACE INTO jobs (id, key_id, api, model_sha256, model_name, provider, outcome,
-         error_code, attempts, tokens_in, tokens_out, charge, ttft_ms, duration_ms, started_at,
-         ended_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT OR REPLACE INTO jobs (id, key_id, api, model_sha256, model_name, input_sha256,
+         provider, outcome, error_code, attempts, tokens_in, tokens_out, charge, ttft_ms,
+         duration_ms, started_at, ended_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertReceipt: db.prepare(
       'INSERT OR REPLACE INTO receipts (job_id, provider, receipt, verified) VALUES (?, ?, ?, ?)',
@@ -76,6 +76,7 @@ export function batchWriter(db: Database.Database): (b: LedgerBatch) => void {
         job.api,
         job.modelSha256,
         job.modelName,
+        job.inputSha256,
         job.provider,
         job.outcome,
         job.errorCode,

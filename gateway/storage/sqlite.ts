@@ -15,7 +15,8 @@ import { batchSize, batchWriter, emptyBatch, mergeBatches, type LedgerBatch } fr
 import { LedgerThread } from './ledger-thread';
 import type { GatewayStore, JobRecord, KeyRecord, ProviderRecord, ReceiptRecord } from './types';
 
-const SCHEMA_VERSION = 1;
+// 1: the first ledger. 2: jobs.input_sha256 (what a late receipt's input hash is checked against).
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS keys (
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   api TEXT NOT NULL,
   model_sha256 TEXT NOT NULL,
   model_name TEXT NOT NULL,
+  input_sha256 TEXT,
   provider TEXT,
   outcome TEXT NOT NULL,
   error_code TEXT,
@@ -90,6 +92,7 @@ interface JobRow {
   api: JobRecord['api'];
   model_sha256: string;
   model_name: string;
+  input_sha256: string | null;
   provider: string | null;
   outcome: JobRecord['outcome'];
   error_code: string | null;
@@ -132,6 +135,7 @@ const jobFromRow = (r: JobRow): JobRecord => ({
   api: r.api,
   modelSha256: r.model_sha256,
   modelName: r.model_name,
+  inputSha256: r.input_sha256,
   provider: r.provider,
   outcome: r.outcome,
   errorCode: r.error_code,
@@ -187,8 +191,16 @@ export class SqliteStore implements GatewayStore {
       this.db.close();
       throw new Error(`The gateway database is from a newer version (${version})`);
     }
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    this.db.transaction(() => {
+      this.db.exec(SCHEMA);
+      // A ledger of schema 1 has a jobs table without input_sha256 (CREATE ... IF NOT EXISTS
+      // left it as it was): its old jobs keep null there.
+      const columns = this.db.pragma('table_info(jobs)') as { name: string }[];
+      if (!columns.some((c) => c.name === 'input_sha256')) {
+        this.db.exec('ALTER TABLE jobs ADD COLUMN input_sha256 TEXT');
+      }
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
     const db = this.db;
     this.st = {
       insertKey: db.prepare(

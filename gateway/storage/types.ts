@@ -39,6 +39,11 @@ export interface JobRecord {
   api: 'chat' | 'completion' | 'tensor';
   modelSha256: string;
   modelName: string;
+  /**
+   * sha256 of the job's input as sent to providers (the receipt's inputSha256); null for jobs
+   * recorded before the ledger kept it (schema 1).
+   */
+  inputSha256: string | null;
   /** The provider that ran it (the last attempt); null when none did. */
   provider: string | null;
   outcome: JobOutcome;

@@ -118,6 +118,9 @@ describe('away reports reach the ledger', () => {
       await expect.poll(() => db.getReceipt(jobId)?.verified, { timeout: 30_000 }).toBe(true);
       const receipt = db.getReceipt(jobId)!.receipt;
       expect(receipt).toMatchObject({ jobId, modelSha256: MODELS.stories.sha256 });
+      // The node signed for the input the gateway sent (the ledger keeps its hash to check).
+      expect(job.inputSha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(receipt.inputSha256).toBe(job.inputSha256);
       expect(receipt.tokensOut).toBeGreaterThanOrEqual(job.tokensOut);
       expect(receiptSigner(receipt, 31337)).toBe(address);
       // What the job was charged did not change with it.

@@ -30,6 +30,7 @@ function job(i: number): { job: JobRecord; receipt: ReceiptRecord } {
       api: 'chat',
       modelSha256: 'c'.repeat(64),
       modelName: 'stub',
+      inputSha256: '0'.repeat(64),
       provider: PROVIDER,
       outcome: 'done',
       errorCode: null,
@@ -162,5 +163,50 @@ describe('gateway ledger with its writer thread', () => {
     expect(store.listJobs(1000)).toHaveLength(300);
     store.close();
     expect(await readdir(dir)).not.toContainEqual(expect.stringMatching(/unsaved/));
+  });
+
+  it('a ledger of schema 1 opens as schema 2: its jobs are kept and have no input hash; new jobs record theirs', () => {
+    const file = join(dir, 'gateway.sqlite');
+    // Schema 1's jobs table as it shipped (stop 16), with one job in it.
+    const old = new Database(file);
+    old.exec(`CREATE TABLE jobs (
+      id TEXT PRIMARY KEY, key_id TEXT NOT NULL, api TEXT NOT NULL, model_sha256 TEXT NOT NULL,
+      model_name TEXT NOT NULL, provider TEXT, outcome TEXT NOT NULL, error_code TEXT,
+      attempts INTEGER NOT NULL, tokens_in INTEGER NOT NULL, tokens_out INTEGER NOT NULL,
+      charge TEXT NOT NULL, ttft_ms REAL, duration_ms REAL NOT NULL, started_at TEXT NOT NULL,
+      ended_at TEXT NOT NULL)`);
+    const before = job(5).job;
+    old
+      .prepare('INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        before.id,
+        before.keyId,
+        before.api,
+        before.modelSha256,
+        before.modelName,
+        before.provider,
+        before.outcome,
+        before.errorCode,
+        before.attempts,
+        before.tokensIn,
+        before.tokensOut,
+        before.charge.toString(),
+        before.ttftMs,
+        before.durationMs,
+        before.startedAt,
+        before.endedAt,
+      );
+    old.pragma('user_version = 1');
+    old.close();
+
+    const store = new SqliteStore(file);
+    expect(store.getJob(before.id)).toEqual({ ...before, inputSha256: null });
+    const after = job(6);
+    store.recordJob(after.job, after.receipt);
+    expect(store.getJob(after.job.id)?.inputSha256).toBe('0'.repeat(64));
+    store.close();
+    const check = new Database(file, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    check.close();
   });
 });
