@@ -7,11 +7,12 @@
 // checked off the request path like any other (receipts.ts). What the job was charged and paid
 // does not change: the requester paid for what reached it, and the provider was paid that
 // (dispatch.ts).
-import type { AwayJobSchema } from '../shared/market-protocol';
+import type { AwayJobSchema, AwaySettledSchema } from '../shared/market-protocol';
 import type { z } from 'zod';
 import type { GatewayStore } from './storage/types';
 
 type AwayJob = z.infer<typeof AwayJobSchema>;
+type AwaySettled = z.infer<typeof AwaySettledSchema>;
 
 export interface AwayOutcome {
   /** Receipts kept for jobs that had none. */
@@ -20,6 +21,12 @@ export interface AwayOutcome {
   nothing: number;
   /** Refused, by reason (an unknown job, another provider's, a field that differs). */
   refused: Record<string, number>;
+  /**
+   * For the provider (its away_ack): what the ledger counted and charged for each reported job
+   * it ran, receipt kept or not, so the provider's record says what it is paid, not its own
+   * count of the tokens it sent (some may have been lost on the way).
+   */
+  settled: AwaySettled[];
 }
 
 export function reconcileAway(
@@ -29,7 +36,8 @@ export function reconcileAway(
   provider: string,
   jobs: readonly AwayJob[],
 ): AwayOutcome {
-  const out: AwayOutcome = { kept: 0, nothing: 0, refused: {} };
+  const out: AwayOutcome = { kept: 0, nothing: 0, refused: {}, settled: [] };
+  const settledIds = new Set<string>();
   const refuse = (why: string): void => {
     out.refused[why] = (out.refused[why] ?? 0) + 1;
   };
@@ -37,14 +45,19 @@ export function reconcileAway(
   // make every read wait for the ledger's thread.
   const keep = new Map<string, NonNullable<AwayJob['receipt']>>();
   for (const j of jobs) {
+    const job = store.getJob(j.jobId);
+    const ours = job !== null && job.provider?.toLowerCase() === provider.toLowerCase();
+    if (ours && !settledIds.has(j.jobId)) {
+      settledIds.add(j.jobId);
+      out.settled.push({ jobId: j.jobId, tokensOut: job.tokensOut, charge: job.charge.toString() });
+    }
     const r = j.receipt;
     if (!r || keep.has(j.jobId)) {
       out.nothing++;
       continue;
     }
-    const job = store.getJob(j.jobId);
     if (!job) refuse('unknown job');
-    else if (job.provider?.toLowerCase() !== provider.toLowerCase()) refuse('another provider');
+    else if (!ours) refuse('another provider');
     else if (store.getReceipt(j.jobId)) out.nothing++;
     else if (r.jobId !== j.jobId) refuse('jobId');
     else if (r.gateway !== origin) refuse('gateway');

@@ -130,7 +130,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
           address: s.address,
           jobs: jobs.length,
         });
-        return;
+        return [];
       }
       reported.add(s);
       const r = reconcileAway(
@@ -147,6 +147,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
         receiptsKept: r.kept,
         ...(refused ? { refused: r.refused } : {}),
       });
+      return r.settled;
     },
   };
   const onProvider = (ws: WebSocket): void => {

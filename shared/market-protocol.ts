@@ -12,7 +12,7 @@
  *   provider -> gateway   capabilities     verified models by sha256, price floors, parallelism,
  *                                          GPUs; sent again whenever any of it changes
  *   provider -> gateway   away_report      jobs that ended while the connection was down
- *   gateway  -> provider  away_ack
+ *   gateway  -> provider  away_ack         with what the ledger charged for each reported job
  *   provider -> gateway   heartbeat        every hello.heartbeatMs, with telemetry; the gateway
  *   gateway  -> provider  heartbeat_ack    marks a provider offline after missing 3 of them
  *
@@ -274,6 +274,13 @@ const ProtocolErrorFrame = frame('protocol_error', {
 // ---------------------------------------------------------------------------------------------
 // gateway -> provider
 
+/** One job of an away_ack's `settled`: what the gateway counted and charged for it. */
+export const AwaySettledSchema = z.object({
+  jobId: JobId,
+  tokensOut: z.number().int().min(0),
+  charge: DecimalAmount,
+});
+
 export const GatewayFrameSchema = z.discriminatedUnion('type', [
   frame('hello', {
     /** Single use: a login may carry it once, on this connection only. */
@@ -293,7 +300,16 @@ export const GatewayFrameSchema = z.discriminatedUnion('type', [
   }),
   frame('login_refused', { code: z.enum(LOGIN_REFUSALS), message: Text(1024) }),
   frame('heartbeat_ack', { t: z.number() }),
-  frame('away_ack', { jobIds: z.array(JobId).max(10_000) }),
+  frame('away_ack', {
+    jobIds: z.array(JobId).max(10_000),
+    /**
+     * What the gateway's ledger holds for the reported jobs this provider ran: the output tokens
+     * that reached the gateway and the charge (what the provider is paid for the job). A job the
+     * ledger does not have (yet), or another provider's, is not in it. Optional: an older gateway
+     * sends none, and the provider keeps its own count.
+     */
+    settled: z.array(AwaySettledSchema).max(10_000).optional(),
+  }),
   frame('offer', {
     jobId: JobId,
     modelSha256: Sha256Hex,

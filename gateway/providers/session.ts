@@ -46,7 +46,11 @@ export interface SessionHooks {
   changed(s: ProviderSession): void;
   closed(s: ProviderSession): void;
   protocolError(code: ProtocolErrorCode): void;
-  awayReport(s: ProviderSession, jobs: P<'away_report'>['jobs']): void;
+  /** What the ledger charged for the reported jobs (sent back in the away_ack). */
+  awayReport(
+    s: ProviderSession,
+    jobs: P<'away_report'>['jobs'],
+  ): FrameOf<GatewayFrame, 'away_ack'>['settled'];
   /** The provider answered a payer or voucher frame (gateway/payments/dispatch-hook.ts). */
   payment?(s: ProviderSession, frame: P<'payer_ack' | 'voucher_ack' | 'voucher_rejected'>): void;
 }
@@ -208,9 +212,14 @@ export class ProviderSession {
       case 'heartbeat':
         this.telemetry = f.telemetry;
         return this.send({ type: 'heartbeat_ack', t: f.t });
-      case 'away_report':
-        this.hooks.awayReport(this, f.jobs);
-        return this.send({ type: 'away_ack', jobIds: f.jobs.map((j) => j.jobId) });
+      case 'away_report': {
+        const settled = this.hooks.awayReport(this, f.jobs);
+        return this.send({
+          type: 'away_ack',
+          jobIds: f.jobs.map((j) => j.jobId),
+          ...(settled && settled.length > 0 ? { settled } : {}),
+        });
+      }
       case 'pause':
         this.paused = f.reason;
         return this.hooks.changed(this);

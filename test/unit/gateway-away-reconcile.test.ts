@@ -86,13 +86,15 @@ describe('away reports against the ledger', () => {
     const other = reconcileAway(store, push, GATEWAY, PROVIDER, [
       report(job, receiptFor(job, 'f'.repeat(64))),
     ]);
-    expect(other).toEqual({ kept: 0, nothing: 0, refused: { inputSha256: 1 } });
+    // Refused or not, the provider is told what the ledger charged for its job.
+    const settled = [{ jobId: job.id, tokensOut: 4, charge: '40' }];
+    expect(other).toEqual({ kept: 0, nothing: 0, refused: { inputSha256: 1 }, settled });
     expect(store.getReceipt(job.id)).toBeNull();
 
     const same = reconcileAway(store, push, GATEWAY, PROVIDER, [
       report(job, receiptFor(job, INPUT)),
     ]);
-    expect(same).toEqual({ kept: 1, nothing: 0, refused: {} });
+    expect(same).toEqual({ kept: 1, nothing: 0, refused: {}, settled });
     expect(store.getReceipt(job.id)).toMatchObject({ verified: null });
     expect(store.getReceipt(job.id)?.receipt.inputSha256).toBe(INPUT);
     expect(pushed).toEqual([job.id]);
@@ -104,5 +106,23 @@ describe('away reports against the ledger', () => {
       report(job, receiptFor(job, 'f'.repeat(64))),
     ]);
     expect(out.kept).toBe(1);
+  });
+
+  it('the provider is told the charge of its own reported jobs only, once each', () => {
+    const job = lostJob(INPUT);
+    const elsewhere = { ...lostJob(INPUT), provider: `0x${'cd'.repeat(20)}` };
+    store.recordJob(elsewhere, null);
+    const entry = (id: string) => ({
+      jobId: id,
+      outcome: 'error' as const,
+      usage: { tokensIn: 0, tokensOut: 4 },
+    });
+    const out = reconcileAway(store, () => undefined, GATEWAY, PROVIDER, [
+      entry(job.id),
+      entry(job.id),
+      entry(elsewhere.id),
+      entry('no-such-job'),
+    ]);
+    expect(out.settled).toEqual([{ jobId: job.id, tokensOut: 4, charge: '40' }]);
   });
 });

@@ -123,8 +123,13 @@ describe('away reports reach the ledger', () => {
       expect(receipt.inputSha256).toBe(job.inputSha256);
       expect(receipt.tokensOut).toBeGreaterThanOrEqual(job.tokensOut);
       expect(receiptSigner(receipt, 31337)).toBe(address);
-      // What the job was charged did not change with it.
+      // What the job was charged did not change with it, and the node's record says that is
+      // what it earned (the gateway's figure, sent back with the acknowledgement).
       expect(db.getJob(jobId)!.charge).toBe(job.charge);
+      await expect
+        .poll(() => node.jobs.queries.get(jobId).reason, { timeout: 10_000 })
+        .toContain('the gateway counted');
+      expect(node.jobs.queries.get(jobId).earned).toBe(job.charge.toString());
 
       // The same report again, or one that claims less than reached the gateway, or another
       // provider's: nothing is kept twice and nothing unmatched is kept.
@@ -135,6 +140,7 @@ describe('away reports reach the ledger', () => {
         kept: 0,
         nothing: 1,
         refused: {},
+        settled: [{ jobId, tokensOut: job.tokensOut, charge: job.charge.toString() }],
       });
       expect(
         reconcileAway(db, push, receipt.gateway, `0x${'1'.repeat(40)}`, [{ ...entry, receipt }])

@@ -150,8 +150,28 @@ describe('the real node', () => {
     expect(job).toMatchObject({ outcome: 'cancelled' });
     expect(job!.usage.tokensOut).toBeGreaterThan(0);
     expect(job!.receipt?.jobId).toBe('job-restart');
-    // Acknowledged: not reported again at the next login.
-    back.send({ type: 'away_ack', jobIds: ['job-restart'] });
+    // Before the gateway's answer the record counts the tokens that left the node (10^13 each).
+    const before = node.jobs.queries.get('job-restart');
+    expect(BigInt(before.earned!)).toBeGreaterThan(0n);
+    expect(BigInt(before.earned!) % 10n ** 13n).toBe(0n);
+    // Acknowledged, with what the gateway charged (none of the tokens reached it: lost on the
+    // way): the record takes the gateway's figure, and the job is not reported again at the next
+    // login.
+    back.send({
+      type: 'away_ack',
+      jobIds: ['job-restart'],
+      settled: [
+        { jobId: 'job-restart', tokensOut: 0, charge: '0' },
+        // Not a job this node reported: nothing changes for it.
+        { jobId: 'job-never-reported', tokensOut: 5, charge: '5' },
+      ],
+    });
+    await gw.until(() => node.jobs.queries.get('job-restart').earned === '0');
+    expect(node.jobs.queries.get('job-restart')).toMatchObject({
+      status: 'cancelled',
+      tokensOut: before.tokensOut,
+      reason: expect.stringContaining('the gateway counted the 0 output tokens'),
+    });
     await gw.until(() => node.market.status().gateways[0]?.phase === 'ready');
     await new Promise((r) => setTimeout(r, 200));
     back.ws.terminate();

@@ -13,6 +13,7 @@ import {
   JOB_KINDS,
   type JobEnd,
   type JobEndInit,
+  type JobSettlement,
   type JobEnergyWrite,
   type JobRecorder,
   type JobStart,
@@ -103,6 +104,7 @@ export class JobStore implements JobRecorder {
     | 'energy'
     | 'idle'
     | 'voucher'
+    | 'settle'
     | 'link'
     | 'get'
     | 'bulkOn'
@@ -164,6 +166,10 @@ export class JobStore implements JobRecorder {
         VALUES (@id, @gateway, @token, @cumulative, @at)
         ON CONFLICT (id) DO NOTHING`),
       link: db.prepare(`UPDATE jobs SET voucher_id = ? WHERE id = ?`),
+      settle: db.prepare(`
+        UPDATE jobs SET earned = @earned, earned_hi = @earned_hi, earned_lo = @earned_lo,
+          revenue = coalesce(@revenue, revenue), reason = coalesce(@reason, reason)
+        WHERE id = @id AND gateway = @gateway AND NOT is_test AND status <> 'running'`),
       get: db.prepare(`SELECT id FROM jobs WHERE id = ?`),
       bulkOn: db.prepare(`INSERT INTO meta (key, value) VALUES ('${BULK_KEY}', '1')`),
       bulkOff: db.prepare(`DELETE FROM meta WHERE key = '${BULK_KEY}'`),
@@ -275,6 +281,26 @@ export class JobStore implements JobRecorder {
         this.st.end.run(params);
       })(),
     );
+  }
+
+  settle(id: string, s: JobSettlement): boolean {
+    checkId(id);
+    const earned = checkAmount('earned', s.earned);
+    const split = splitAmount(earned);
+    let changed = false;
+    const ok = this.guard('a job settlement', () => {
+      changed =
+        this.st.settle.run({
+          id,
+          gateway: s.gateway,
+          earned: earned.toString(),
+          earned_hi: split.hi,
+          earned_lo: split.lo,
+          revenue: typeof s.revenue === 'number' && Number.isFinite(s.revenue) ? s.revenue : null,
+          reason: s.reason ?? null,
+        }).changes > 0;
+    });
+    return ok && changed;
   }
 
   /** The energy ledger: a finished job's energy, into its row (created if the job has none). */

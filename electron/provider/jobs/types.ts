@@ -146,10 +146,26 @@ export interface AwayRecord {
   remove(gateway: string, jobIds: readonly string[]): void;
 }
 
+/**
+ * A finished job's earnings as the gateway settled them (its away_ack): for a job that ended
+ * while the gateway was unreachable, what the gateway charged replaces the node's own count.
+ */
+export interface JobSettlement {
+  /** Only a job of this gateway is changed. */
+  gateway: string;
+  /** In the token's smallest unit. */
+  earned: bigint;
+  revenue?: number | null;
+  /** Replaces the job's reason; null or absent keeps it. */
+  reason?: string | null;
+}
+
 /** The market client's (and payments') way into the job record. */
 export interface JobRecorder {
   start(job: JobStart): boolean;
   end(id: string, end: JobEnd, init?: JobEndInit): boolean;
+  /** Sets a finished market job's earnings to what its gateway settled (false: no such job). */
+  settle(id: string, settlement: JobSettlement): boolean;
   /** Links a durably stored voucher to the jobs it pays (payments, issue 12). */
   linkVoucher(link: VoucherLink): boolean;
   /** Where reports to a gateway wait while it cannot be reached (absent: kept in memory only). */

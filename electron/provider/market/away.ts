@@ -5,11 +5,12 @@
 // start, and checked against the protocol's schema (an unreadable entry is dropped and said so).
 // Bounded: the oldest go first past the cap (the job record still has every one).
 import type { z } from 'zod';
-import { AwayJobSchema } from '../../../shared/market-protocol';
+import { AwayJobSchema, type AwaySettledSchema } from '../../../shared/market-protocol';
 import type { AwayRecord } from '../jobs/types';
 import type { ScopedLogger } from '../logs/logger';
 
 export type AwayJob = z.infer<typeof AwayJobSchema>;
+export type AwaySettled = z.infer<typeof AwaySettledSchema>;
 
 export const AWAY_CAP = 10_000;
 
@@ -35,6 +36,12 @@ export class AwayLog {
   pending(): AwayJob[] {
     this.load();
     return [...this.jobs.values()];
+  }
+
+  /** The report kept for `jobId` (until it is acknowledged). */
+  get(jobId: string): AwayJob | undefined {
+    this.load();
+    return this.jobs.get(jobId);
   }
 
   ack(jobIds: readonly string[]): void {

@@ -301,6 +301,7 @@ export class MarketClient extends EventEmitter<MarketEvents> {
     start: (job) => this.opts.recorder()?.start(job) ?? false,
     end: (id, end, init) => this.opts.recorder()?.end(id, end, init) ?? false,
     linkVoucher: (link) => this.opts.recorder()?.linkVoucher(link) ?? false,
+    settle: (id, s) => this.opts.recorder()?.settle(id, s) ?? false,
     away: {
       add: (gateway, jobId, report, cap) =>
         this.opts.recorder()?.away?.add(gateway, jobId, report, cap) ?? false,

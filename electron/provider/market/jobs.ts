@@ -23,7 +23,7 @@ import type { ScopedLogger } from '../logs/logger';
 import type { InstalledModel } from '../models/registry';
 import type { MarketEngine } from './engine-adapter';
 import type { OutFrame } from './connection';
-import { AwayLog } from './away';
+import { AwayLog, type AwaySettled } from './away';
 import { Chunker } from './chunker';
 
 type Offer = FrameOf<GatewayFrame, 'offer'>;
@@ -421,11 +421,12 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
     else this.stats.cancelled++;
     // Its end could not reach the gateway: the gateway pays the output that reached it (its
     // "failed after the first token" rule), so the record counts the tokens that left, not the
-    // receipt's claim; nothing, when none did (the gateway then tries another provider).
+    // receipt's claim; nothing, when none did (the gateway then tries another provider). The
+    // gateway's own figure replaces it when it answers the away report (settleAway).
     this.end(job, {
       status,
       reason: !sent
-        ? 'The connection to the gateway was lost before the job ended; earned counts the tokens sent until then'
+        ? 'The connection to the gateway was lost before the job ended; earned counts the tokens sent until then (until the gateway says what reached it)'
         : status === 'cancelled'
           ? 'Cancelled by the gateway'
           : null,
@@ -508,6 +509,31 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
       earned: end.earned?.toString() ?? '0',
     });
     this.emit('changed');
+  }
+
+  /**
+   * The gateway's answer to an away report (its away_ack's `settled`): each reported job's
+   * record takes what the gateway charged for it, which is what the provider is paid, in place
+   * of the node's count of the tokens it sent (some of which may have been lost on the way). Only
+   * jobs this node reported to this gateway are changed; a failed job keeps its reason.
+   */
+  settleAway(settled: readonly AwaySettled[]): void {
+    const recorder = this.opts.recorder;
+    if (!recorder) return;
+    for (const s of settled) {
+      const reported = this.away.get(s.jobId);
+      if (!reported) continue;
+      const earned = BigInt(s.charge);
+      recorder.settle(s.jobId, {
+        gateway: this.opts.gatewayUrl,
+        earned,
+        revenue: this.opts.revenueOf(earned),
+        reason:
+          reported.outcome === 'error'
+            ? null
+            : `The connection to the gateway was lost before the job ended; the gateway counted the ${s.tokensOut} output tokens that reached it`,
+      });
+    }
   }
 
   /** The last hello's origin and chain, for receipts of jobs that end after the link dropped. */

@@ -234,6 +234,7 @@ export class GatewaySession extends EventEmitter<SessionEvents> {
           this.emit('changed');
           return;
         case 'away_ack':
+          this.jobs.settleAway(frame.settled ?? []);
           this.jobs.away.ack(frame.jobIds);
           return;
         case 'pause':
