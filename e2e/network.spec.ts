@@ -174,4 +174,22 @@ test('Settings → Network adds the gateway; the Dashboard shows a job running t
   await expect(page.getByTestId('state-chip')).toHaveText('Ready');
   await expect(page.getByTestId('state-reason')).toHaveText('Connected, waiting for jobs');
   await rpc(node, 'settings.update', { engine: { threads: null } });
+
+  // Settings → Token value: one IDLE worth twice as much halves the floor the node advertises
+  // (its electricity cost, now in fewer tokens), as the shared capabilities message shows.
+  await page.getByRole('link', { name: 'Settings' }).click();
+  const floorNow = async (): Promise<bigint> => {
+    const c = JSON.parse(
+      (await section.getByTestId('shared-capabilities-json').textContent()) ?? '',
+    ) as { models: { floor: { output: string } }[] };
+    return BigInt(c.models[0]!.floor.output);
+  };
+  const before = await floorNow();
+  expect(before).toBeGreaterThan(0n);
+  const value = page.getByTestId('settings-token-value');
+  await value.getByTestId('token-value').fill('2');
+  await value.getByTestId('token-save').click();
+  await expect(value.getByRole('status')).toHaveText('Saved');
+  await expect.poll(floorNow, { timeout: 10_000 }).toBeLessThanOrEqual(before / 2n + 1n);
+  expect(await floorNow()).toBeGreaterThanOrEqual(before / 2n - 1n);
 });

@@ -14,7 +14,7 @@ import { PolicyCard } from '../components/power/PolicyCard';
 import { RecentJobs } from '../components/power/RecentJobs';
 import { ScheduleSection, SCHEDULE_FIELDS } from '../components/power/ScheduleSection';
 import { TodayFigures } from '../components/power/TodayFigures';
-import { useSave } from '../components/power/useSave';
+import { useSave } from '../components/form/useSave';
 import { useNodeStore } from '../stores/node';
 import { usePowerFeed } from '../stores/power';
 

@@ -27,6 +27,8 @@ import {
 import type { IdlerigError } from '../../../shared/errors';
 import { EngineSettingsSection } from '../components/EngineSettingsSection';
 import { NetworkSettingsSection } from '../components/NetworkSettingsSection';
+import { TOKEN_VALUE_FIELDS, TokenValueSection } from '../components/market/TokenValueSection';
+import { useSave } from '../components/form/useSave';
 import { Loading } from '../components/Loading';
 import { LogsView } from '../components/LogsView';
 import { PageHeader } from '../components/PageHeader';
@@ -312,6 +314,8 @@ function AboutSection({ status }: { status: Status }) {
 export function SettingsPage() {
   const status = useNodeStore((s) => s.status);
   const settings = useNodeStore((s) => s.settings);
+  // Above the keyed section, so "Saved" stays after the form takes the saved values.
+  const tokenValue = useSave(TOKEN_VALUE_FIELDS, 'network');
   return (
     <>
       <PageHeader
@@ -325,6 +329,11 @@ export function SettingsPage() {
           <NodeSection settings={settings} />
           <EngineSettingsSection settings={settings.engine} />
           <NetworkSettingsSection />
+          <TokenValueSection
+            key={JSON.stringify([settings.network.pricing, settings.power.electricity.currency])}
+            settings={settings}
+            saver={tokenValue}
+          />
           <DataFolderSection status={status} />
           <JobsStorageSection settings={settings} />
           <SettingsSection

@@ -10,8 +10,8 @@ import Typography from '@mui/material/Typography';
 import type { PowerSettings } from '../../../../shared/api';
 import { SettingsSection } from '../SettingsSection';
 import { usePowerStore } from '../../stores/power';
-import { NumberField } from './NumberField';
-import { numberOf, type FieldErrors, type Saver } from './useSave';
+import { NumberField } from '../form/NumberField';
+import { numberOf, type FieldErrors, type Saver } from '../form/useSave';
 
 export const CONDITIONS_FIELDS = [
   'idleOnly.minutes',

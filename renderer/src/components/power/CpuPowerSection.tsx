@@ -6,8 +6,8 @@ import Button from '@mui/material/Button';
 import { CPU_WATTS_PER_THREAD, type PowerSettings } from '../../../../shared/api';
 import { SettingsSection } from '../SettingsSection';
 import { usePowerStore } from '../../stores/power';
-import { NumberField } from './NumberField';
-import { numberOf, type FieldErrors, type Saver } from './useSave';
+import { NumberField } from '../form/NumberField';
+import { numberOf, type FieldErrors, type Saver } from '../form/useSave';
 
 export const CPU_FIELDS = ['cpuWatts'] as const;
 

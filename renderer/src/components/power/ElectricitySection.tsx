@@ -12,8 +12,8 @@ import { usePowerStore } from '../../stores/power';
 import { CurrencyField } from './CurrencyField';
 import { money } from './energy-format';
 import { TariffTable } from './TariffTable';
-import { NumberField } from './NumberField';
-import { numberOf, type FieldErrors, type Saver } from './useSave';
+import { NumberField } from '../form/NumberField';
+import { numberOf, type FieldErrors, type Saver } from '../form/useSave';
 
 export const ELECTRICITY_FIELDS = [
   'electricity.pricePerKwh',

@@ -7,7 +7,7 @@ import Switch from '@mui/material/Switch';
 import type { PowerSettings } from '../../../../shared/api';
 import { SettingsSection } from '../SettingsSection';
 import { SCHEDULE_PRESETS, ScheduleGrid } from './ScheduleGrid';
-import type { Saver } from './useSave';
+import type { Saver } from '../form/useSave';
 
 export const SCHEDULE_FIELDS = ['schedule.enabled', 'schedule.days'] as const;
 

@@ -1,5 +1,5 @@
-// A number field of a power settings section, wired to its saver: the node's (or the local)
-// error for `path` shows on the field in red instead of the helper text, and typing clears it.
+// A number field of a settings section, wired to its saver: the node's (or the local) error for
+// `path` shows on the field in red instead of the helper text, and typing clears it.
 import TextField from '@mui/material/TextField';
 import type { SxProps, Theme } from '@mui/material/styles';
 import type { Saver } from './useSave';
@@ -20,11 +20,11 @@ export function NumberField({
   placeholder,
 }: {
   label: string;
-  /** The setting's path inside the power group, as the node names it in errors. */
+  /** The setting's path inside its group, as the node names it in errors. */
   path: string;
   value: string;
   onChange: (value: string) => void;
-  saver: Saver;
+  saver: Pick<Saver, 'fieldError' | 'clearField'>;
   helperText?: string;
   testId: string;
   sx?: SxProps<Theme>;

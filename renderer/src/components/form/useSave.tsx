@@ -1,19 +1,23 @@
-// Saving one section of the power settings: the patch goes through settings.update; the node's
-// validation errors are shown on their fields (like Node name in Settings), anything else below
-// the section's Save button, and "Saved" once it is on disk.
+// Saving one section of a settings group (power, network): the patch goes through
+// settings.update; the node's validation errors are shown on their fields (like Node name in
+// Settings), anything else below the section's Save button, and "Saved" once it is on disk.
 import { useState, type ReactNode } from 'react';
 import Alert from '@mui/material/Alert';
 import Typography from '@mui/material/Typography';
-import type { PowerSettingsPatch } from '../../../../shared/api';
+import type { SettingsPatch } from '../../../../shared/api';
 import type { IdlerigError } from '../../../../shared/errors';
 import { useNodeStore } from '../../stores/node';
 
-/** Field path inside the power group ("temperature.maxC") → message. */
+/** Field path inside the group ("temperature.maxC") → message. */
 export type FieldErrors = Record<string, string>;
 
-export interface Saver {
+/** The settings groups whose sections save through a Saver. */
+export type SaveGroup = 'power' | 'network';
+type PatchOf<G extends SaveGroup> = NonNullable<SettingsPatch[G]>;
+
+export interface Saver<P = PatchOf<'power'>> {
   /** Saves the patch unless `local` (errors found before sending) has any. */
-  save(patch: PowerSettingsPatch, local?: FieldErrors): Promise<boolean>;
+  save(patch: P, local?: FieldErrors): Promise<boolean>;
   /** The error of a field, or null. */
   fieldError(path: string): string | null;
   /** The user edits a field: its error goes. */
@@ -22,14 +26,14 @@ export interface Saver {
   busy: boolean;
 }
 
-/** The field errors of a refused power patch (details paths start with "power"). */
-export function fieldErrorsOf(error: IdlerigError): FieldErrors {
+/** The field errors of a refused patch of `group` (details paths start with the group). */
+export function fieldErrorsOf(error: IdlerigError, group: SaveGroup = 'power'): FieldErrors {
   const out: FieldErrors = {};
   if (error.code !== 'INVALID_PARAMS' || !Array.isArray(error.details)) return out;
   for (const issue of error.details as { path?: unknown; message?: unknown }[]) {
     if (!Array.isArray(issue.path) || typeof issue.message !== 'string') continue;
     const path = issue.path.map(String);
-    if (path[0] === 'power') path.shift();
+    if (path[0] === group) path.shift();
     const key = path.join('.');
     out[key] ??= issue.message;
   }
@@ -47,7 +51,10 @@ export function numberOf(value: string, path: string, errors: FieldErrors): numb
  * One saver per section. `fields` are the paths the section shows on its own fields; an error
  * about anything else (a tariff period, the connection) is shown as one message under the form.
  */
-export function useSave(fields: readonly string[]): Saver {
+export function useSave<G extends SaveGroup = 'power'>(
+  fields: readonly string[],
+  group: G = 'power' as G,
+): Saver<PatchOf<G>> {
   const updateSettings = useNodeStore((s) => s.updateSettings);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [general, setGeneral] = useState<string | null>(null);
@@ -71,14 +78,14 @@ export function useSave(fields: readonly string[]): Saver {
         return false;
       }
       setBusy(true);
-      const outcome = await updateSettings({ power: patch });
+      const outcome = await updateSettings({ [group]: patch } as SettingsPatch);
       setBusy(false);
       if (outcome.ok) {
         setErrors({});
         setSaved(true);
         return true;
       }
-      const found = fieldErrorsOf(outcome.error);
+      const found = fieldErrorsOf(outcome.error, group);
       const onFields = Object.fromEntries(
         Object.entries(found).filter(([path]) => fields.includes(path)),
       );
@@ -90,7 +97,12 @@ export function useSave(fields: readonly string[]): Saver {
       return false;
     },
     feedback: general ? (
-      <Alert severity="error" variant="outlined" sx={{ mt: 1.5 }} data-testid="power-save-error">
+      <Alert
+        severity="error"
+        variant="outlined"
+        sx={{ mt: 1.5 }}
+        data-testid={`${group}-save-error`}
+      >
         {general}
       </Alert>
     ) : saved ? (
