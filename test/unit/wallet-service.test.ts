@@ -470,3 +470,21 @@ describe('transaction history', () => {
     }
   });
 });
+
+describe('the chain given on the command line', () => {
+  it('is the chain the status names, when the settings hold none (--chain-rpc / --hub)', async () => {
+    const cli = settings.chain!;
+    const w = new WalletService({
+      dataDir: tmp.dir,
+      protection,
+      nodeKey: async () => nodeKey,
+      settings: () => ({ ...settings, chain: null }),
+      chain: () => cli,
+      setPayoutAddress: async () => undefined,
+      payments: () => payments,
+    });
+    const s = await w.status();
+    expect(s).toMatchObject({ chainId: cli.chainId, hub: cli.hub });
+    expect(s.problem ?? '').not.toMatch(/No payment chain/);
+  });
+});

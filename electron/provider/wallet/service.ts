@@ -121,10 +121,13 @@ export class WalletService {
     const settings = this.opts.settings();
     const history = await this.txHistory();
     const transactions = history.list();
+    // The chain the node uses: the settings', or the one given on the command line
+    // (--chain-rpc/--hub), which the settings do not hold.
+    const chainSettings = this.opts.chain();
     const out: WalletStatus = {
       problem: null,
-      chainId: settings.chain?.chainId ?? null,
-      hub: settings.chain?.hub ?? null,
+      chainId: chainSettings?.chainId ?? null,
+      hub: chainSettings?.hub ?? null,
       protection: null,
       node: null,
       payout: null,
