@@ -81,7 +81,7 @@ test('Settings → Token value: refused values on their fields, a saved value su
       expect(box.x).toBeGreaterThanOrEqual(0);
       expect(box.x + box.width).toBeLessThanOrEqual(420);
     }
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+    expect(await page.locator('html').evaluate((html) => html.scrollWidth)).toBeLessThanOrEqual(
       420,
     );
     await section.screenshot({ path: test.info().outputPath('token-value-420.png') });
