@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { startHeadless } from '../provider/headless';
 import { installProcessGuards } from '../provider/process-guard';
+import { nodeKeyProtection } from '../provider/market/node-market';
+import { nodeKeyPath } from '../provider/wallet/node-key';
 import { resolveDataDir } from './context';
 import { gatewayWsUrl } from '../../shared/market-protocol';
 import { IdlerigError } from '../../shared/errors';
@@ -90,6 +92,19 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
 
   const chain = opts.chain ? await chainOption(opts.chain) : undefined;
   const paths = resolveDataDir(opts.dataDir);
+  // One passphrase for the node key and the payout wallet (asked once). Typed at a terminal, it
+  // is asked before the node starts, so that the node's log lines do not scroll past the prompt.
+  const keyProtection = nodeKeyProtection('headless', {
+    ...(opts.keyPassphraseFile ? { passphraseFile: opts.keyPassphraseFile } : {}),
+  });
+  if (
+    !process.env.IDLERIG_KEY_PASSPHRASE &&
+    !opts.keyPassphraseFile &&
+    process.stdin.isTTY &&
+    process.stderr.isTTY &&
+    keyProtection.kind === 'passphrase'
+  )
+    await keyProtection.passphrase(!existsSync(nodeKeyPath(paths.root)));
   const headless = await startHeadless({
     dataDir: paths.root,
     host,
@@ -99,7 +114,7 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
     market: {
       gateways: opts.gateways ?? [],
       ...(chain ? { chain } : {}),
-      ...(opts.keyPassphraseFile ? { passphraseFile: opts.keyPassphraseFile } : {}),
+      keyProtection,
     },
   });
   // A reader of our output that goes away (a closed pipe) must not end the node.

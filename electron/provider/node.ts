@@ -16,7 +16,7 @@ import { decideState, type StateDecision } from './state';
 import { PowerServices, type PowerServicesOptions } from './policy/power-services';
 import { JobsService } from './jobs/service';
 import { pauseUntil } from './policy/policy';
-import { createNodeMarket, type NodeMarketOptions } from './market/node-market';
+import { createNodeMarket, nodeKeyProtection, type NodeMarketOptions } from './market/node-market';
 import type { MarketClient } from './market';
 import { createNodeWallet } from './wallet/node-wallet';
 import type { WalletService } from './wallet/service';
@@ -259,8 +259,14 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       }
 
       this.running = true;
-      this.market = createNodeMarket(this, this.opts.market);
-      this.wallet = createNodeWallet(this, this.opts.market);
+      // One protection for the node key and the payout wallet: a headless node asks for its
+      // passphrase once, not once for each.
+      const keys = {
+        ...this.opts.market,
+        keyProtection: nodeKeyProtection(this.mode, this.opts.market),
+      };
+      this.market = createNodeMarket(this, keys);
+      this.wallet = createNodeWallet(this, keys);
       this.onStop('wallet', async () => this.wallet.stop());
       this.market.start();
       // The local demo network, when chosen (or a fresh install's default under `npm start`).

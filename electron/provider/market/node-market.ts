@@ -33,15 +33,29 @@ export interface NodeMarketOptions {
   chain?: ChainSettings;
 }
 
+/**
+ * How the node's keys are kept: the shell's, or one headless passphrase for all of them (asked
+ * once: the node key and the app's payout wallet share it). Made once per node (node.ts) and
+ * passed as `keyProtection` to the market and the wallet.
+ */
+export function nodeKeyProtection(
+  mode: ProviderNode['mode'],
+  opts: NodeMarketOptions = {},
+): KeyProtection {
+  return (
+    opts.keyProtection ?? {
+      kind: 'passphrase',
+      passphrase: headlessPassphrase({
+        ...(opts.passphraseFile ? { file: opts.passphraseFile } : {}),
+        prompt: mode === 'headless',
+      }),
+    }
+  );
+}
+
 export function createNodeMarket(node: ProviderNode, opts: NodeMarketOptions = {}): MarketClient {
   const log = node.logger.scope('market');
-  const protection: KeyProtection = opts.keyProtection ?? {
-    kind: 'passphrase',
-    passphrase: headlessPassphrase({
-      ...(opts.passphraseFile ? { file: opts.passphraseFile } : {}),
-      prompt: node.mode === 'headless',
-    }),
-  };
+  const protection = nodeKeyProtection(node.mode, opts);
   const loadKey = async () => {
     const r = await loadOrCreateNodeKey({ dataDir: node.paths.root, protection });
     if (r.created)

@@ -3,18 +3,11 @@
 // where the OS keychain is real, else the headless passphrase (environment, file or prompt).
 import type { ProviderNode } from '../node';
 import type { NodeMarketOptions } from '../market/node-market';
-import { paymentsOf } from '../market/node-market';
-import { headlessPassphrase, type KeyProtection } from './node-key';
+import { nodeKeyProtection, paymentsOf } from '../market/node-market';
 import { WalletService } from './service';
 
 export function createNodeWallet(node: ProviderNode, opts: NodeMarketOptions = {}): WalletService {
-  const protection: KeyProtection = opts.keyProtection ?? {
-    kind: 'passphrase',
-    passphrase: headlessPassphrase({
-      ...(opts.passphraseFile ? { file: opts.passphraseFile } : {}),
-      prompt: node.mode === 'headless',
-    }),
-  };
+  const protection = nodeKeyProtection(node.mode, opts);
   const log = node.logger.scope('wallet');
   return new WalletService({
     dataDir: node.paths.root,
