@@ -17,6 +17,12 @@ import type * as FakeModule from '../helpers/fake-electron';
 import type { FakeFrame, FakeWebContents } from '../helpers/fake-electron';
 
 const cleanups: (() => Promise<void>)[] = [];
+/**
+ * How long the shell may take to react (tray, window, settings on disk): a bound on waiting for
+ * what the test checks, not a timing goal; vitest's default second was exceeded under CI load.
+ */
+const REACT = { timeout: 5_000 };
+
 let F: typeof FakeModule;
 let dataDir: string;
 let configDir: string;
@@ -106,7 +112,7 @@ describe('Electron main process (fake Electron)', () => {
       /[\\/]preload[\\/]index\.cjs$/,
     );
     expect(window.webContents.url).toBe('app://idlerig/index.html');
-    await vi.waitFor(() => expect(window.isVisible()).toBe(true));
+    await vi.waitFor(() => expect(window.isVisible()).toBe(true), REACT);
 
     expect([...F.fake.ipcHandlers.keys()].sort()).toEqual(METHOD_NAMES.map(ipcChannel).sort());
 
@@ -132,8 +138,9 @@ describe('Electron main process (fake Electron)', () => {
     if (!open) throw new Error('no window open handler');
     expect(open({ url: 'https://evil.example/' })).toEqual({ action: 'deny' });
     expect(open({ url: 'https://docs.idlerig.io/gpus' })).toEqual({ action: 'deny' });
-    await vi.waitFor(() =>
-      expect(F.fake.calls.openedExternally).toEqual(['https://docs.idlerig.io/gpus']),
+    await vi.waitFor(
+      () => expect(F.fake.calls.openedExternally).toEqual(['https://docs.idlerig.io/gpus']),
+      REACT,
     );
 
     let prevented = false;
@@ -196,7 +203,7 @@ describe('Electron main process (fake Electron)', () => {
   it('pauses and resumes from the tray; status events reach the page and the tray', async () => {
     const { tray, contents } = await startShell();
     tray.click('pause-hour');
-    await vi.waitFor(() => expect(tray.menu.map((i) => i.id)).toContain('resume'));
+    await vi.waitFor(() => expect(tray.menu.map((i) => i.id)).toContain('resume'), REACT);
     expect(tray.image.path.endsWith(join('tray', 'paused.png'))).toBe(true);
     expect(tray.menu.find((i) => i.id === 'state')?.label).toMatch(/^Paused by you until /);
     const statusEvents = contents.sent.filter(
@@ -205,22 +212,24 @@ describe('Electron main process (fake Electron)', () => {
     expect(statusEvents.at(-1)?.payload).toMatchObject({ status: { state: 'paused' } });
 
     tray.click('resume');
-    await vi.waitFor(() => expect(tray.menu.map((i) => i.id)).toContain('pause-hour'));
+    await vi.waitFor(() => expect(tray.menu.map((i) => i.id)).toContain('pause-hour'), REACT);
     expect(tray.image.path.endsWith(join('tray', 'offline.png'))).toBe(true);
   });
 
   it('closing the window hides it to the tray, with a notice the first time only', async () => {
     const { window, tray, call } = await startShell();
-    await vi.waitFor(() => expect(window.isVisible()).toBe(true));
+    await vi.waitFor(() => expect(window.isVisible()).toBe(true), REACT);
     window.close();
     expect(window.isDestroyed()).toBe(false);
     expect(window.isVisible()).toBe(false);
     expect(F.FakeNotification.shown).toHaveLength(1);
     expect(F.FakeNotification.shown[0]?.title).toBe('Idlerig is still running');
-    await vi.waitFor(async () =>
-      expect(await call('settings.get', {})).toMatchObject({
-        result: { ui: { closeToTrayNoticeShown: true } },
-      }),
+    await vi.waitFor(
+      async () =>
+        expect(await call('settings.get', {})).toMatchObject({
+          result: { ui: { closeToTrayNoticeShown: true } },
+        }),
+      REACT,
     );
 
     tray.click('open');
@@ -244,7 +253,7 @@ describe('Electron main process (fake Electron)', () => {
     cleanups.push(() => rm(catalog, { force: true }));
     process.env.IDLERIG_CATALOG = catalog;
     const { window, call } = await startShell();
-    await vi.waitFor(() => expect(window.isVisible()).toBe(true));
+    await vi.waitFor(() => expect(window.isVisible()).toBe(true), REACT);
     window.close(); // to the tray (first notice)
     expect(await call('models.download', { modelId: 'stories' })).toMatchObject({ ok: true });
     await vi.waitFor(
@@ -268,11 +277,11 @@ describe('Electron main process (fake Electron)', () => {
       expect(existsSync(file)).toBe(false); // "off" at start touches nothing
 
       expect(await call('settings.update', { startAtLogin: 'hidden' })).toMatchObject({ ok: true });
-      await vi.waitFor(() => expect(existsSync(file)).toBe(true));
+      await vi.waitFor(() => expect(existsSync(file)).toBe(true), REACT);
       expect(await readFile(file, 'utf8')).toMatch(/^Exec=".+" .* --login --hidden$/m);
 
       expect(await call('settings.update', { startAtLogin: 'off' })).toMatchObject({ ok: true });
-      await vi.waitFor(() => expect(existsSync(file)).toBe(false));
+      await vi.waitFor(() => expect(existsSync(file)).toBe(false), REACT);
     },
   );
 
