@@ -2,79 +2,22 @@
 // real headless node with stories260K imported, and a real requester streaming a completion from
 // the gateway. The gateway is added in the page; the node signs in; the Dashboard shows the job
 // running through it with its live tokens/s; "What this app shares" shows the exact messages.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test, expect } from './helpers/fixtures';
+import { runCli, startGateway, type Gateway } from './helpers/gateway';
 import { rpc } from './helpers/rpc';
 
 const ROOT = resolve(import.meta.dirname, '..');
-const CLI = join(ROOT, 'bin', 'idlerig.js');
 const STORIES = join(ROOT, 'test', 'fixtures', 'stories260K.gguf');
 const STORIES_SHA = '270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d';
 
 // The node the fixture starts makes its node key under this passphrase.
 process.env.IDLERIG_KEY_PASSPHRASE = 'e2e-network';
 
-interface Gateway {
-  url: string;
-  dir: string;
-  child: ChildProcess;
-}
-
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('exit', (code) => done({ code, stdout, stderr }));
-  });
-}
-
-async function startGateway(): Promise<Gateway> {
-  const dir = await mkdtemp(join(tmpdir(), 'idlerig-e2e-gw-'));
-  const prices = join(dir, 'prices.json');
-  // Ceilings well above the node's floor (electricity at the default tariff, 18-decimal token).
-  await writeFile(
-    prices,
-    JSON.stringify({
-      default: { llm: { per: 'mtok', input: '0', output: '10000000000000000000' } },
-    }),
-  );
-  const child = spawn(
-    process.execPath,
-    [CLI, 'gateway', '--port', '0', '--data-dir', dir, '--price-file', prices],
-    { cwd: ROOT, env: { ...process.env, IDLERIG_LOG_LEVEL: 'warn' } },
-  );
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  const url = await new Promise<string>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no Gateway line in 20 s:\n${out}`)), 20_000);
-    const check = (): void => {
-      const m = /^Gateway: (http:\/\/\S+)$/m.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        ok(m[1]!);
-      }
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => fail(new Error(`gateway exited (${code}):\n${out}`)));
-  });
-  return { url, dir, child };
-}
-
 let gateway: Gateway | null = null;
 test.afterEach(async () => {
-  if (gateway) {
-    gateway.child.kill('SIGTERM');
-    await new Promise((r) => gateway!.child.once('exit', r));
-    await rm(gateway.dir, { recursive: true, force: true });
-    gateway = null;
-  }
+  await gateway?.stop();
+  gateway = null;
 });
 
 test('Settings → Network adds the gateway; the Dashboard shows a job running through it; the shared messages are shown', async ({
@@ -86,7 +29,7 @@ test('Settings → Network adds the gateway; the Dashboard shows a job running t
   // The refused URL below is a 400 from the API, on purpose.
   console.allow(/400 \(Bad Request\).*market\.addGateway/);
   gateway = await startGateway();
-  const created = await run([
+  const created = await runCli([
     'gateway',
     'keys',
     'create',

@@ -40,14 +40,22 @@ export async function removeDataDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-export async function startNode(dataDir: string): Promise<RunningNode> {
+/** `env`: variables added to the test process's own (e.g. the `npm start` demo default). */
+export async function startNode(
+  dataDir: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningNode> {
   if (!process.env.IDLERIG_E2E_CLI && !existsSync(join(ROOT, 'dist', 'renderer', 'index.html'))) {
     throw new Error('The dashboard is not built: run `npm run build` before the e2e tests.');
   }
   const child = spawn(
     process.execPath,
     [CLI, '--headless', '--port', '0', '--data-dir', dataDir, '--quiet'],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+    },
   );
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

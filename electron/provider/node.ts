@@ -93,6 +93,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   market!: MarketClient;
   /** The local demo network this node starts when it is chosen (provider/demo). */
   private demo: DemoNetwork | null = null;
+  /** Whether the last status event said the demo network runs. */
+  private demoShown = false;
   /** The node key, the payout wallet, balances, claims, withdrawals (wallet/service.ts). */
   wallet!: WalletService;
   private log!: ScopedLogger;
@@ -273,7 +275,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
       const demo = new DemoNetwork(this, this.opts.demo);
       this.demo = demo;
       this.onStop('demo network', () => demo.shutdown());
-      this.settings.on('change', () => demo.onSettings());
+      // It follows the settings from onSettingsChange.
       demo.onSettings();
       this.refreshState();
       this.log.info('node started', {
@@ -453,6 +455,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     this.power.onSettings();
     this.jobs.onSettings();
     this.market?.onSettings();
+    // Before the state is recomputed, so the status it sends says whether the demo network runs.
+    this.demo?.onSettings();
     this.refreshState();
   }
 
@@ -473,12 +477,17 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     });
     // Gateways hear of a pause and of a changed price floor or parallelism.
     this.market?.onPolicy();
-    if (!prev || prev.state !== next.state || prev.reason !== next.reason) {
+    const changed = !prev || prev.state !== next.state || prev.reason !== next.reason;
+    if (changed)
       this.log.info('state changed', {
         state: next.state,
         reasonCode: next.reasonCode,
         reason: next.reason,
       });
+    // The Dashboard's demo notice follows the demo network (chosen or left in the settings).
+    const demo = this.demo?.active ?? false;
+    if (changed || demo !== this.demoShown) {
+      this.demoShown = demo;
       this.emit('event', { type: 'status', status: this.status() });
     }
     if (this.pauseTimer) clearTimeout(this.pauseTimer);

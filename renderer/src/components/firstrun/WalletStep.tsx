@@ -143,10 +143,12 @@ export function WalletStep({ onDone }: { onDone: (summary: string) => void }) {
             value={secret}
             onChange={(e) => setSecret(e.target.value)}
             helperText="Kept encrypted by this app; never shown again."
+            slotProps={{ htmlInput: { 'data-testid': 'wallet-secret' } }}
           />
           <Box>
             <Button
               variant="contained"
+              data-testid="wallet-import"
               disabled={busy || secret.trim() === ''}
               onClick={() =>
                 void run(async () => {
