@@ -4,7 +4,8 @@
 // gateway`), Debian's Chromium. The wallet step imports a private key (a bad secret is refused in
 // words); the network step takes the gateway's URL (none, and a plain-http URL to another
 // machine, are refused in words); the Dashboard then shows the gateway connected, no demo
-// network, and the Wallet page pays the imported address.
+// network (it was started while the wizard asked, never joined: no demo model or job), and the
+// Wallet page pays the imported address.
 import { Wallet } from 'ethers';
 import { expect, test } from './helpers/fixtures';
 import { startGateway, type Gateway } from './helpers/gateway';
@@ -17,7 +18,9 @@ process.env.IDLERIG_KEY_PASSPHRASE = 'e2e-firstrun';
 let gateway: Gateway | null = null;
 let node: RunningNode | null = null;
 let dir = '';
-test.afterEach(async () => {
+test.afterEach(async ({ context }) => {
+  // The pages first: one still polling a node that has gone logs "connection refused".
+  await Promise.all(context.pages().map((p) => p.close()));
   await node?.stop();
   await gateway?.stop();
   if (dir) await removeDataDir(dir);
@@ -74,6 +77,9 @@ test('first run with an imported wallet and a gateway of my own', async ({
     network: { mode: string; gateways: { url: string }[] };
   };
   expect(settings.network).toMatchObject({ mode: 'custom', gateways: [{ url: gateway.url }] });
+  // The demo network (started while the wizard asked) was never joined: no demo model, no job.
+  expect(((await rpc(node, 'models.installed', {})) as { models: unknown[] }).models).toEqual([]);
+  expect(((await rpc(node, 'jobs.list', {})) as { total: number }).total).toBe(0);
   // Reloaded, the wizard is not asked again.
   await page.reload();
   await expect(page.getByRole('heading', { level: 1, name: 'Dashboard' })).toBeVisible();

@@ -1,8 +1,10 @@
 // The node runs the local demo network itself, as `npm start` starts it on a fresh install
 // (IDLERIG_DEMO_DEFAULT=1, the built CLI, real processes): the first run is reported, the node
-// starts `idlerig devnet --attach`, serves its gateway, earns and is paid vouchers on the demo
-// chain; choosing custom gateways stops the demo network (its processes gone, the demo chain
-// forgotten); and the node's stop leaves no process behind (checked in /proc).
+// starts `idlerig devnet --attach` at once but joins it only when the demo network is chosen (the
+// wizard's answer): before, no gateway, no demo model, no demo chain, no job; chosen, it serves
+// its gateway, earns and is paid vouchers on the demo chain; choosing custom gateways stops the
+// demo network (its processes gone, the demo chain forgotten); and the node's stop leaves no
+// process behind (checked in /proc).
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILT, startCli, waitForDashboard, type RunningCli } from '../helpers/cli';
 import { tempDir } from '../helpers/tmp';
@@ -54,6 +56,28 @@ describe.skipIf(!BUILT)(
       const status = await call('status.get');
       expect(status).toMatchObject({ firstRun: true, demoNetwork: true });
 
+      // Started but not chosen yet: its gateway comes up, the node does not join it.
+      const devnet = () => procTable().filter((p) => p.cmd.includes(' devnet --attach '));
+      await poll('the demo network to start', 60_000, async () =>
+        devnet().length > 0 ? true : null,
+      );
+      await poll('its gateway', 60_000, async () => {
+        const tree = processTree(devnet()[0]!.pid);
+        return [...tree.pids].some((pid) =>
+          procTable().some((p) => p.pid === pid && p.cmd.includes(' gateway ')),
+        )
+          ? true
+          : null;
+      });
+      await new Promise((r) => setTimeout(r, 3000));
+      expect((await call('market.status')).gateways).toEqual([]);
+      expect((await call('models.installed')).models).toEqual([]);
+      expect((await call('settings.get')).wallet.chain).toBeNull();
+      expect((await call('jobs.list', {})).total).toBe(0);
+
+      // The wizard's answer: the demo network.
+      await call('settings.update', { network: { mode: 'demo' } });
+
       // Its own demo network: a gateway it serves, jobs it earns on, vouchers on the demo chain.
       await poll('the demo gateway', 60_000, async () => {
         const m = await call('market.status');
@@ -73,7 +97,6 @@ describe.skipIf(!BUILT)(
       expect(w.hub).toMatch(/^0x[0-9a-fA-F]{40}$/);
       // Play money shown in visible amounts while on the demo network.
       expect((await call('settings.get')).network.pricing.currencyPerToken).toBe(0.0001);
-      const devnet = () => procTable().filter((p) => p.cmd.includes(' devnet --attach '));
       const [attached] = devnet();
       expect(attached).toBeDefined();
       const demoTree = processTree(attached!.pid);

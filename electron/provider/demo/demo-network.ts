@@ -83,10 +83,78 @@ export class DemoNetwork {
   onSettings(): void {
     if (this.closed) return;
     const want = this.want();
-    if (want === this.wanted) return;
-    this.wanted = want;
-    if (want) void this.start();
-    else void this.stop();
+    if (want !== this.wanted) {
+      this.wanted = want;
+      if (!want) {
+        void this.stop();
+        return;
+      }
+      void this.start();
+    }
+    this.joinIfChosen().catch((e: unknown) =>
+      this.node.logger
+        .scope('demo')
+        .warn('the demo network was not joined', { error: (e as Error).message }),
+    );
+  }
+
+  /**
+   * Whether the user chose it. A fresh install (no network chosen yet, the first-run wizard
+   * open) starts the demo network so it is ready when chosen, but the node joins it (its models,
+   * chain, pricing and gateway) only once it is: nothing of a market the user did not choose
+   * runs on this computer or enters the job history.
+   */
+  private chosen(): boolean {
+    return this.node.settings.get().network.mode === 'demo';
+  }
+
+  /** What `idlerig devnet --attach` said so far: its chain, then its gateway. */
+  private offered: {
+    chain: { rpcUrl: string; chainId: number; hub: string } | null;
+    gateway: string | null;
+  } = { chain: null, gateway: null };
+  private joining: Promise<void> | null = null;
+  private joined = false;
+
+  /** Joins the demo network once it is chosen and its gateway is up (once per start). */
+  private joinIfChosen(): Promise<void> {
+    if (!this.wanted || this.joined || !this.chosen() || !this.offered.gateway)
+      return Promise.resolve();
+    this.joining ??= this.join().finally(() => (this.joining = null));
+    return this.joining;
+  }
+
+  private async join(): Promise<void> {
+    const log = this.node.logger.scope('demo');
+    const { chain, gateway } = this.offered;
+    if (!chain || !gateway) return;
+    this.joined = true;
+    try {
+      // The demo models, served to the demo gateway.
+      const dir = this.opts.modelsDir ?? demoModelsDir();
+      const have = new Set(this.node.models.list().map((m) => m.sha256));
+      for (const file of DEMO_MODEL_FILES)
+        if (!have.has((await sha256File(join(dir, file))).sha256))
+          await this.node.modelService.import({ path: join(dir, file) }).catch((err: unknown) => {
+            log.warn('a demo model was not imported', { file, error: (err as Error).message });
+          });
+      if (!this.wanted) return;
+      // Paid on the demo chain: its vouchers checked against it, claims sent to it.
+      this.demoChain = chain;
+      // The demo pricing (visible amounts of play money) over the default one, undone on leaving.
+      const pricing = this.node.settings.get().network.pricing;
+      const pricingPatch = samePricing(pricing, defaultNetworkSettings().pricing)
+        ? { network: { pricing: DEMO_NETWORK_PRICING } }
+        : {};
+      this.demoPricing = 'network' in pricingPatch;
+      await this.node.settings.update({ wallet: { chain }, ...pricingPatch });
+      if (this.wanted && this.offered.gateway === gateway)
+        this.node.market.setRuntimeGateways([gateway]);
+      log.info('joined the demo network', { gateway });
+    } catch (e) {
+      this.joined = false;
+      throw e;
+    }
   }
 
   /** The demo chain this node was set to (Settings → Wallet), forgotten when the demo stops. */
@@ -118,13 +186,6 @@ export class DemoNetwork {
       return;
     }
     try {
-      const dir = this.opts.modelsDir ?? demoModelsDir();
-      const have = new Set(this.node.models.list().map((m) => m.sha256));
-      for (const file of DEMO_MODEL_FILES)
-        if (!have.has((await sha256File(join(dir, file))).sha256))
-          await this.node.modelService.import({ path: join(dir, file) }).catch((err: unknown) => {
-            log.warn('a demo model was not imported', { file, error: (err as Error).message });
-          });
       const key = await this.node.market.nodeKey();
       if (!this.wanted || this.child) return;
       const cli = this.opts.cliScript ?? cliBundle();
@@ -170,6 +231,8 @@ export class DemoNetwork {
       child.stderr!.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-4000)));
       child.once('exit', (code, signal) => {
         if (this.child === child) this.child = null;
+        this.offered = { chain: null, gateway: null };
+        this.joined = false;
         this.node.market.setRuntimeGateways([]);
         if (this.wanted) {
           const why = (err.trim().split('\n').at(-1) ?? '').replace(/\.$/, '');
@@ -201,22 +264,19 @@ export class DemoNetwork {
   private async onLine(line: string): Promise<void> {
     const log = this.node.logger.scope('demo');
     if (line.startsWith('Chain: ')) {
-      const c = JSON.parse(line.slice(7)) as { rpcUrl: string; chainId: number; hub: string };
-      // Paid on the demo chain: its vouchers checked against it, claims sent to it.
-      this.demoChain = c;
-      // The demo pricing (visible amounts of play money) over the default one, undone on leaving.
-      const pricing = this.node.settings.get().network.pricing;
-      const pricingPatch = samePricing(pricing, defaultNetworkSettings().pricing)
-        ? { network: { pricing: DEMO_NETWORK_PRICING } }
-        : {};
-      this.demoPricing = 'network' in pricingPatch;
-      await this.node.settings.update({ wallet: { chain: c }, ...pricingPatch });
+      this.offered.chain = JSON.parse(line.slice(7)) as {
+        rpcUrl: string;
+        chainId: number;
+        hub: string;
+      };
       return;
     }
     const m = /^Gateway: (http:\/\/\S+)$/.exec(line);
     if (m) {
       log.info('demo network gateway up', { url: m[1] });
-      if (this.wanted) this.node.market.setRuntimeGateways([m[1]!]);
+      this.offered.gateway = m[1]!;
+      // In order with the lines: joined (when chosen) before the ready line is applied.
+      await this.joinIfChosen();
     } else if (line.startsWith('{')) {
       const ready = JSON.parse(line) as { rpc: string; contract: string };
       log.info('demo network ready', { rpc: ready.rpc, hub: ready.contract });
@@ -227,6 +287,10 @@ export class DemoNetwork {
   /** Stops it (SIGTERM to its group, SIGKILL after 3 s). */
   async stop(): Promise<void> {
     this.wanted = false;
+    await this.joining?.catch(() => undefined);
+    this.offered = { chain: null, gateway: null };
+    this.joined = false;
+    this.node.market.setRuntimeGateways([]);
     // Not chosen any more: whatever went wrong with it is no longer the Dashboard's business.
     if (!this.closed) this.node.setWarning(DEMO_WARNING, null);
     await this.leaveDemoChain();
