@@ -14,7 +14,7 @@ import { test, expect } from './helpers/fixtures';
 import { makeDataDir, removeDataDir, startNode, type RunningNode } from './helpers/node';
 import { rpc } from './helpers/rpc';
 import { startAnvil, type Anvil } from '../contracts/anvil';
-import { deployDemoToken, deployHub, TokenClient } from '../contracts/client';
+import { deployDemoToken, deployHub, HubClient, TokenClient } from '../contracts/client';
 import { devWallet } from '../test/contracts/chain';
 import { createKey, startGatewayProc, type GatewayProc } from '../test/helpers/gateway';
 import { SettingsStore } from '../electron/provider/settings/store';
@@ -153,6 +153,14 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   await expect(page.getByTestId('wallet-earned')).toContainText(total, { timeout: 15_000 });
   await expect(page.getByTestId('wallet-claimable')).toContainText(total);
   await expect(page.getByTestId('wallet-payout')).toContainText('Node key (kept here)');
+  // The same per gateway: one channel, the gateway's, fully covered by its deposit.
+  const channel = page.getByTestId('wallet-channel');
+  await expect(channel).toHaveCount(1);
+  await expect(channel).toContainText(new URL(gateway!.url).host);
+  await expect(channel.getByTestId('wallet-channel-earned')).toContainText(total);
+  await expect(channel.getByTestId('wallet-channel-claimable')).toContainText(total);
+  await expect(channel.getByTestId('wallet-channel-unbacked')).toHaveCount(0);
+  await expect(channel.getByTestId('wallet-channel-leaving')).toHaveCount(0);
 
   // A new payout wallet: the words once, then three of them back.
   await page.getByRole('button', { name: 'Set up payout wallet' }).click();
@@ -198,6 +206,7 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   await page.getByRole('button', { name: 'Close' }).click();
   await expect(page.getByTestId('wallet-claimed')).toContainText(total);
   await expect(page.getByTestId('wallet-claimable')).toContainText('0 IDD');
+  await expect(channel.getByTestId('wallet-channel-claimed')).toContainText(total);
   expect(await token.balanceOf(payoutAddress)).toBe(jobsTotal);
 
   // The payout wallet pays the gas of its withdrawals.
@@ -230,6 +239,19 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   await expect(txs.first()).toContainText(total);
   await expect(txs.first()).toHaveAttribute('data-state', 'confirmed');
   await expect(page.getByTestId('wallet-withdrawn')).toContainText(total);
+
+  // The gateway's payer asks to take its deposit back: its channel says so.
+  const hub = new HubClient(
+    ((await rpc(node!, 'wallet.status', {})) as { hub: string }).hub,
+    devWallet(anvil, 4),
+  );
+  await hub.requestUnlock(
+    (await page.getByTestId('wallet-node-address').innerText()).trim(),
+    token.address,
+  );
+  await expect(channel.getByTestId('wallet-channel-leaving')).toContainText('Payer leaving', {
+    timeout: 15_000,
+  });
   await page.screenshot({ path: `${SHOTS}/wallet-desktop.png`, fullPage: true });
 
   // The same page at 420 px: nothing wider than the screen.

@@ -173,6 +173,11 @@ export const WalletStatusSchema = z.object({
       withdrawn: AmountText,
     }),
   ),
+  /**
+   * Per payment channel (a gateway's payer, one token): what it promised, what a claim collects,
+   * what was collected, and what is at risk (promised beyond its deposit; the payer leaving).
+   */
+  channels: z.array(ChannelEarningsSchema),
   transactions: z.array(WalletTxSchema),
 });
 export type WalletStatus = z.infer<typeof WalletStatusSchema>;

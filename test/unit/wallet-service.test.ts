@@ -287,6 +287,16 @@ describe('earnings, claim and withdrawal', () => {
         withdrawn: '0',
       },
     ]);
+    // Per gateway: the one channel, with what is at risk in it (nothing here).
+    expect(before.channels).toEqual([
+      expect.objectContaining({
+        gateway: 'wss://gw.test',
+        earned: total.toString(),
+        claimable: total.toString(),
+        unbacked: '0',
+        unlockAt: null,
+      }),
+    ]);
 
     const claim = await w.claim();
     expect(claim).toMatchObject({

@@ -133,6 +133,7 @@ export class WalletService {
       payout: null,
       payoutOnChain: null,
       earnings: [],
+      channels: [],
       transactions,
     };
     let nodeKey: NodeKey;
@@ -177,6 +178,7 @@ export class WalletService {
       const earnings = payments ? await payments.earnings() : null;
       if (earnings?.problem) out.problem = earnings.problem;
       const channels = earnings?.channels ?? [];
+      out.channels = channels;
       // A claim the watchtower made by itself joins the history when the wallet first sees it.
       const watched = earnings?.lastClaim;
       if (watched && !history.get(watched.txHash)) {

@@ -97,7 +97,7 @@ export function TokenValueSection({
           error={symbolError !== null}
           helperText={symbolError ?? 'As the market names it'}
           slotProps={{ htmlInput: { 'data-testid': 'token-symbol', maxLength: 16 } }}
-          sx={{ width: { xs: '100%', sm: 160 } }}
+          sx={{ width: { xs: '100%', sm: 190 } }}
         />
         <NumberField
           label="Decimals"
@@ -110,7 +110,7 @@ export function TokenValueSection({
           step={1}
           helperText="The token contract's (18 for most)"
           testId="token-decimals"
-          sx={{ width: { xs: '100%', sm: 200 } }}
+          sx={{ width: { xs: '100%', sm: 250 } }}
         />
         <Button type="submit" variant="contained" disabled={saver.busy} data-testid="token-save">
           Save

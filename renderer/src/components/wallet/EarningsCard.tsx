@@ -1,6 +1,6 @@
 // Earnings per token: what every voucher is worth (earned), what one claim collects now
-// (claimable), what reached the payout address (claimed) and what was sent on (withdrawn), with
-// Claim now and Withdraw.
+// (claimable), what reached the payout address (claimed) and what was sent on (withdrawn); then
+// per gateway (ChannelList); with Claim now and Withdraw.
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Card from '@mui/material/Card';
@@ -8,6 +8,7 @@ import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
 import type { WalletStatus } from '../../../../shared/api';
 import { showAmount } from './amounts';
+import { ChannelList } from './ChannelList';
 
 const FIGURES = [
   ['earned', 'Earned'],
@@ -68,6 +69,7 @@ export function EarningsCard({
           </Box>
         ))
       )}
+      {status.earnings.length > 0 ? <ChannelList channels={status.channels} /> : null}
       <Stack direction="row" spacing={1} sx={{ flexWrap: 'wrap', gap: 1 }}>
         <Button variant="contained" onClick={onClaim} disabled={!claimable}>
           Claim now
