@@ -120,6 +120,11 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
   // A reader of our output that goes away (a closed pipe) must not end the node.
   process.stdout.on('error', () => undefined);
   process.stdout.write(`Dashboard: ${headless.dashboardUrl}\n`);
+  // The first-run wizard is in the Dashboard: nothing is earned until it is answered.
+  if (headless.node.status().firstRun)
+    process.stdout.write(
+      'First run: open the Dashboard link to choose a payout wallet and a network (the local demo network is the default).\n',
+    );
   // From here on, an error nothing caught is logged; an uncaught exception stops the node
   // gracefully (data flushed, lock released) and the process exits 1.
   installProcessGuards({

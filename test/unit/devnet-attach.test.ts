@@ -55,6 +55,8 @@ describe.skipIf(!BUILT)(
       };
       const status = await call('status.get');
       expect(status).toMatchObject({ firstRun: true, demoNetwork: true });
+      // The terminal says where the first-run questions are.
+      expect(cli.stdout()).toMatch(/^First run: open the Dashboard link/m);
 
       // Started but not chosen yet: its gateway comes up, the node does not join it.
       const devnet = () => procTable().filter((p) => p.cmd.includes(' devnet --attach '));
