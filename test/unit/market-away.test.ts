@@ -164,6 +164,8 @@ describe('the real node', () => {
         { jobId: 'job-restart', tokensOut: 0, charge: '0' },
         // Not a job this node reported: nothing changes for it.
         { jobId: 'job-never-reported', tokensOut: 5, charge: '5' },
+        // An amount too large for the record (a faulty gateway): logged, the rest still applied.
+        { jobId: 'job-restart', tokensOut: 1, charge: '9'.repeat(40) },
       ],
     });
     await gw.until(() => node.jobs.queries.get('job-restart').earned === '0');

@@ -524,15 +524,25 @@ export class JobRunner extends EventEmitter<RunnerEvents> {
       const reported = this.away.get(s.jobId);
       if (!reported) continue;
       const earned = BigInt(s.charge);
-      recorder.settle(s.jobId, {
-        gateway: this.opts.gatewayUrl,
-        earned,
-        revenue: this.opts.revenueOf(earned),
-        reason:
-          reported.outcome === 'error'
-            ? null
-            : `The connection to the gateway was lost before the job ended; the gateway counted the ${s.tokensOut} output tokens that reached it`,
-      });
+      try {
+        recorder.settle(s.jobId, {
+          gateway: this.opts.gatewayUrl,
+          earned,
+          revenue: this.opts.revenueOf(earned),
+          reason:
+            reported.outcome === 'error'
+              ? null
+              : `The connection to the gateway was lost before the job ended; the gateway counted the ${s.tokensOut} output tokens that reached it`,
+        });
+      } catch (err) {
+        // An amount the record cannot hold (past ~9·10^24 units): that job keeps the node's own
+        // count; the others are settled and the report is still acknowledged.
+        this.opts.log.warn('a settlement from the gateway was not recorded', {
+          job: s.jobId,
+          charge: s.charge,
+          error: (err as Error).message,
+        });
+      }
     }
   }
 
