@@ -124,6 +124,19 @@ describe.skipIf(!BUILT)(
         const m = await call('market.status');
         return m.gateways.some((g: { phase: string }) => g.phase === 'ready') ? true : null;
       });
+      // Left and chosen again at once (the first run still ending): it runs again, once.
+      const before = devnet().map((p) => p.pid);
+      await call('settings.update', { network: { mode: 'custom', gateways: [] } });
+      await call('settings.update', { network: { mode: 'demo' } });
+      await poll('a new demo network', 60_000, async () => {
+        const now = devnet().filter((p) => !before.includes(p.pid));
+        return now.length > 0 ? now : null;
+      });
+      await poll('its gateway, joined', 60_000, async () => {
+        const m = await call('market.status');
+        return m.gateways.some((g: { phase: string }) => g.phase === 'ready') ? true : null;
+      });
+      expect(devnet()).toHaveLength(1);
       const tree = processTree(cli.child.pid!);
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toEqual({ code: 0, signal: null });

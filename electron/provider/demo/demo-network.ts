@@ -89,7 +89,7 @@ export class DemoNetwork {
         void this.stop();
         return;
       }
-      void this.start();
+      this.starting ??= this.start().finally(() => (this.starting = null));
     }
     this.joinIfChosen().catch((e: unknown) =>
       this.node.logger
@@ -178,6 +178,9 @@ export class DemoNetwork {
     await this.node.settings.update({ wallet: { chain: null } }).catch(() => undefined);
   }
 
+  /** A start in progress (one at a time: choosing it twice quickly starts one). */
+  private starting: Promise<void> | null = null;
+
   private async start(): Promise<void> {
     const log = this.node.logger.scope('demo');
     if (this.opts.unavailable) {
@@ -187,6 +190,8 @@ export class DemoNetwork {
     }
     try {
       const key = await this.node.market.nodeKey();
+      // Chosen again while the last run is still ending (stop() waits for it): after it.
+      while (this.child && this.exited) await this.exited;
       if (!this.wanted || this.child) return;
       const cli = this.opts.cliScript ?? cliBundle();
       const child = spawn(
