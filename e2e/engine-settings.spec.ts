@@ -4,21 +4,13 @@
 // nvidia-smi that refuses `-pl`, a power cap lowers the parallel jobs and the page says why.
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
 import { makeDataDir, removeDataDir, startNode } from './helpers/node';
 import { installFakeTools } from '../test/unit/gpu-fake-tools';
+import { openPage } from './helpers/nav';
 import { rpc } from './helpers/rpc';
 
 const FIXTURES = resolve(import.meta.dirname, '..', 'test', 'fixtures');
-
-async function openSettings(page: Page): Promise<void> {
-  await page
-    .getByRole('navigation', { name: 'Main' })
-    .getByRole('link', { name: 'Settings' })
-    .click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Settings' })).toBeVisible();
-}
 
 test('Settings → Engine: threads and backend are validated, reach the engine and survive a restart', async ({
   page,
@@ -32,7 +24,7 @@ test('Settings → Engine: threads and backend are validated, reach the engine a
     /Failed to load resource: the server responded with a status of 400 .*\/api\/rpc\/settings\.update\)$/,
   );
   await page.goto(node.url);
-  await openSettings(page);
+  await openPage(page, 'Settings');
   const section = page.getByRole('region', { name: 'Engine' });
   const backend = section.getByRole('combobox', { name: 'Backend' });
   const autoThreads = section.getByRole('checkbox', { name: 'Automatic thread count' });
@@ -102,7 +94,7 @@ test('Settings → Engine: threads and backend are validated, reach the engine a
   try {
     const page2 = await page.context().newPage();
     await page2.goto(again.url);
-    await openSettings(page2);
+    await openPage(page2, 'Settings');
     const section2 = page2.getByRole('region', { name: 'Engine' });
     await expect(section2.getByRole('combobox', { name: 'Backend' })).toHaveValue('cpu');
     await expect(
@@ -135,7 +127,7 @@ test('a power cap that nvidia-smi -pl refuses lowers the parallel jobs, and Sett
   try {
     node = await startNode(dir);
     await page.goto(node.url);
-    await openSettings(page);
+    await openPage(page, 'Settings');
     const section = page.getByRole('region', { name: 'Engine' });
     const parallel = section.getByRole('spinbutton', { name: 'Parallel jobs' });
     await expect(parallel).toHaveAccessibleDescription(/1 to 16; more wait in a queue/);

@@ -10,6 +10,7 @@ import { Wallet } from 'ethers';
 import { expect, test } from './helpers/fixtures';
 import { startGateway, type Gateway } from './helpers/gateway';
 import { makeDataDir, removeDataDir, startNode, type RunningNode } from './helpers/node';
+import { openPage } from './helpers/nav';
 import { rpc } from './helpers/rpc';
 
 // The node makes its node key and keeps the imported wallet under this passphrase.
@@ -86,10 +87,7 @@ test('first run with an imported wallet and a gateway of my own', async ({
   await expect(wizard).toHaveCount(0);
 
   // The Wallet page pays the imported wallet, kept by the app.
-  await page
-    .getByRole('navigation', { name: 'Main' })
-    .getByRole('link', { name: 'Wallet' })
-    .click();
+  await openPage(page, 'Wallet');
   const status = (await rpc(node, 'wallet.status', {})) as {
     payout: { address: string; kind: string };
   };

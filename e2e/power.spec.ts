@@ -3,6 +3,7 @@
 // (test/fixtures/gpu): the node detects those GPUs and samples them through the fake's loop mode.
 import type { Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
+import { openPage } from './helpers/nav';
 import { startNode } from './helpers/node';
 import { installFakeTools, type FakeTools } from '../test/unit/gpu-fake-tools';
 
@@ -25,11 +26,6 @@ test.afterAll(async () => {
   await fake.cleanup();
 });
 
-async function openPower(page: Page): Promise<void> {
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Power' }).click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Power' })).toBeVisible();
-}
-
 test('the Power page edits the schedule and the price, and both survive a restart of the node', async ({
   page,
   node,
@@ -38,7 +34,7 @@ test('the Power page edits the schedule and the price, and both survive a restar
   // The refused value below is answered 400 on purpose (Chromium logs every 4xx as an error).
   watch.allow(/status of 400 \(Bad Request\).*settings\.update\)$/);
   await page.goto(node.url);
-  await openPower(page);
+  await openPage(page, 'Power');
   await expect(page.getByTestId('policy-check-schedule')).toContainText('No schedule');
 
   // Schedule: on, with Monday 03:00 and Sunday 23:00 taken out.
@@ -101,7 +97,7 @@ test('the Power page edits the schedule and the price, and both survive a restar
   try {
     const page2 = await page.context().newPage();
     await page2.goto(again.url);
-    await openPower(page2);
+    await openPage(page2, 'Power');
     await expect(page2.getByTestId('schedule-enabled').locator('input')).toBeChecked();
     await expect(page2.getByTestId('schedule-cell-0-3')).toHaveAttribute('aria-checked', 'false');
     await expect(page2.getByTestId('schedule-cell-6-23')).toHaveAttribute('aria-checked', 'false');
@@ -155,7 +151,7 @@ test("the Dashboard shows the fake rig's GPUs with live sparklines, and its reas
   await expect(reason(page)).toHaveText(/^Paused by you until \w{3} 07:00$/);
 
   // The Power page says the same, rule by rule.
-  await openPower(page);
+  await openPage(page, 'Power');
   await expect(page.getByTestId('policy-check-pause')).toHaveAttribute('data-ok', 'false');
   await expect(page.getByTestId('policy-verdict')).toHaveText('Your rules hold the node now');
   await expect(page.getByTestId('policy-reason')).toHaveText(/^Paused by you until \w{3} 07:00$/);

@@ -2,18 +2,10 @@
 // worth in the electricity currency (the price floor and the net earnings use it). A refused
 // value shows the node's typed error on its field and saves nothing; a good one is saved, is
 // what the node's settings hold, and survives a restart of the node; at 420 px nothing is cut off.
-import type { Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
 import { makeDataDir, removeDataDir, startNode } from './helpers/node';
+import { openPage } from './helpers/nav';
 import { rpc } from './helpers/rpc';
-
-async function openSettings(page: Page): Promise<void> {
-  await page
-    .getByRole('navigation', { name: 'Main' })
-    .getByRole('link', { name: 'Settings' })
-    .click();
-  await expect(page.getByRole('heading', { level: 1, name: 'Settings' })).toBeVisible();
-}
 
 type Pricing = { currencyPerToken: number; tokenSymbol: string; tokenDecimals: number };
 const pricingOf = async (node: { origin: string; token: string }): Promise<Pricing> =>
@@ -32,7 +24,7 @@ test('Settings → Token value: refused values on their fields, a saved value su
   let node = await startNode(dir);
   try {
     await page.goto(node.url);
-    await openSettings(page);
+    await openPage(page, 'Settings');
     const section = page.getByTestId('settings-token-value');
     await expect(section.getByRole('heading', { name: 'Token value' })).toBeVisible();
     // The defaults, in the node's electricity currency.
@@ -92,7 +84,7 @@ test('Settings → Token value: refused values on their fields, a saved value su
     node = await startNode(dir);
     const again = await page.context().newPage();
     await again.goto(node.url);
-    await openSettings(again);
+    await openPage(again, 'Settings');
     const after = again.getByTestId('settings-token-value');
     await expect(after.getByRole('spinbutton', { name: '1 USDX in EUR' })).toHaveValue('0.25');
     await expect(after.getByTestId('token-decimals')).toHaveValue('6');
