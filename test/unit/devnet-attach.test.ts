@@ -5,6 +5,8 @@
 // its gateway, earns and is paid vouchers on the demo chain; choosing custom gateways stops the
 // demo network (its processes gone, the demo chain forgotten); and the node's stop leaves no
 // process behind (checked in /proc).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILT, startCli, waitForDashboard, type RunningCli } from '../helpers/cli';
 import { tempDir } from '../helpers/tmp';
@@ -137,6 +139,10 @@ describe.skipIf(!BUILT)(
         return m.gateways.some((g: { phase: string }) => g.phase === 'ready') ? true : null;
       });
       expect(devnet()).toHaveLength(1);
+      // Every run ended on purpose: none is reported as a demo network that stopped by itself.
+      const log = readFileSync(join(t.dir, 'logs', 'current.log'), 'utf8');
+      expect(log).not.toMatch(/the demo network stopped/);
+      expect((await call('status.get')).warnings).toEqual([]);
       const tree = processTree(cli.child.pid!);
       cli.child.kill('SIGTERM');
       expect(await cli.exited).toEqual({ code: 0, signal: null });

@@ -55,6 +55,10 @@ function samePricing(a: NetworkSettings['pricing'], b: NetworkSettings['pricing'
   );
 }
 
+/** How often, and how far apart, a run refused by the last run's stale lock is started again. */
+const LOCK_RETRIES = 4;
+const LOCK_RETRY_MS = 5_000;
+
 export class DemoNetwork {
   private child: ChildProcess | null = null;
   private exited: Promise<void> | null = null;
@@ -178,6 +182,12 @@ export class DemoNetwork {
     await this.node.settings.update({ wallet: { chain: null } }).catch(() => undefined);
   }
 
+  /** Runs stop() ended on purpose (their exit is not reported as a failure). */
+  private readonly stopped = new WeakSet<ChildProcess>();
+  /** Starts again after a run refused because the last one's folder lock was still held. */
+  private lockRetries = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
+
   /** A start in progress (one at a time: choosing it twice quickly starts one). */
   private starting: Promise<void> | null = null;
 
@@ -235,11 +245,31 @@ export class DemoNetwork {
       });
       child.stderr!.setEncoding('utf8').on('data', (c: string) => (err = (err + c).slice(-4000)));
       child.once('exit', (code, signal) => {
+        // Stopped on purpose (left, or chosen again meanwhile): not a failure to report.
+        const asked = this.stopped.delete(child);
         if (this.child === child) this.child = null;
         this.offered = { chain: null, gateway: null };
         this.joined = false;
         this.node.market.setRuntimeGateways([]);
-        if (this.wanted) {
+        // The last run's folder lock outlives a run that had to be killed until it goes stale
+        // (15 s): the new run is refused meanwhile, so it is started again a little later.
+        if (
+          this.wanted &&
+          !asked &&
+          /Another demo network runs on/.test(err) &&
+          this.lockRetries < LOCK_RETRIES
+        ) {
+          this.lockRetries++;
+          log.info('the last demo network still holds its folder; starting again shortly');
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            if (this.wanted && !this.closed && !this.child)
+              this.starting ??= this.start().finally(() => (this.starting = null));
+          }, LOCK_RETRY_MS);
+          this.retryTimer.unref();
+          return;
+        }
+        if (this.wanted && !asked) {
           const why = (err.trim().split('\n').at(-1) ?? '').replace(/\.$/, '');
           log.error('the demo network stopped', { code, signal, why });
           this.node.setWarning(
@@ -285,6 +315,7 @@ export class DemoNetwork {
     } else if (line.startsWith('{')) {
       const ready = JSON.parse(line) as { rpc: string; contract: string };
       log.info('demo network ready', { rpc: ready.rpc, hub: ready.contract });
+      this.lockRetries = 0;
       this.node.setWarning(DEMO_WARNING, null);
     }
   }
@@ -292,6 +323,9 @@ export class DemoNetwork {
   /** Stops it (SIGTERM to its group, SIGKILL after 3 s). */
   async stop(): Promise<void> {
     this.wanted = false;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.lockRetries = 0;
     await this.joining?.catch(() => undefined);
     this.offered = { chain: null, gateway: null };
     this.joined = false;
@@ -308,6 +342,7 @@ export class DemoNetwork {
         /* gone */
       }
     };
+    this.stopped.add(child);
     kill('SIGTERM');
     const t = setTimeout(() => kill('SIGKILL'), 3000);
     await this.exited;
