@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { startHeadless } from '../provider/headless';
 import { installProcessGuards } from '../provider/process-guard';
+import { assertLockFree } from '../provider/datadir-lock';
 import { nodeKeyProtection } from '../provider/market/node-market';
 import { nodeKeyPath } from '../provider/wallet/node-key';
 import { resolveDataDir } from './context';
@@ -103,8 +104,11 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
     process.stdin.isTTY &&
     process.stderr.isTTY &&
     keyProtection.kind === 'passphrase'
-  )
+  ) {
+    // A folder another node holds is said before anyone types a passphrase for it.
+    await assertLockFree(paths.lock);
     await keyProtection.passphrase(!existsSync(nodeKeyPath(paths.root)));
+  }
   const headless = await startHeadless({
     dataDir: paths.root,
     host,

@@ -117,6 +117,25 @@ export async function readLockOwner(lockFile: string): Promise<LockOwner | null>
   return owner && ownerAlive(owner) ? owner : null;
 }
 
+/** The error of a data folder whose lock another live process holds. */
+function folderInUse(lockFile: string, owner: LockOwner): IdlerigError {
+  return new IdlerigError(
+    'CONFLICT',
+    `The data folder ${dirname(lockFile)} is in use by another Idlerig process (pid ${owner.pid}, ${owner.mode}, since ${owner.startedAt}).`,
+    owner,
+  );
+}
+
+/**
+ * Fails as `acquire` would when another live process holds the lock, without taking it: for a
+ * caller that must ask the user something before it starts (the headless passphrase prompt), so
+ * that nobody types a passphrase only to learn that the folder is in use. `acquire` still decides.
+ */
+export async function assertLockFree(lockFile: string): Promise<void> {
+  const owner = await readLockOwner(lockFile);
+  if (owner && owner.pid !== process.pid) throw folderInUse(lockFile, owner);
+}
+
 /** Creates `file` with `content` only if no file has that name (whole, never torn). */
 async function createExclusive(file: string, content: string): Promise<boolean> {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -184,13 +203,8 @@ export class DataDirLock {
       const current = parseOwner(text);
       // A lock of this very process (an earlier holder in it that did not release) is taken
       // over like a stale one, as before.
-      if (current && current.pid !== process.pid && ownerAlive(current)) {
-        throw new IdlerigError(
-          'CONFLICT',
-          `The data folder ${dirname(this.lockFile)} is in use by another Idlerig process (pid ${current.pid}, ${current.mode}, since ${current.startedAt}).`,
-          current,
-        );
-      }
+      if (current && current.pid !== process.pid && ownerAlive(current))
+        throw folderInUse(this.lockFile, current);
       // Stale (its process is gone, or its pid now belongs to another process): take it over,
       // one process at a time.
       if (await createExclusive(takeover, mine)) {
