@@ -26,6 +26,8 @@ export const ERROR_CODES = [
   'TIMEOUT', // a job ran past its wall-clock limit and was stopped
   'QUEUE_FULL', // too many jobs already wait for the engine
   'CANCELLED', // the job was cancelled before it produced a result (or the engine was stopped)
+  // The job record (electron/provider/jobs)
+  'INTERRUPTED', // a job still running when the node stopped or crashed (closed at the next start)
   // The node key (electron/provider/wallet/node-key.ts)
   'KEY_LOCKED', // the node key needs a passphrase or keychain that is not available
   'KEY_UNREADABLE', // the node key file cannot be opened (wrong passphrase, damaged file)

@@ -3,7 +3,7 @@
 // when it returns, the row is committed. A storage failure is logged and reported as `false`;
 // it never fails the job it describes.
 import type { Statement } from 'better-sqlite3';
-import { IdlerigError } from '../../../shared/errors';
+import { IdlerigError, type ErrorCode } from '../../../shared/errors';
 import type { ScopedLogger } from '../logs/logger';
 import { checkAmount, localHour, splitAmount } from './amounts';
 import { AwayStore } from './away-store';
@@ -458,13 +458,14 @@ export class JobStore implements JobRecorder {
 
   /** Jobs left 'running' by a crash: marked failed at start (they cannot still be running). */
   closeInterrupted(at = this.now()): number {
+    const code: ErrorCode = 'INTERRUPTED';
     return this.db
       .prepare(
-        `UPDATE jobs SET status = 'failed', error_code = 'INTERRUPTED',
+        `UPDATE jobs SET status = 'failed', error_code = ?,
            reason = 'The node stopped while the job ran', ended_at = ?, hour = ?
          WHERE status = 'running'`,
       )
-      .run(at, this.hour(at)).changes;
+      .run(code, at, this.hour(at)).changes;
   }
 }
 
