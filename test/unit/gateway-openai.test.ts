@@ -189,6 +189,9 @@ describe('OpenAI API through the gateway to a provider on the real engine', () =
     expect(m).toMatch(/idlerig_gateway_providers_online 1/);
     expect(m).toMatch(/idlerig_gateway_tokens_total\{direction="completion"\} [1-9]/);
     expect(m).toMatch(/idlerig_gateway_time_to_first_token_seconds_count [1-9]/);
+    // The process's own (prom-client's defaults), the event-loop lag sampled every 100 ms.
+    expect(m).toMatch(/nodejs_eventloop_lag_p99_seconds \d/);
+    expect(m).toMatch(/process_cpu_seconds_total \d/);
   });
 });
 
