@@ -94,3 +94,59 @@ test('Settings → Token value: refused values on their fields, a saved value su
     await removeDataDir(dir);
   }
 });
+
+test('Settings → Token value: the checks without a message of their own are said in words on their fields', async ({
+  page,
+  node,
+  console: watch,
+}) => {
+  watch.allow(
+    /Failed to load resource: the server responded with a status of 400 .*\/api\/rpc\/settings\.update\)$/,
+  );
+  await page.goto(node.url);
+  await openPage(page, 'Settings');
+  const section = page.getByTestId('settings-token-value');
+  const save = section.getByTestId('token-save');
+  const decimals = section.getByTestId('token-decimals');
+  const symbol = section.getByTestId('token-symbol');
+  // Nothing changed, nothing to save (as Node name and the engine's settings).
+  await expect(save).toBeDisabled();
+  // The limits are said before anything is typed.
+  await expect(section).toContainText('0 to 36');
+  await expect(section).toContainText('up to 16 characters');
+
+  const refused = async (expected: { decimals?: string; symbol?: string }) => {
+    await save.click();
+    await expect(section.getByRole('alert')).toContainText('Not saved');
+    const text = (await section.textContent()) ?? '';
+    expect(text).not.toMatch(/Invalid input|Too big|Too small|expected|received|<=|>=/);
+    if (expected.decimals) {
+      await expect(decimals).toHaveAttribute('aria-invalid', 'true');
+      await expect(section).toContainText(expected.decimals);
+    }
+    if (expected.symbol) {
+      await expect(symbol).toHaveAttribute('aria-invalid', 'true');
+      await expect(section).toContainText(expected.symbol);
+    }
+  };
+  await decimals.fill('1.5');
+  await refused({ decimals: 'Enter a whole number' });
+  await decimals.fill('100');
+  await refused({ decimals: 'Enter 36 or less' });
+  await decimals.fill('-1');
+  await refused({ decimals: 'Enter 0 or more' });
+  await decimals.fill('18');
+  await symbol.fill('');
+  await refused({ symbol: 'Cannot be empty' });
+  // A long symbol is not cut short without a word: the node's limit shows on the field.
+  await symbol.fill('ABCDEFGHIJKLMNOPQRST');
+  await expect(symbol).toHaveValue('ABCDEFGHIJKLMNOPQRST');
+  await refused({ symbol: 'Use at most 16 characters' });
+  await symbol.fill('IDLE');
+  await expect(save).toBeDisabled();
+  await page.setViewportSize({ width: 420, height: 800 });
+  await decimals.fill('1.5');
+  await save.click();
+  await expect(decimals).toHaveAttribute('aria-invalid', 'true');
+  await section.screenshot({ path: test.info().outputPath('token-words-420.png') });
+});

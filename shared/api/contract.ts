@@ -2,6 +2,7 @@
 // both transports (Electron IPC through the preload, HTTP + WebSocket when headless) carry exactly
 // these calls and these events, and the router validates both directions.
 import { z } from 'zod';
+import '../zod-words';
 import { SettingsPatchSchema, SettingsSchema, LogLevelSchema } from './settings';
 import { StatusSchema } from './status';
 import { LogEntrySchema } from './logs';

@@ -39,6 +39,10 @@ export function TokenValueSection({
     pricing.currencyPerToken === DEMO_NETWORK_PRICING.currencyPerToken &&
     pricing.tokenSymbol === DEMO_NETWORK_PRICING.tokenSymbol;
   const shown = symbol.trim() || pricing.tokenSymbol;
+  const dirty =
+    value !== String(pricing.currencyPerToken) ||
+    symbol !== pricing.tokenSymbol ||
+    decimals !== String(pricing.tokenDecimals);
 
   const submit = (): void => {
     const local: FieldErrors = {};
@@ -95,8 +99,8 @@ export function TokenValueSection({
             setSymbol(e.target.value);
           }}
           error={symbolError !== null}
-          helperText={symbolError ?? 'As the market names it'}
-          slotProps={{ htmlInput: { 'data-testid': 'token-symbol', maxLength: 16 } }}
+          helperText={symbolError ?? 'As the market names it, up to 16 characters'}
+          slotProps={{ htmlInput: { 'data-testid': 'token-symbol' } }}
           sx={{ width: { xs: '100%', sm: 190 } }}
         />
         <NumberField
@@ -108,11 +112,16 @@ export function TokenValueSection({
           min={0}
           max={36}
           step={1}
-          helperText="The token contract's (18 for most)"
+          helperText="0 to 36, as the token contract says (18 for most)"
           testId="token-decimals"
           sx={{ width: { xs: '100%', sm: 250 } }}
         />
-        <Button type="submit" variant="contained" disabled={saver.busy} data-testid="token-save">
+        <Button
+          type="submit"
+          variant="contained"
+          disabled={!dirty || saver.busy}
+          data-testid="token-save"
+        >
           Save
         </Button>
       </Box>
