@@ -11,7 +11,7 @@ import {
 } from '../shared/market-protocol';
 import { chargeFor, type SignedReceipt } from '../shared/receipt';
 import type { DispatchOptions, JobRequest, JobResult } from './dispatch';
-import { DispatchError } from './dispatch-error';
+import { DispatchError, REQUEST_FAULT_CODES } from './dispatch-error';
 import { sha256Hex } from './hash';
 import { receiptMismatch } from './receipts';
 import type { JobSink, ProviderSession } from './providers/session';
@@ -19,7 +19,15 @@ import type { JobSink, ProviderSession } from './providers/session';
 export type AttemptEnd =
   | { kind: 'ok'; result: JobResult; receipt: SignedReceipt; price: Price }
   | { kind: 'next'; failure: boolean; why: string }
-  | { kind: 'failed'; error: DispatchError; tokensIn: number; tokensOut: number; price: Price }
+  | {
+      kind: 'failed';
+      /** The request's fault (a REQUEST_FAULT_CODES error), not the provider's. */
+      requestFault: boolean;
+      error: DispatchError;
+      tokensIn: number;
+      tokensOut: number;
+      price: Price;
+    }
   | {
       kind: 'cancelled';
       tokensIn: number;
@@ -42,6 +50,34 @@ export function runAttempt(
   return new Promise<AttemptEnd>((resolve) => {
     new Attempt(o, req, jobId, inputSha256, session, price, t0, resolve).offer(input);
   });
+}
+
+// The OpenAI parameters an engine's error message may start with ("max_tokens 5000 is over the
+// limit of 4096", "Invalid parameters for llm.complete: temperature: ...").
+const NAMED_PARAMS = new Set([
+  'max_tokens',
+  'temperature',
+  'top_p',
+  'seed',
+  'stop',
+  'frequency_penalty',
+  'presence_penalty',
+  'response_format',
+]);
+
+/**
+ * The request parameter a provider's request-fault error is about (OpenAI's `param`), or null.
+ * The job error frame carries the engine's code and message but not its details (which name the
+ * limit: maxCompletionTokens, maxPromptTokens, contextSize), so the message is read.
+ */
+export function faultParam(api: JobRequest['api'], message: string): string | null {
+  if (api === 'tensor') return null;
+  const named = /^(?:Invalid parameters for [\w.]+: )?([a-z_]+)\b/.exec(message)?.[1];
+  if (named && NAMED_PARAMS.has(named)) return named;
+  if (/\bmax_tokens\b/.test(message)) return 'max_tokens';
+  if (/\bprompt\b/i.test(message)) return api === 'chat' ? 'messages' : 'prompt';
+  if (/response_format|grammar|json schema/i.test(message)) return 'response_format';
+  return null;
 }
 
 // Timer callbacks with the attempt as their argument: no closure per timer.
@@ -124,6 +160,7 @@ class Attempt implements JobSink {
     );
     this.finish({
       kind: 'failed',
+      requestFault: false,
       error: err,
       tokensIn: 0,
       tokensOut: this.tokensOut,
@@ -211,16 +248,19 @@ class Attempt implements JobSink {
   }
 
   failed(f: FrameOf<ProviderFrame, 'error'>): void {
-    if (f.code === 'INVALID_INPUT' || f.code === 'LIMIT_EXCEEDED') {
-      // The request's fault: another provider would refuse it too.
+    if (REQUEST_FAULT_CODES.has(f.code)) {
+      // The request's fault: another provider would refuse it too, and it is no failure of
+      // this provider (dispatch.ts neither retries it nor counts it against the provider).
       return this.finish({
         kind: 'failed',
+        requestFault: true,
         error: new DispatchError(
-          400,
+          f.code === 'PAYLOAD_TOO_LARGE' ? 413 : 400,
           'invalid_request_error',
           f.code.toLowerCase(),
           f.message,
           this.ttftMs !== null,
+          faultParam(this.req.api, f.message),
         ),
         tokensIn: f.usage?.tokensIn ?? 0,
         tokensOut: f.usage?.tokensOut ?? this.tokensOut,
@@ -259,6 +299,7 @@ class Attempt implements JobSink {
     }
     this.finish({
       kind: 'failed',
+      requestFault: false,
       error: new DispatchError(
         502,
         'server_error',

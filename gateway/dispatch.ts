@@ -213,7 +213,10 @@ export class Dispatcher {
             'The client went away',
           );
         case 'failed':
-          if (match.session.address) o.registry.noteFailure(match.session.address);
+          // A request's fault (LIMIT_EXCEEDED, INVALID_INPUT...) is no failure of the provider.
+          if (!r.requestFault && match.session.address) {
+            o.registry.noteFailure(match.session.address);
+          }
           end('error', r.error.code, r.tokensIn, r.tokensOut, r.price, null, null);
           throw r.error;
         case 'next':

@@ -303,12 +303,16 @@ async function stream(
     sse.done();
   } catch (err) {
     if (err instanceof DispatchError && err.afterFirstToken) {
-      sse.error(openAiError(err.message, err.type, err.code).error);
+      sse.error(openAiError(err.message, err.type, err.code, err.param).error);
     } else if (!first) {
       const e = err instanceof DispatchError ? err : null;
       sse.error(
-        openAiError(e?.message ?? 'The stream failed', e?.type ?? 'server_error', e?.code ?? null)
-          .error,
+        openAiError(
+          e?.message ?? 'The stream failed',
+          e?.type ?? 'server_error',
+          e?.code ?? null,
+          e?.param ?? null,
+        ).error,
       );
     } else sendDispatchError(res, err, lease.headers);
   }
@@ -327,7 +331,7 @@ function sendDispatchError(
     }
     const h =
       err.status === 503 ? { ...headers, 'retry-after-ms': '1000', 'retry-after': '1' } : headers;
-    return sendOpenAiError(res, err.status, err.message, err.type, err.code, null, h);
+    return sendOpenAiError(res, err.status, err.message, err.type, err.code, err.param, h);
   }
   sendOpenAiError(
     res,

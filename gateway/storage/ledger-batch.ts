@@ -3,6 +3,7 @@
 // verifications and provider sightings. Used by the
 // ledger's writer thread (ledger-worker.ts) and, where there is none, by the store itself.
 import type Database from 'better-sqlite3';
+import { REQUEST_FAULT_ERROR_CODES } from '../dispatch-error';
 import type { JobRecord, ReceiptRecord } from './types';
 
 export interface LedgerBatch {
@@ -100,7 +101,9 @@ export function batchWriter(db: Database.Database): (b: LedgerBatch) => void {
       if (job.provider) {
         const t = tallies.get(job.provider) ?? { at: job.endedAt, done: 0, failed: 0 };
         if (job.outcome === 'done') t.done++;
-        else if (job.outcome === 'error') t.failed++;
+        // A request's fault (its errorCode) is not counted against the provider.
+        else if (job.outcome === 'error' && !REQUEST_FAULT_ERROR_CODES.has(job.errorCode ?? ''))
+          t.failed++;
         tallies.set(job.provider, t);
       }
     }
