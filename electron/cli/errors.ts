@@ -18,9 +18,22 @@ const SYSTEM_WORDS: Record<string, string> = {
   ETIMEDOUT: 'timed out',
 };
 
-/** A usage mistake: one line naming it, exit code 2. */
-export function usage(message: string): never {
-  throw new IdlerigError('INVALID_PARAMS', `${message} (see idlerig --help)`);
+/** A usage mistake: one line naming it and the help to read (the verb's own), exit code 2. */
+export function usage(message: string, verb?: string | null): never {
+  throw new IdlerigError(
+    'INVALID_PARAMS',
+    `${message} (see idlerig ${verb ? `${verb} ` : ''}--help)`,
+  );
+}
+
+/**
+ * An ordinary failure of the system (ENOENT, EACCES, ...) in words, without the path: "no such
+ * file or folder". Anything else: its message's first line.
+ */
+export function systemWords(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code && SYSTEM_WORDS[code]) return SYSTEM_WORDS[code];
+  return firstLine(err instanceof Error ? err.message : String(err)) || 'unknown error';
 }
 
 export function describeCliError(err: unknown): { message: string; exitCode: number } {

@@ -2,7 +2,8 @@
 // [--limit N] [--json | --csv FILE]`: the job record. On a data folder a running node owns, the
 // verb asks that node (its API; the CSV streams from its export route); otherwise it takes the
 // data-dir lock and reads the database itself.
-import { createWriteStream } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
@@ -13,7 +14,7 @@ import {
   type JobRow,
 } from '../../shared/api/jobs';
 import { IdlerigError } from '../../shared/errors';
-import { usage } from './errors';
+import { systemWords, usage } from './errors';
 import { formatTokenAmount } from '../../shared/payments';
 import { DataDirLock, readEndpoint } from '../provider/datadir-lock';
 import { openJobsDb } from '../provider/jobs/db';
@@ -101,6 +102,78 @@ const PAGE = 1000;
 
 export async function jobsVerb(args: string[]): Promise<number> {
   const opts = parseJobsArgs(args);
+  // The file is opened before anything else: a folder that is not there is said at once.
+  const csvFile = opts.csv !== null && opts.csv !== '-' ? await openCsvFile(opts.csv) : null;
+  try {
+    return await listJobs(opts, csvFile);
+  } finally {
+    // Not committed (any failure): the partial file goes.
+    await csvFile?.discard();
+  }
+}
+
+interface CsvFile {
+  out: Writable;
+  /** The complete export takes FILE's place. */
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+/**
+ * --csv FILE: written to a temporary file beside it and renamed over FILE once complete, so a
+ * failed export leaves nothing behind (and an earlier FILE as it was). A folder that does not
+ * exist or that may not be written is one line in words, before the job record is opened.
+ */
+async function openCsvFile(file: string): Promise<CsvFile> {
+  const target = resolve(file);
+  const folder = dirname(target);
+  const cannot = (why: string): IdlerigError =>
+    new IdlerigError('UNAVAILABLE', `cannot write ${file}: ${why}`);
+  if ((await stat(target).catch(() => null))?.isDirectory())
+    throw cannot(`${target} is a folder; give a file name`);
+  const tmp = join(folder, `.${basename(target)}.${process.pid}.partial`);
+  let fh;
+  try {
+    fh = await open(tmp, 'wx', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw cannot(
+      code === 'ENOENT'
+        ? `the folder ${folder} does not exist`
+        : code === 'ENOTDIR'
+          ? `a part of ${folder} is a file, not a folder`
+          : code === 'EACCES' || code === 'EPERM'
+            ? `permission denied in the folder ${folder}`
+            : systemWords(err),
+    );
+  }
+  const out = fh.createWriteStream();
+  let done = false;
+  let failure: Error | null = null;
+  out.on('error', (err) => (failure ??= err));
+  return {
+    out,
+    async commit() {
+      out.end();
+      try {
+        await finished(out);
+        await rename(tmp, target);
+      } catch (err) {
+        throw cannot(systemWords(err));
+      }
+      done = true;
+    },
+    async discard() {
+      if (done) return;
+      out.destroy();
+      await finished(out).catch(() => undefined);
+      await unlink(tmp).catch(() => undefined);
+      if (failure) throw cannot(systemWords(failure));
+    },
+  };
+}
+
+async function listJobs(opts: Parsed, csvFile: CsvFile | null): Promise<number> {
   const paths = resolveDataDir(opts.dataDir);
   const owner = await findOwner(paths);
   if (owner.kind === 'unreachable') throw unreachableError(owner, paths.root);
@@ -109,15 +182,17 @@ export async function jobsVerb(args: string[]): Promise<number> {
       ? await remoteSource(owner.client, paths.endpoint, opts.filter)
       : await localSource(paths, opts.filter);
   try {
-    if (opts.csv !== null) {
-      const toStdout = opts.csv === '-';
-      const out = toStdout ? process.stdout : createWriteStream(opts.csv, { mode: 0o600 });
-      await source.csv(out);
-      if (!toStdout) {
-        out.end();
-        await finished(out);
-        process.stderr.write(`Jobs written to ${opts.csv}\n`);
-      }
+    if (csvFile) {
+      // A write that fails (a full disk) ends the export instead of waiting for a drain.
+      const failed = new Promise<never>((_, reject) => csvFile.out.once('error', reject));
+      failed.catch(() => undefined);
+      await Promise.race([source.csv(csvFile.out), failed]);
+      await csvFile.commit();
+      process.stderr.write(`Jobs written to ${opts.csv}\n`);
+      return 0;
+    }
+    if (opts.csv === '-') {
+      await source.csv(process.stdout);
       return 0;
     }
     if (opts.json) {

@@ -1,0 +1,76 @@
+// The built `idlerig` meeting a user's mistakes and ordinary trouble: each case is a real process,
+// and each answers with one line of words on stderr (no stack trace, no raw errno or schema
+// text), exit code 2 for a usage mistake and 1 for a failure.
+import { afterEach, describe, expect, it } from 'vitest';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BUILT, runCli } from '../helpers/cli';
+import { tempDir } from '../helpers/tmp';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+async function dir(): Promise<string> {
+  const t = await tempDir();
+  cleanups.push(t.cleanup);
+  return t.dir;
+}
+
+/** The one line a failed command prints, checked to be the only one and free of a stack. */
+function oneLine(stderr: string): string {
+  expect(stderr).not.toContain('    at ');
+  const lines = stderr.trimEnd().split('\n');
+  expect(lines, stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^idlerig: /);
+  return lines[0]!;
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', () => {
+  it('jobs --csv into a folder that does not exist: named, exit 1, nothing left behind', async () => {
+    const data = await dir();
+    const missing = join(data, 'no', 'such', 'dir');
+    const r = await runCli(['jobs', '--csv', join(missing, 'x.csv'), '--data-dir', data]);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(
+      `idlerig: cannot write ${join(missing, 'x.csv')}: the folder ${missing} does not exist`,
+    );
+    // The job record was not even opened, and no file was made.
+    expect(await readdir(data)).toEqual([]);
+  });
+
+  it('jobs --csv into an existing folder writes the file and leaves no temporary file', async () => {
+    const data = await dir();
+    const out = await dir();
+    const r = await runCli(['jobs', '--csv', join(out, 'jobs.csv'), '--data-dir', data]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readdir(out)).toEqual(['jobs.csv']);
+  });
+
+  it.skipIf(isRoot)('jobs --csv into a folder it may not write: permission, exit 1', async () => {
+    const data = await dir();
+    const locked = join(await dir(), 'locked');
+    await mkdir(locked);
+    await chmod(locked, 0o500);
+    cleanups.push(() => chmod(locked, 0o700));
+    const r = await runCli(['jobs', '--csv', join(locked, 'x.csv'), '--data-dir', data]);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(
+      `idlerig: cannot write ${join(locked, 'x.csv')}: permission denied in the folder ${locked}`,
+    );
+    expect(await readdir(locked)).toEqual([]);
+  });
+
+  it('jobs --csv naming a folder is refused in words (exit 1)', async () => {
+    const data = await dir();
+    const out = await dir();
+    const r = await runCli(['jobs', '--csv', out, '--data-dir', data]);
+    expect(r.code).toBe(1);
+    expect(oneLine(r.stderr)).toBe(
+      `idlerig: cannot write ${out}: ${out} is a folder; give a file name`,
+    );
+    expect(await readdir(out)).toEqual([]);
+  });
+});
