@@ -7,11 +7,11 @@ import { open, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { threadsWarning } from '../../shared/api/engine';
+import { MAX_ENGINE_THREADS, threadsWarning } from '../../shared/api/engine';
 import { IdlerigError } from '../../shared/errors';
 import {
-  ChatMessageSchema,
   LLM_BACKENDS,
+  LlmChatParamsSchema,
   OipInferRequestSchema,
   oipResponseToJson,
   type ChatMessage,
@@ -22,7 +22,6 @@ import {
 } from '../../shared/engine-protocol';
 import { EngineSupervisor } from '../provider/engine/supervisor';
 import type { ScopedLogger } from '../provider/logs/logger';
-import { z } from 'zod';
 import { hashWholeFile } from '../provider/models/hasher';
 import { usage } from './errors';
 
@@ -35,6 +34,10 @@ export const RUN_HELP = `  idlerig run MODEL_FILE [--prompt TEXT | --messages FI
       The file's sha256 goes to stderr; with --json the last line is the job's JSON summary.
 `;
 
+/**
+ * A number flag checked against the engine's own limits before anything starts, so that no value
+ * reaches a schema (the engine's config or its job) to come back as raw validation text.
+ */
 function num(
   name: string,
   value: string | undefined,
@@ -42,22 +45,25 @@ function num(
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
+  const isNumber = value.trim() !== '' && Number.isFinite(n);
+  // A whole number the schemas accept: zod's int() is a safe integer.
+  const wrongKind = !isNumber || (opts.int && !Number.isSafeInteger(n));
   if (
-    value.trim() === '' ||
-    !Number.isFinite(n) ||
-    (opts.int && !Number.isInteger(n)) ||
+    wrongKind ||
     (opts.min !== undefined && n < opts.min) ||
     (opts.max !== undefined && n > opts.max)
   ) {
+    const kind = opts.int ? 'a whole number' : 'a number';
+    const shown = JSON.stringify(value);
+    if (!wrongKind && opts.min !== undefined && opts.max === undefined)
+      usage(`--${name} must be at least ${opts.min}, not ${shown}`);
     const range =
       opts.min !== undefined && opts.max !== undefined
         ? ` from ${opts.min} to ${opts.max}`
         : opts.min !== undefined
-          ? ` >= ${opts.min}`
+          ? ` of at least ${opts.min}`
           : '';
-    usage(
-      `--${name} must be ${opts.int ? 'an integer' : 'a number'}${range}, not ${JSON.stringify(value)}`,
-    );
+    usage(`--${name} must be ${kind}${range}, not ${shown}`);
   }
   return n;
 }
@@ -168,7 +174,8 @@ export async function runVerb(argv: string[]): Promise<number> {
   // The engine's own limits (shared/engine-protocol.ts SamplingSchema), checked before it starts.
   const temperature = num('temperature', values.temperature, { min: 0, max: 5 });
   const seed = num('seed', values.seed, { int: true, min: 0, max: 0xffffffff });
-  const threads = num('threads', values.threads, { int: true, min: 1 });
+  // The same maximum as Settings → Engine (the engine's config would refuse more, in schema words).
+  const threads = num('threads', values.threads, { int: true, min: 1, max: MAX_ENGINE_THREADS });
   const tooMany = threadsWarning(threads, availableParallelism());
   if (tooMany) process.stderr.write(`warning: --threads ${tooMany}\n`);
   const json = values.json ?? false;
@@ -179,11 +186,16 @@ export async function runVerb(argv: string[]): Promise<number> {
   if (values.messages !== undefined) {
     const raw = await readJsonFlag('messages', values.messages);
     const list = Array.isArray(raw) ? raw : (raw as { messages?: unknown }).messages;
-    const checked = z.array(ChatMessageSchema).min(1).safeParse(list);
-    if (!checked.success)
+    // The chat job's own schema (at least one message, and its maximum count).
+    const checked = LlmChatParamsSchema.shape.messages.safeParse(list);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
       usage(
-        `--messages must hold a JSON array of {role, content}: ${checked.error.issues[0]?.message}`,
+        issue?.code === 'too_big'
+          ? `--messages holds more than ${String(issue.maximum)} messages`
+          : `--messages must hold a JSON array of {role, content}: ${issue?.message}`,
       );
+    }
     messages = checked.data;
   }
   if (values.input !== undefined) {

@@ -2,9 +2,10 @@
 // and each answers with one line of words on stderr (no stack trace, no raw errno or schema
 // text), exit code 2 for a usage mistake and 1 for a failure.
 import { afterEach, describe, expect, it } from 'vitest';
-import { chmod, mkdir, readdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUILT, runCli } from '../helpers/cli';
+import { BUILT, REPO, runCli } from '../helpers/cli';
+import { MAX_ENGINE_THREADS } from '../../shared/api/engine';
 import { tempDir } from '../helpers/tmp';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -27,6 +28,7 @@ function oneLine(stderr: string): string {
 }
 
 const isRoot = process.getuid?.() === 0;
+const STORIES = join(REPO, 'test/fixtures/stories260K.gguf');
 
 describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', () => {
   it('jobs --csv into a folder that does not exist: named, exit 1, nothing left behind', async () => {
@@ -72,5 +74,32 @@ describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', ()
       `idlerig: cannot write ${out}: ${out} is a folder; give a file name`,
     );
     expect(await readdir(out)).toEqual([]);
+  });
+
+  it('run --threads past the Settings → Engine maximum is named before the engine starts (exit 2)', async () => {
+    const r = await runCli(['run', STORIES, '--prompt', 'hi', '--threads', '999']);
+    expect(r.code).toBe(2);
+    // One line: no "sha256 …" line, so nothing was hashed or started.
+    expect(oneLine(r.stderr)).toBe(
+      `idlerig: --threads must be a whole number from 1 to ${MAX_ENGINE_THREADS}, not "999" (see idlerig --help)`,
+    );
+  });
+
+  it('run: other flags past what the job schemas take are named too (exit 2)', async () => {
+    const big = await runCli(['run', STORIES, '--prompt', 'hi', '--max-tokens', '1e20']);
+    expect(big.code).toBe(2);
+    expect(oneLine(big.stderr)).toBe(
+      'idlerig: --max-tokens must be a whole number of at least 1, not "1e20" (see idlerig --help)',
+    );
+    const file = join(await dir(), 'many.json');
+    await writeFile(
+      file,
+      JSON.stringify(Array.from({ length: 10_001 }, () => ({ role: 'user', content: 'hi' }))),
+    );
+    const many = await runCli(['run', STORIES, '--messages', file]);
+    expect(many.code).toBe(2);
+    expect(oneLine(many.stderr)).toBe(
+      'idlerig: --messages holds more than 10000 messages (see idlerig --help)',
+    );
   });
 });
