@@ -42,7 +42,13 @@ export function FirstRunWizard() {
         ) : (
           <>
             {wallet ? (
-              <Typography variant="body2" color="text.secondary" sx={{ mb: 2 }}>
+              <Typography
+                variant="body2"
+                color="text.secondary"
+                // An address is one long word: broken anywhere rather than past the dialog's edge.
+                sx={{ mb: 2, overflowWrap: 'anywhere' }}
+                data-testid="firstrun-wallet-summary"
+              >
                 {wallet}
               </Typography>
             ) : null}
