@@ -79,20 +79,172 @@ export interface Mapped {
   model: string;
 }
 
-/** The zod issue as OpenAI's `param` and message. */
-export function describeIssue(err: z.ZodError): { param: string | null; message: string } {
+// --- Validation errors in words: the one formatter of zod issues for the OpenAI surface.
+
+/**
+ * What an issue's message is when the schema gave it none of its own: parse with
+ * OPENAI_PARSE and describeIssue words it (zod's own "Too big: expected number to be <=2" is not
+ * for users). A schema's own message (`z.literal(1, { error: 'only n=1 is supported' })`) wins
+ * over a per-parse error map, so it is kept as it is.
+ */
+const UNWORDED = '\u0000unworded';
+const MISSING = '\u0000missing';
+export const OPENAI_PARSE = {
+  // The issue's input is only known here (zod keeps it out of the final issues).
+  error: (i: { input?: unknown }) => (i.input === undefined ? MISSING : UNWORDED),
+};
+
+type Issue = z.core.$ZodIssue;
+interface Bounds {
+  min?: { value: number; inclusive: boolean };
+  max?: { value: number; inclusive: boolean };
+}
+
+/** The schema at `path` inside `schema` (objects, arrays, optional/nullable), or null. */
+function schemaAt(schema: z.ZodType, path: readonly PropertyKey[]): z.core.$ZodType | null {
+  let cur: z.core.$ZodType | undefined = schema;
+  for (let i = 0; ; i++) {
+    while (cur && 'unwrap' in cur && typeof cur.unwrap === 'function') {
+      cur = (cur as { unwrap(): z.core.$ZodType }).unwrap();
+    }
+    if (!cur || i === path.length) return cur ?? null;
+    const key = path[i];
+    const def = cur._zod.def as { type: string; shape?: Record<string, z.core.$ZodType> };
+    if (def.type === 'object' && typeof key === 'string') cur = def.shape?.[key];
+    else if (def.type === 'array' && typeof key === 'number')
+      cur = (def as unknown as { element: z.core.$ZodType }).element;
+    else return null;
+  }
+}
+
+/** A number schema's bounds from its checks (zod's int() adds no check of its own). */
+function boundsOf(schema: z.core.$ZodType | null): Bounds {
+  const b: Bounds = {};
+  const checks = (schema?._zod.def as { checks?: z.core.$ZodCheck[] } | undefined)?.checks ?? [];
+  for (const c of checks) {
+    const d = c._zod.def as { check: string; value?: unknown; inclusive?: boolean };
+    if (typeof d.value !== 'number') continue;
+    if (d.check === 'greater_than') b.min = { value: d.value, inclusive: d.inclusive !== false };
+    if (d.check === 'less_than') b.max = { value: d.value, inclusive: d.inclusive !== false };
+  }
+  return b;
+}
+
+function rangeWords(b: Bounds): string {
+  const lo = b.min && `${b.min.inclusive ? 'at least' : 'greater than'} ${b.min.value}`;
+  const hi = b.max && `${b.max.inclusive ? 'at most' : 'less than'} ${b.max.value}`;
+  if (b.min?.inclusive && b.max?.inclusive) return `between ${b.min.value} and ${b.max.value}`;
+  return [lo, hi].filter(Boolean).join(' and ');
+}
+
+/** A discriminated union's tags ("text", "json_object", ...) when the issue is about its tag. */
+function discriminatorValues(schema: z.ZodType, i: Issue): unknown[] | null {
+  const tag = i.path.at(-1);
+  const union = schemaAt(schema, i.path.slice(0, -1));
+  const def = union?._zod.def as { discriminator?: string; options?: z.core.$ZodType[] };
+  if (!def?.discriminator || def.discriminator !== tag || !def.options) return null;
+  return def.options.flatMap((o) => {
+    const field = (o._zod.def as { shape?: Record<string, z.core.$ZodType> }).shape?.[tag];
+    return (field?._zod.def as { values?: unknown[] } | undefined)?.values ?? [];
+  });
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  int: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean',
+  array: 'an array',
+  object: 'an object',
+};
+
+function paramOf(path: readonly PropertyKey[]): string | null {
+  return path.length
+    ? path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+        .join('.')
+        .replace(/\.\[/g, '[')
+    : null;
+}
+
+function plural(n: number | bigint, one: string): string {
+  return `${n} ${one}${Number(n) === 1 ? '' : 's'}`;
+}
+
+/** Words for one unworded issue about `name` (the parameter, or "The request"). */
+function words(schema: z.ZodType, i: Issue, name: string): string {
+  switch (i.code) {
+    case 'invalid_type':
+      if (i.message === MISSING) return `${name} is required`;
+      return `${name} must be ${TYPE_WORDS[i.expected] ?? i.expected}`;
+    case 'too_small':
+    case 'too_big': {
+      const n = i.code === 'too_small' ? i.minimum : i.maximum;
+      const least = i.code === 'too_small';
+      if (i.origin === 'string') {
+        return least && Number(n) === 1
+          ? `${name} must not be empty`
+          : `${name} must have ${least ? 'at least' : 'at most'} ${plural(n, 'character')}`;
+      }
+      if (i.origin === 'array' || i.origin === 'set') {
+        return `${name} must have ${least ? 'at least' : 'at most'} ${plural(n, 'item')}`;
+      }
+      // A number: both of its bounds when the schema has them ("between 0 and 2").
+      const b = boundsOf(schemaAt(schema, i.path));
+      const own = { value: Number(n), inclusive: i.inclusive !== false };
+      if (least) b.min ??= own;
+      else b.max ??= own;
+      return `${name} must be ${rangeWords(b)}`;
+    }
+    case 'invalid_value':
+      return i.values.length === 1
+        ? `${name} must be ${JSON.stringify(i.values[0])}`
+        : `${name} must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'invalid_union': {
+      // The branch that got past its type check says what is wrong ("stop must have at most 4
+      // items"); else the types it may be.
+      const branches = i.errors.map((e) => e[0]).filter((e): e is Issue => e !== undefined);
+      if (branches.length && branches.every((e) => e.message === MISSING)) {
+        return `${name} is required`;
+      }
+      const near = branches.find((e) => e.code !== 'invalid_type' || e.path.length > 0);
+      if (near) {
+        if (near.message !== UNWORDED && near.message !== MISSING) return near.message;
+        const path = [...i.path, ...near.path];
+        return words(schema, { ...near, path }, paramOf(path) ?? name);
+      }
+      const tags = discriminatorValues(schema, i);
+      if (tags) return `${name} must be one of ${tags.map((v) => JSON.stringify(v)).join(', ')}`;
+      const types = branches.flatMap((e) =>
+        e.code === 'invalid_type' ? [TYPE_WORDS[e.expected] ?? e.expected] : [],
+      );
+      return types.length ? `${name} must be ${types.join(' or ')}` : `${name} is not valid`;
+    }
+    case 'unrecognized_keys':
+      return `${name} has unknown fields: ${i.keys.join(', ')}`;
+    case 'invalid_format':
+      return `${name} is not in the expected format (${i.format})`;
+    case 'not_multiple_of':
+      return `${name} must be a multiple of ${i.divisor}`;
+    default:
+      return `${name} is not valid`;
+  }
+}
+
+/**
+ * The first zod issue of a request parsed with OPENAI_PARSE, as OpenAI's `param` and a message
+ * in words: "temperature must be between 0 and 2", "max_tokens must be at least 1",
+ * "max_tokens must be an integer". `schema` is the one that was parsed (for a number's bounds).
+ */
+export function describeIssue(
+  err: z.ZodError,
+  schema: z.ZodType,
+): { param: string | null; message: string } {
   const i = err.issues[0];
-  const param =
-    i && i.path.length
-      ? i.path
-          .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
-          .join('.')
-          .replace(/\.\[/g, '[')
-      : null;
-  return {
-    param,
-    message: param ? `Invalid '${param}': ${i?.message}` : (i?.message ?? 'Invalid request'),
-  };
+  if (!i) return { param: null, message: 'Invalid request' };
+  const param = paramOf(i.path);
+  if (i.message !== UNWORDED && i.message !== MISSING) return { param, message: i.message };
+  return { param, message: words(schema, i, param ?? 'The request body') };
 }
 
 function sampling(r: z.infer<typeof Common>, extra: Partial<WireSampling> = {}): WireSampling {

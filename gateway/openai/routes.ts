@@ -17,6 +17,7 @@ import {
   describeIssue,
   mapChat,
   mapCompletion,
+  OPENAI_PARSE,
   type Mapped,
 } from './params';
 import { SseWriter } from './sse';
@@ -73,9 +74,9 @@ export async function handleCompletions(
     );
   }
   const schema = api === 'chat' ? ChatRequestSchema : CompletionRequestSchema;
-  const parsed = (schema as z.ZodType).safeParse(json.value);
+  const parsed = (schema as z.ZodType).safeParse(json.value, OPENAI_PARSE);
   if (!parsed.success) {
-    const d = describeIssue(parsed.error);
+    const d = describeIssue(parsed.error, schema as z.ZodType);
     return sendOpenAiError(res, 400, d.message, 'invalid_request_error', null, d.param);
   }
   const mapped: Mapped =

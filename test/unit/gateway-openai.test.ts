@@ -230,6 +230,57 @@ describe('errors in OpenAI shape', () => {
     ).rejects.toMatchObject({ status: 400 });
   });
 
+  it('a bad parameter is said in words with param set (one formatter for every field)', async () => {
+    const post = async (path: string, extra: Record<string, unknown>) => {
+      const r = await fetch(`${gw.url}/v1/${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'stories260K',
+          ...(path === 'completions'
+            ? { prompt: 'x' }
+            : { messages: [{ role: 'user', content: 'x' }] }),
+          ...extra,
+        }),
+      });
+      expect(r.status).toBe(400);
+      const { error } = (await r.json()) as { error: { message: string; param: string | null } };
+      return [error.param, error.message];
+    };
+    expect(await post('completions', { temperature: 5 })).toEqual([
+      'temperature',
+      'temperature must be between 0 and 2',
+    ]);
+    expect(await post('chat/completions', { max_tokens: 0 })).toEqual([
+      'max_tokens',
+      'max_tokens must be at least 1',
+    ]);
+    expect(await post('completions', { max_tokens: 1.5 })).toEqual([
+      'max_tokens',
+      'max_tokens must be an integer',
+    ]);
+    expect(await post('completions', { top_p: 0 })).toEqual([
+      'top_p',
+      'top_p must be greater than 0 and at most 1',
+    ]);
+    expect(await post('chat/completions', { stop: ['a', 'b', 'c', 'd', 'e'] })).toEqual([
+      'stop',
+      'stop must have at most 4 items',
+    ]);
+    expect(await post('chat/completions', { messages: [{ role: 'robot', content: 'x' }] })).toEqual(
+      [
+        'messages[0].role',
+        'messages[0].role must be one of "system", "developer", "user", "assistant"',
+      ],
+    );
+    expect(await post('completions', { prompt: undefined })).toEqual([
+      'prompt',
+      'prompt is required',
+    ]);
+    // A schema's own message is kept.
+    expect(await post('completions', { n: 2 })).toEqual(['n', 'only n=1 is supported']);
+  });
+
   it('requests-per-minute limit: 429 with x-ratelimit-* and retry-after-ms', async () => {
     const k = await createKey(gw.dataDir, ['--credit', '1000000', '--rpm', '2']);
     const call = () =>
