@@ -1,7 +1,7 @@
 // `idlerig`: the headless provider node and its admin verbs. Never imports Electron.
-import { parseArgs } from 'node:util';
 import { VERSION } from '../shared/version';
 import { describeCliError, usage } from './cli/errors';
+import { parseCliArgs } from './cli/args';
 import { serveVerb, DEFAULT_PORT } from './cli/serve';
 import { statusVerb } from './cli/status';
 import { modelsVerb, MODELS_HELP } from './cli/models';
@@ -48,46 +48,58 @@ function parsePort(value: string | undefined): number {
  * Verbs that parse their own options (each in its electron/cli/ file). A verb added by a later
  * part of the app (gateway, jobs, wallet, devnet) adds one line here and its help text above.
  */
-const OWN_PARSER_VERBS: Record<string, (args: string[]) => Promise<number>> = {
-  run: runVerb,
-  jobs: jobsVerb,
-  gateway: gatewayVerb,
-  devnet: devnetVerb,
-  wallet: walletVerb,
-};
+const OWN_PARSER_VERBS: Record<string, { run: (args: string[]) => Promise<number>; help: string }> =
+  {
+    run: { run: runVerb, help: RUN_HELP },
+    jobs: { run: jobsVerb, help: JOBS_HELP },
+    gateway: { run: gatewayVerb, help: GATEWAY_HELP },
+    devnet: { run: devnetVerb, help: DEVNET_HELP },
+    wallet: { run: walletVerb, help: WALLET_HELP },
+  };
+
+/** Verbs of the main parser, named by a mistake's pointer to their help. */
+const MAIN_VERBS = new Set(['models', 'status', 'gpus']);
 
 export async function main(argv: string[]): Promise<number> {
-  const ownParser = argv[0] !== undefined ? OWN_PARSER_VERBS[argv[0]] : undefined;
-  if (ownParser && Object.hasOwn(OWN_PARSER_VERBS, argv[0]!)) return ownParser(argv.slice(1));
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        headless: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        port: { type: 'string' },
-        listen: { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        gateway: { type: 'string', multiple: true },
-        'key-passphrase-file': { type: 'string' },
-        'chain-rpc': { type: 'string' },
-        'chain-id': { type: 'string' },
-        hub: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-        catalog: { type: 'string' },
-        sha256: { type: 'string' },
-        name: { type: 'string' },
-        id: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    usage((err as Error).message);
+  const own =
+    argv[0] !== undefined && Object.hasOwn(OWN_PARSER_VERBS, argv[0])
+      ? OWN_PARSER_VERBS[argv[0]]
+      : undefined;
+  if (own) {
+    const args = argv.slice(1);
+    const end = args.indexOf('--');
+    // `idlerig jobs --help`: the verb's own usage (mistakes point here).
+    if ((end === -1 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h')) {
+      process.stdout.write(`Usage:\n${own.help}`);
+      return 0;
+    }
+    return own.run(args);
   }
+  const named = argv.find((a) => !a.startsWith('-'));
+  const parsed = parseCliArgs(
+    named !== undefined && MAIN_VERBS.has(named) ? named : null,
+    argv,
+    {
+      headless: { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      port: { type: 'string' },
+      listen: { type: 'string' },
+      json: { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      gateway: { type: 'string', multiple: true },
+      'key-passphrase-file': { type: 'string' },
+      'chain-rpc': { type: 'string' },
+      'chain-id': { type: 'string' },
+      hub: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      catalog: { type: 'string' },
+      sha256: { type: 'string' },
+      name: { type: 'string' },
+      id: { type: 'string' },
+    },
+    true,
+  );
   const { values, positionals } = parsed;
   if (values.version) {
     process.stdout.write(`${VERSION}\n`);

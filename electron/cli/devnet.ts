@@ -1,8 +1,8 @@
 // `idlerig devnet`: the local demo network (electron/devnet). Prints one JSON line when ready,
 // then one short line per demo job; Ctrl-C / SIGTERM stops every process of it.
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { usage } from './errors';
+import { parseCliArgs } from './args';
 import { defaultDataDir } from '../provider/paths';
 import { startDevnet } from '../devnet/index';
 
@@ -17,23 +17,18 @@ export const DEVNET_HELP = `  idlerig devnet [--headless] [--port-base N] [--dat
 `;
 
 export async function devnetVerb(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        headless: { type: 'boolean' },
-        'port-base': { type: 'string' },
-        'data-dir': { type: 'string' },
-        attach: { type: 'string' },
-        address: { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    usage((err as Error).message);
-  }
+  const { values } = parseCliArgs(
+    'devnet',
+    args,
+    {
+      headless: { type: 'boolean' },
+      'port-base': { type: 'string' },
+      'data-dir': { type: 'string' },
+      attach: { type: 'string' },
+      address: { type: 'string' },
+    },
+    false,
+  );
   let portBase: number | undefined;
   if (values['port-base'] !== undefined) {
     const v = values['port-base'];

@@ -4,10 +4,10 @@
 // Every failure is one line on stderr, never a stack trace.
 import { join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { IdlerigError } from '../../shared/errors';
 import { usage } from './errors';
+import { parseCliArgs } from './args';
 import { GATEWAY_DB, startGateway } from '../../gateway/index';
 import { openGatewayPayments } from '../../gateway/payments/setup';
 import { createKey } from '../../gateway/keys';
@@ -73,30 +73,25 @@ function openStore(dir: string): SqliteStore {
 
 export async function gatewayVerb(args: string[]): Promise<number> {
   if (args[0] === 'keys') return keysVerb(args.slice(1));
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'price-file': { type: 'string' },
-        'chain-id': { type: 'string' },
-        origin: { type: 'string' },
-        rpc: { type: 'string' },
-        hub: { type: 'string' },
-        token: { type: 'string' },
-        'operator-keystore': { type: 'string' },
-        deposit: { type: 'string' },
-        'low-water': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    usage((err as Error).message);
-  }
+  const { values } = parseCliArgs(
+    'gateway',
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'data-dir': { type: 'string' },
+      'price-file': { type: 'string' },
+      'chain-id': { type: 'string' },
+      origin: { type: 'string' },
+      rpc: { type: 'string' },
+      hub: { type: 'string' },
+      token: { type: 'string' },
+      'operator-keystore': { type: 'string' },
+      deposit: { type: 'string' },
+      'low-water': { type: 'string' },
+    },
+    false,
+  );
   const port = int('port', values.port, 0, 65535) ?? 8080;
   const chainId = int('chain-id', values['chain-id'], 1);
   let prices: PriceList | undefined;
@@ -215,26 +210,21 @@ function keyView(k: KeyRecord): Record<string, unknown> {
 }
 
 async function keysVerb(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        'data-dir': { type: 'string' },
-        json: { type: 'boolean' },
-        name: { type: 'string' },
-        credit: { type: 'string' },
-        budget: { type: 'string' },
-        rpm: { type: 'string' },
-        tpm: { type: 'string' },
-        parallel: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    usage((err as Error).message);
-  }
+  const parsed = parseCliArgs(
+    'gateway',
+    args,
+    {
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean' },
+      name: { type: 'string' },
+      credit: { type: 'string' },
+      budget: { type: 'string' },
+      rpm: { type: 'string' },
+      tpm: { type: 'string' },
+      parallel: { type: 'string' },
+    },
+    true,
+  );
   const { values, positionals } = parsed;
   const [sub, ...rest] = positionals;
   const json = values.json ?? false;

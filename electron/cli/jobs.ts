@@ -6,7 +6,6 @@ import { open, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import {
   JobFilterSchema,
   JOB_STATUS_VALUES,
@@ -15,6 +14,7 @@ import {
 } from '../../shared/api/jobs';
 import { IdlerigError } from '../../shared/errors';
 import { systemWords, usage } from './errors';
+import { parseCliArgs } from './args';
 import { formatTokenAmount } from '../../shared/payments';
 import { DataDirLock, readEndpoint } from '../provider/datadir-lock';
 import { openJobsDb } from '../provider/jobs/db';
@@ -41,27 +41,22 @@ interface Parsed {
 }
 
 export function parseJobsArgs(args: string[]): Parsed {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        since: { type: 'string' },
-        until: { type: 'string' },
-        model: { type: 'string' },
-        gateway: { type: 'string' },
-        status: { type: 'string', multiple: true },
-        limit: { type: 'string' },
-        json: { type: 'boolean' },
-        csv: { type: 'string' },
-        'data-dir': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    usage((err as Error).message);
-  }
+  const { values } = parseCliArgs(
+    'jobs',
+    args,
+    {
+      since: { type: 'string' },
+      until: { type: 'string' },
+      model: { type: 'string' },
+      gateway: { type: 'string' },
+      status: { type: 'string', multiple: true },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      csv: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    false,
+  );
   if (values.json && values.csv !== undefined) usage('Give --json or --csv, not both');
   const status = (values.status ?? []).flatMap((s) => s.split(',')).filter(Boolean);
   for (const s of status)

@@ -6,7 +6,6 @@
 import { open, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import { MAX_ENGINE_THREADS, threadsWarning } from '../../shared/api/engine';
 import { IdlerigError } from '../../shared/errors';
 import {
@@ -24,6 +23,7 @@ import { EngineSupervisor } from '../provider/engine/supervisor';
 import type { ScopedLogger } from '../provider/logs/logger';
 import { hashWholeFile } from '../provider/models/hasher';
 import { usage } from './errors';
+import { parseCliArgs } from './args';
 
 export const RUN_HELP = `  idlerig run MODEL_FILE [--prompt TEXT | --messages FILE | --input TENSORS.json]
               [--max-tokens N] [--temperature T] [--seed S] [--threads N]
@@ -129,28 +129,23 @@ function stderrLogger(verbose: boolean): ScopedLogger {
 }
 
 export async function runVerb(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        prompt: { type: 'string' },
-        messages: { type: 'string' },
-        input: { type: 'string' },
-        'max-tokens': { type: 'string' },
-        temperature: { type: 'string' },
-        seed: { type: 'string' },
-        threads: { type: 'string' },
-        backend: { type: 'string' },
-        json: { type: 'boolean' },
-        verbose: { type: 'boolean' },
-      },
-    });
-  } catch (err) {
-    usage((err as Error).message);
-  }
+  const parsed = parseCliArgs(
+    'run',
+    argv,
+    {
+      prompt: { type: 'string' },
+      messages: { type: 'string' },
+      input: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      temperature: { type: 'string' },
+      seed: { type: 'string' },
+      threads: { type: 'string' },
+      backend: { type: 'string' },
+      json: { type: 'boolean' },
+      verbose: { type: 'boolean' },
+    },
+    true,
+  );
   const { values, positionals } = parsed;
   if (positionals.length !== 1) usage('idlerig run takes one MODEL_FILE');
   const given = resolve(positionals[0]!);

@@ -5,7 +5,6 @@
 // prompt). In JSON every amount is a decimal string of the token's smallest unit with the token's
 // decimals and symbol beside it.
 import { createInterface } from 'node:readline/promises';
-import { parseArgs } from 'node:util';
 import { isAddress } from 'ethers';
 import type { WalletAmount, WalletStatus, WalletTx, WithdrawQuote } from '../../shared/api/wallet';
 import { formatTokenAmount, parseTokenAmount } from '../../shared/payments';
@@ -18,6 +17,7 @@ import { WalletService } from '../provider/wallet/service';
 import type { WithdrawRequest } from '../provider/wallet/withdraw';
 import { findOwner, resolveDataDir, unreachableError } from './context';
 import { usage } from './errors';
+import { parseCliArgs } from './args';
 
 export const WALLET_HELP = `  idlerig wallet status|claim [--json] [--data-dir DIR]
   idlerig wallet withdraw --to ADDRESS [--amount X] [--token ADDRESS|gas] [--json] [--data-dir DIR]
@@ -47,25 +47,19 @@ interface Parsed {
 }
 
 export function parseWalletArgs(args: string[]): Parsed {
-  let values;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        to: { type: 'string' },
-        amount: { type: 'string' },
-        token: { type: 'string' },
-        json: { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        'key-passphrase-file': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    usage((err as Error).message);
-  }
+  const { values, positionals } = parseCliArgs(
+    'wallet',
+    args,
+    {
+      to: { type: 'string' },
+      amount: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean' },
+      'data-dir': { type: 'string' },
+      'key-passphrase-file': { type: 'string' },
+    },
+    true,
+  );
   const [action, ...extra] = positionals;
   if (action !== 'status' && action !== 'claim' && action !== 'withdraw')
     usage(

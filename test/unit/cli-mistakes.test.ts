@@ -102,4 +102,63 @@ describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', ()
       'idlerig: --messages holds more than 10000 messages (see idlerig --help)',
     );
   });
+
+  it('a negative number given to a flag goes to the flag\'s own check, not "argument is ambiguous" (exit 2)', async () => {
+    const d = await dir();
+    const to = '0x0000000000000000000000000000000000000001';
+    const cases: [string[], string][] = [
+      [['--headless', '--port', '-1', '--data-dir', d], '--port must be 0..65535, not "-1"'],
+      [['run', STORIES, '--prompt', 'hi', '--max-tokens', '-3'], '--max-tokens must be at least 1'],
+      [['run', STORIES, '--prompt', 'hi', '--temperature', '-1'], '--temperature must be a number'],
+      [['gateway', 'keys', 'create', '--credit', '-5', '--data-dir', d], '--credit must be'],
+      [
+        ['wallet', 'withdraw', '--to', to, '--amount', '-1', '--data-dir', d],
+        '--amount is a number',
+      ],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      const line = oneLine(r.stderr);
+      expect(line, args.join(' ')).toContain(want);
+      expect(line).not.toContain('ambiguous');
+    }
+  });
+
+  it('a flag followed by another flag, or by nothing, needs a value (exit 2)', async () => {
+    const d = await dir();
+    const cases: [string[], string][] = [
+      [['--data-dir', '--port', '0'], 'idlerig: --data-dir needs a value (see idlerig --help)'],
+      [
+        ['--headless', '--gateway', '--data-dir', d],
+        'idlerig: --gateway needs a value (see idlerig --help)',
+      ],
+      [
+        ['jobs', '--csv', '--data-dir', d],
+        'idlerig: --csv needs a value (see idlerig jobs --help)',
+      ],
+      [
+        ['models', 'import', 'F', '--name', '--data-dir', d],
+        'idlerig: --name needs a value (see idlerig models --help)',
+      ],
+      [['jobs', '--data-dir'], 'idlerig: --data-dir needs a value (see idlerig jobs --help)'],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runCli(args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLine(r.stderr)).toBe(want);
+    }
+  });
+
+  it("an unknown option is one line pointing at the verb's help, which exists (exit 2; help exit 0)", async () => {
+    const jobs = await runCli(['jobs', '--bogus']);
+    expect(jobs.code).toBe(2);
+    expect(oneLine(jobs.stderr)).toBe('idlerig: unknown option --bogus (see idlerig jobs --help)');
+    const main = await runCli(['--headless', '--bogus']);
+    expect(main.code).toBe(2);
+    expect(oneLine(main.stderr)).toBe('idlerig: unknown option --bogus (see idlerig --help)');
+    const help = await runCli(['jobs', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('idlerig jobs [--since DATE]');
+  });
 });
