@@ -6,7 +6,7 @@
 // in the schema (`.positive('The token value must be above 0')`) still wins.
 import { z } from 'zod';
 
-type RawIssue = Parameters<NonNullable<Parameters<typeof z.config>[0]['customError']>>[0];
+type RawIssue = z.core.$ZodRawIssue;
 
 const num = (n: unknown): string =>
   typeof n === 'bigint' ? n.toString() : typeof n === 'number' ? String(n) : String(n);
