@@ -9,7 +9,7 @@ import { PROVIDER_WS_PATH } from '../shared/market-protocol';
 import { sendJson } from './http';
 import { handleOip } from './oip/routes';
 import { sendOpenAiError } from './openai/errors';
-import { handleCompletions, handleModels } from './openai/routes';
+import { handleCompletions, handleModel, handleModels } from './openai/routes';
 import type { Services } from './services';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -67,6 +67,17 @@ async function route(s: Services, req: IncomingMessage, res: ServerResponse): Pr
     if (method !== 'GET')
       return sendOpenAiError(res, 405, `Use GET for ${path}`, 'invalid_request_error');
     return handleModels(s, req, res);
+  }
+  if (path.startsWith('/v1/models/')) {
+    if (method !== 'GET')
+      return sendOpenAiError(res, 405, `Use GET for ${path}`, 'invalid_request_error');
+    let id: string;
+    try {
+      id = decodeURIComponent(path.slice('/v1/models/'.length));
+    } catch {
+      id = '';
+    }
+    return handleModel(s, id, req, res);
   }
   if (path === '/v2' || path.startsWith('/v2/')) return handleOip(s, req, res, path);
   if (path === '/metrics' && method === 'GET') {

@@ -9,6 +9,7 @@ import { newJobId } from '../ids';
 import type { BodyError } from '../http';
 import { parseJson, readBody, sendJson } from '../http';
 import { isRefusal, type Lease } from '../keys';
+import type { ServedModel } from '../providers/registry';
 import type { Services } from '../services';
 import { openAiError, sendOpenAiError } from './errors';
 import {
@@ -24,6 +25,20 @@ import { SseWriter } from './sse';
 
 type Api = 'chat' | 'completion';
 
+/** A served model as OpenAI's model object (the list's entries and GET /v1/models/{id}). */
+function modelObject(s: Services, m: ServedModel): Record<string, unknown> {
+  return {
+    id: m.name,
+    object: 'model',
+    created: 0,
+    owned_by: 'idlerig',
+    sha256: m.sha256,
+    kind: m.kind,
+    providers: m.providers,
+    pricing: s.prices.priceOf(m.sha256, m.name, m.kind),
+  };
+}
+
 export async function handleModels(
   s: Services,
   req: IncomingMessage,
@@ -33,17 +48,31 @@ export async function handleModels(
   if (isRefusal(auth)) return sendOpenAiError(res, auth.status, auth.message, auth.type, auth.code);
   const data = [...s.registry.served().entries()]
     .filter(([key, m]) => key === m.name)
-    .map(([, m]) => ({
-      id: m.name,
-      object: 'model',
-      created: 0,
-      owned_by: 'idlerig',
-      sha256: m.sha256,
-      kind: m.kind,
-      providers: m.providers,
-      pricing: s.prices.priceOf(m.sha256, m.name, m.kind),
-    }));
+    .map(([, m]) => modelObject(s, m));
   sendJson(res, 200, { object: 'list', data });
+}
+
+/** GET /v1/models/{id}: the model by its name (or sha256) as in the list; 404 model_not_found. */
+export async function handleModel(
+  s: Services,
+  id: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const auth = s.keys.authenticate(req.headers.authorization);
+  if (isRefusal(auth)) return sendOpenAiError(res, auth.status, auth.message, auth.type, auth.code);
+  const m = s.registry.served().get(id);
+  if (!m) {
+    return sendOpenAiError(
+      res,
+      404,
+      `The model \`${id}\` does not exist or no provider serves it now.`,
+      'invalid_request_error',
+      'model_not_found',
+      'model',
+    );
+  }
+  sendJson(res, 200, modelObject(s, m));
 }
 
 export async function handleCompletions(

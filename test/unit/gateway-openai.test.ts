@@ -74,6 +74,28 @@ describe('OpenAI API through the gateway to a provider on the real engine', () =
     ).toContainEqual(['stories260K', MODELS.stories.sha256]);
   });
 
+  it('GET /v1/models/{id}: models.retrieve gives the model as listed; an unknown id is 404 model_not_found', async () => {
+    const listed = (await client.models.list()).data.find((m) => m.id === 'stories260K');
+    const one = await client.models.retrieve('stories260K');
+    expect(one).toEqual(listed);
+    expect(one).toMatchObject({
+      id: 'stories260K',
+      object: 'model',
+      owned_by: 'idlerig',
+      sha256: MODELS.stories.sha256,
+    });
+    const err = await client.models.retrieve('no-such/model').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err).toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+      type: 'invalid_request_error',
+    });
+  });
+
   it('a completion gives the greedy text, usage, and a ledger row with the provider-signed receipt, verified', async () => {
     const r = await client.completions.create({
       model: 'stories260K',
