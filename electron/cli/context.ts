@@ -1,11 +1,21 @@
 import { resolve } from 'node:path';
-import { defaultDataDir, dataPaths, type DataPaths } from '../provider/paths';
+import { dataFolderIsAFile, defaultDataDir, dataPaths, type DataPaths } from '../provider/paths';
 import { readEndpoint, readLockOwner } from '../provider/datadir-lock';
 import { NodeApiClient } from '../provider/api/node-client';
 import { IdlerigError } from '../../shared/errors';
 
 export function resolveDataDir(flag: string | undefined): DataPaths {
-  return dataPaths(flag ? resolve(flag) : defaultDataDir());
+  return dataPaths(checkDataFolder(flag ? resolve(flag) : defaultDataDir()));
+}
+
+/**
+ * A data folder (the node's, a gateway's, the demo network's) that is a file, or under one, is
+ * said before a verb does anything: the node's own words (provider/paths.ts), for every verb.
+ */
+export function checkDataFolder(dir: string): string {
+  const inTheWay = dataFolderIsAFile(dir);
+  if (inTheWay) throw inTheWay;
+  return dir;
 }
 
 export type Owner =

@@ -3,6 +3,7 @@
 import { join, resolve } from 'node:path';
 import { usage } from './errors';
 import { parseCliArgs } from './args';
+import { checkDataFolder } from './context';
 import { defaultDataDir } from '../provider/paths';
 import { startDevnet } from '../devnet/index';
 
@@ -44,9 +45,9 @@ export async function devnetVerb(args: string[]): Promise<number> {
     values.attach !== undefined
       ? { dataDir: resolve(values.attach), address: values.address as string }
       : undefined;
-  const dataDir = values['data-dir']
-    ? resolve(values['data-dir'])
-    : join(defaultDataDir(), 'devnet');
+  const dataDir = checkDataFolder(
+    values['data-dir'] ? resolve(values['data-dir']) : join(defaultDataDir(), 'devnet'),
+  );
   if (!values.headless && !attach)
     process.stderr.write(
       'The demo network runs its provider headless here; the desktop app starts it itself when "Local demo network" is chosen in its first-run wizard.\n',

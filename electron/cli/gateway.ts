@@ -8,6 +8,7 @@ import pino from 'pino';
 import { IdlerigError } from '../../shared/errors';
 import { usage } from './errors';
 import { parseCliArgs } from './args';
+import { checkDataFolder } from './context';
 import { GATEWAY_DB, startGateway } from '../../gateway/index';
 import { openGatewayPayments } from '../../gateway/payments/setup';
 import { createKey } from '../../gateway/keys';
@@ -36,7 +37,7 @@ export const GATEWAY_HELP = `  idlerig gateway [--port N] [--host ADDR] [--data-
 `;
 
 function gatewayDir(flag: string | undefined): string {
-  return flag ? resolve(flag) : join(defaultDataDir(), 'gateway');
+  return checkDataFolder(flag ? resolve(flag) : join(defaultDataDir(), 'gateway'));
 }
 
 function int(

@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { ApiEvent, PolicyState, Settings, Status, Warning } from '../../shared/api';
 import { VERSION } from '../../shared/version';
 import { IdlerigError } from '../../shared/errors';
-import { dataPaths, type DataPaths } from './paths';
+import { dataFolderIsAFile, dataPaths, type DataPaths } from './paths';
 import { DataDirLock } from './datadir-lock';
 import { Logger, type ScopedLogger } from './logs/logger';
 import { writeDiagnostics } from './logs/diagnostics';
@@ -127,10 +127,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
   async start(): Promise<void> {
     await mkdir(this.paths.root, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'EEXIST' || err.code === 'ENOTDIR')
-        throw new IdlerigError(
-          'CONFLICT',
-          `The data folder ${this.paths.root} is a file, not a folder. Choose another --data-dir, or move the file away.`,
-        );
+        throw dataFolderIsAFile(this.paths.root) ?? err;
       if (err.code === 'EACCES' || err.code === 'EPERM' || err.code === 'EROFS')
         throw new IdlerigError(
           'CONFLICT',

@@ -1,4 +1,6 @@
-import { join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { IdlerigError } from '../../shared/errors';
 
 /** Where everything of one provider node lives. One node process owns one data folder. */
 export interface DataPaths {
@@ -46,4 +48,30 @@ export function defaultDataDir(
   if (platform === 'win32') return join(env.APPDATA ?? join(home, 'AppData', 'Roaming'), 'Idlerig');
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'Idlerig');
   return join(env.XDG_CONFIG_HOME ?? join(home, '.config'), 'Idlerig');
+}
+
+/**
+ * A data folder that cannot be one because it, or a folder above it, is a file: the one check
+ * (and its words) of the node's start and of every `idlerig` verb. null when nothing is in the
+ * way (the folder exists, or can be made).
+ */
+export function dataFolderIsAFile(root: string): IdlerigError | null {
+  const dir = resolve(root);
+  for (let p = dir; ; p = dirname(p)) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if ((code === 'ENOENT' || code === 'ENOTDIR') && dirname(p) !== p) continue;
+      return null;
+    }
+    if (isDir) return null;
+    return new IdlerigError(
+      'CONFLICT',
+      p === dir
+        ? `The data folder ${dir} is a file, not a folder. Choose another --data-dir, or move the file away.`
+        : `The data folder ${dir} cannot be made: ${p} is a file, not a folder. Choose another --data-dir, or move the file away.`,
+    );
+  }
 }

@@ -161,4 +161,29 @@ describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', ()
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('idlerig jobs [--since DATE]');
   });
+
+  it("a data folder that is a file: every verb says it in the node's words (exit 1)", async () => {
+    const file = join(await dir(), 'afile');
+    await writeFile(file, 'x');
+    const said = `idlerig: The data folder ${file} is a file, not a folder. Choose another --data-dir, or move the file away.`;
+    for (const args of [
+      ['jobs'],
+      ['wallet', 'status'],
+      ['gateway', '--port', '0'],
+      ['gateway', 'keys', 'list'],
+      ['devnet', '--headless'],
+      ['models', 'list'],
+      ['status'],
+      ['gpus'],
+    ]) {
+      const r = await runCli([...args, '--data-dir', file]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(oneLine(r.stderr.replace(/^Unpaid: .*\n/, ''))).toBe(said);
+      expect(r.stdout, args.join(' ')).toBe('');
+    }
+    // A folder under the file names the file.
+    const under = await runCli(['jobs', '--data-dir', join(file, 'sub')]);
+    expect(under.code).toBe(1);
+    expect(oneLine(under.stderr)).toContain(`${file} is a file, not a folder`);
+  });
 });
