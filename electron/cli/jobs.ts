@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import {
   JobFilterSchema,
   JOB_STATUS_VALUES,
+  JobsListParamsSchema,
   type JobFilter,
   type JobRow,
 } from '../../shared/api/jobs';
@@ -24,12 +25,16 @@ import { JOBS_CSV_PATH } from '../provider/jobs/http-export';
 import type { NodeApiClient } from '../provider/api/node-client';
 import { findOwner, resolveDataDir, unreachableError } from './context';
 
+/** The most jobs one --limit asks for: the API's own maximum (jobs.list's schema). */
+const MAX_LIMIT = JobsListParamsSchema.shape.limit.unwrap().maxValue ?? Number.MAX_SAFE_INTEGER;
+
 export const JOBS_HELP = `  idlerig jobs [--since DATE] [--until DATE] [--model ID] [--gateway URL]
               [--status done,failed,cancelled,declined,running] [--limit N]
               [--json | --csv FILE] [--data-dir DIR]
       The job record: every job with its tokens, timings, energy and pay (newest first; the
-      latest 50 unless --limit). DATE is YYYY-MM-DD (local day) or an ISO time. --json prints
-      every matching job as a JSON array; --csv writes them to FILE ("-": stdout), oldest first.
+      latest 50, or --limit N, at most ${MAX_LIMIT}). DATE is YYYY-MM-DD (local day) or an ISO
+      time. --json prints every matching job (or the latest N) as a JSON array; --csv writes
+      them to FILE ("-": stdout), oldest first.
 `;
 
 interface Parsed {
@@ -74,7 +79,11 @@ export function parseJobsArgs(args: string[]): Parsed {
   let limit: number | null = values.json || values.csv !== undefined ? null : 50;
   if (values.limit !== undefined) {
     const n = Number(values.limit);
-    if (!Number.isInteger(n) || n < 1) usage(`--limit must be a whole number ≥ 1`);
+    if (!/^\d+$/.test(values.limit.trim()) || n < 1 || n > MAX_LIMIT)
+      usage(
+        `--limit must be a whole number from 1 to ${MAX_LIMIT}, not ${JSON.stringify(values.limit)}`,
+        'jobs',
+      );
     limit = n;
   }
   return {

@@ -6,6 +6,7 @@ import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUILT, REPO, runCli } from '../helpers/cli';
 import { MAX_ENGINE_THREADS } from '../../shared/api/engine';
+import { JobsListParamsSchema } from '../../shared/api/jobs';
 import { tempDir } from '../helpers/tmp';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -185,5 +186,22 @@ describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', ()
     const under = await runCli(['jobs', '--data-dir', join(file, 'sub')]);
     expect(under.code).toBe(1);
     expect(oneLine(under.stderr)).toContain(`${file} is a file, not a folder`);
+  });
+
+  it("jobs --limit past the API's maximum is named with that maximum, which --help gives (exit 2)", async () => {
+    const max = JobsListParamsSchema.shape.limit.unwrap().maxValue!;
+    const d = await dir();
+    for (const args of [
+      ['--limit', '5000'],
+      ['--json', '--limit', String(max + 1)],
+    ]) {
+      const r = await runCli(['jobs', ...args, '--data-dir', d]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(oneLine(r.stderr)).toContain(`--limit must be a whole number from 1 to ${max}`);
+    }
+    const ok = await runCli(['jobs', '--limit', String(max), '--data-dir', d]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const help = await runCli(['jobs', '--help']);
+    expect(help.stdout).toContain(`--limit N, at most ${max}`);
   });
 });
