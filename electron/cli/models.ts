@@ -2,7 +2,7 @@
 // asks that node through its API (so one process writes the models folder); with no owner it
 // takes the data-dir lock and does the work itself. `pull` prints its progress on stderr and,
 // interrupted, resumes from the partial file when run again.
-import { readFile } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { DownloadView, InstalledList } from '../../shared/api';
 import { IdlerigError } from '../../shared/errors';
@@ -11,7 +11,7 @@ import { Logger } from '../provider/logs/logger';
 import type { NodeApiClient } from '../provider/api/node-client';
 import type { DataPaths } from '../provider/paths';
 import { formatBytes } from '../../shared/format';
-import { redactUrl } from '../provider/models/policy';
+import { engineFromFile, redactUrl } from '../provider/models/policy';
 import { ModelRegistry } from '../provider/models/registry';
 import { demoNetworkUp, loadCatalog } from '../provider/models/catalog';
 import { ModelsService, installedModelView } from '../provider/models/service';
@@ -135,7 +135,7 @@ export async function modelsVerb(args: string[], opts: ModelsVerbOptions): Promi
           ...(opts.name ? { name: opts.name } : {}),
           ...(opts.id ? { id: opts.id } : {}),
         };
-        process.stderr.write(`Hashing and copying ${path} ...\n`);
+        if (await willHash(path)) process.stderr.write(`Hashing and copying ${path} ...\n`);
         const m = client
           ? await client.call('models.import', params)
           : await service!.import(params);
@@ -176,6 +176,27 @@ export async function modelsVerb(args: string[], opts: ModelsVerbOptions): Promi
         'INVALID_PARAMS',
         `Unknown models command ${JSON.stringify(sub)}; the models commands are list, catalog, pull, import and rm (run \`idlerig models\` for their usage).`,
       );
+  }
+}
+
+/**
+ * Whether an import of PATH gets as far as hashing it: a folder is said here, in words; a missing
+ * file, a name that is not .gguf or .onnx, or a .gguf without the GGUF signature is refused by
+ * the import's own checks at once, so no "Hashing and copying" line comes before that refusal.
+ */
+async function willHash(path: string): Promise<boolean> {
+  const st = await stat(path).catch(() => null);
+  if (st?.isDirectory())
+    throw new IdlerigError('INVALID_PARAMS', `${path} is a folder; give a .gguf or .onnx file`);
+  const engine = st?.isFile() ? engineFromFile(path) : null;
+  if (engine !== 'llama') return engine === 'onnx';
+  const fh = await open(path, 'r').catch(() => null);
+  if (!fh) return false;
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    return bytesRead === 4 && buffer.toString('latin1') === 'GGUF';
+  } finally {
+    await fh.close();
   }
 }
 

@@ -204,4 +204,25 @@ describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', ()
     const help = await runCli(['jobs', '--help']);
     expect(help.stdout).toContain(`--limit N, at most ${max}`);
   });
+
+  it('models import of a folder, or of a file that is not a model, is refused before "Hashing and copying"', async () => {
+    const data = await dir();
+    const folder = await dir();
+    const r = await runCli(['models', 'import', folder, '--data-dir', data]);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toBe(`idlerig: ${folder} is a folder; give a .gguf or .onnx file`);
+    const notes = join(folder, 'notes.txt');
+    const fake = join(folder, 'fake.gguf');
+    await writeFile(notes, 'hello');
+    await writeFile(fake, 'not a model');
+    for (const file of [notes, fake, join(folder, 'missing.gguf')]) {
+      const bad = await runCli(['models', 'import', file, '--data-dir', data]);
+      expect(bad.code, file).not.toBe(0);
+      expect(oneLine(bad.stderr)).not.toContain('Hashing');
+    }
+    // A model still says it is hashing it.
+    const ok = await runCli(['models', 'import', STORIES, '--data-dir', data]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).toBe(`Hashing and copying ${STORIES} ...\n`);
+  });
 });
