@@ -13,7 +13,8 @@ test('a Test job is cancelled from its dialog, and when the dialog closes', asyn
   node,
 }) => {
   test.setTimeout(90_000);
-  // Random weights: it never ends early, so 4,000 tokens take seconds to write.
+  // Random weights: it never ends early, so 2,000 tokens take seconds (and fit
+  // a context of 2,048, over which the dialog refuses the count).
   await rpc(node, 'models.import', {
     path: join(FIXTURES, 'llama-2-tiny-random.gguf'),
     id: 'tiny',
@@ -26,7 +27,7 @@ test('a Test job is cancelled from its dialog, and when the dialog closes', asyn
   await page.getByTestId('nav-models').click();
   await page.getByTestId('tab-installed').click();
   await page.getByTestId('test-tiny').click();
-  await page.getByTestId('test-max-tokens').fill('4000');
+  await page.getByTestId('test-max-tokens').fill('2000');
   await page.getByTestId('test-run').click();
   // Text streams in; then Cancel.
   await expect(page.getByTestId('test-output')).not.toHaveText('', { timeout: 30_000 });

@@ -35,6 +35,9 @@ export function TestDialog({
   const client = useNodeStore((s) => s.client);
   const [prompt, setPrompt] = useState('Once upon a time');
   const [maxTokens, setMaxTokens] = useState('48');
+  const [tokensError, setTokensError] = useState<string | null>(null);
+  /** The model's context as the engine loaded it (null: not loaded yet, its limit unknown). */
+  const [contextSize, setContextSize] = useState<number | null>(null);
   const [text, setText] = useState('');
   const [result, setResult] = useState<EngineTestResult | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -68,8 +71,35 @@ export function TestDialog({
     });
   }, [client]);
 
+  // The engine writes at most the model's context (less the prompt): known once it is loaded,
+  // so asked again after each run.
+  const [runs, setRuns] = useState(0);
+  useEffect(() => {
+    if (!client || !model || model.engine !== 'llama') return undefined;
+    let live = true;
+    client
+      .call('engine.models', {})
+      .then((loaded) => {
+        const mine = loaded.models.find((m) => m.sha256 === model.sha256 && m.llm);
+        if (live && mine?.llm) setContextSize(mine.llm.contextSize);
+      })
+      .catch(() => undefined);
+    return () => {
+      live = false;
+    };
+  }, [client, model, runs]);
+  const tokenLimit = Math.min(MAX_TEST_TOKENS, contextSize ?? MAX_TEST_TOKENS);
+
   const run = async (): Promise<void> => {
     if (!client || !model) return;
+    const tokens = Number(maxTokens);
+    if (
+      model.engine === 'llama' &&
+      (maxTokens.trim() === '' || !Number.isInteger(tokens) || tokens < 1 || tokens > tokenLimit)
+    ) {
+      setTokensError(`Enter a whole number from 1 to ${tokenLimit}`);
+      return;
+    }
     const id = newTestId();
     testId.current = id;
     runningId.current = id;
@@ -84,7 +114,7 @@ export function TestDialog({
         testId: id,
         prompt,
         mode: 'completion',
-        maxTokens: Math.min(MAX_TEST_TOKENS, Math.max(1, Math.round(Number(maxTokens)) || 48)),
+        maxTokens: model.engine === 'llama' ? tokens : 48,
         temperature: 0,
       });
       if (testId.current !== id) return;
@@ -99,6 +129,7 @@ export function TestDialog({
     } finally {
       if (runningId.current === id) runningId.current = null;
       if (testId.current === id) setRunning(false);
+      setRuns((n) => n + 1);
     }
   };
 
@@ -129,10 +160,15 @@ export function TestDialog({
             type="number"
             size="small"
             value={maxTokens}
-            onChange={(e) => setMaxTokens(e.target.value)}
-            sx={{ mt: 2, width: 160 }}
+            onChange={(e) => {
+              setMaxTokens(e.target.value);
+              setTokensError(null);
+            }}
+            error={tokensError !== null}
+            helperText={tokensError ?? `1 to ${tokenLimit}`}
+            sx={{ mt: 2, width: { xs: '100%', sm: 260 } }}
             slotProps={{
-              htmlInput: { min: 1, max: MAX_TEST_TOKENS, 'data-testid': 'test-max-tokens' },
+              htmlInput: { min: 1, max: tokenLimit, step: 1, 'data-testid': 'test-max-tokens' },
             }}
           />
         ) : (
@@ -169,11 +205,13 @@ export function TestDialog({
           <Typography variant="caption" color="text.secondary" data-testid="test-result">
             {[
               result.finishReason,
-              result.usage ? `${result.usage.completion_tokens} tokens` : null,
+              result.usage
+                ? `${result.usage.completion_tokens} token${result.usage.completion_tokens === 1 ? '' : 's'}`
+                : null,
               result.tokensPerSecond ? `${result.tokensPerSecond.toFixed(0)} tokens/s` : null,
               `${Math.round(result.totalMs)} ms`,
               `backend ${result.backend}`,
-              result.threads ? `${result.threads} threads` : null,
+              result.threads ? `${result.threads} thread${result.threads === 1 ? '' : 's'}` : null,
             ]
               .filter(Boolean)
               .join(' · ')}
