@@ -129,7 +129,10 @@ export class Dispatcher {
       receipt: SignedReceipt | null,
       ttftMs: number | null,
     ): bigint => {
-      const charge = price ? chargeFor(price, { tokensIn, tokensOut }) : 0n;
+      const cost = price ? chargeFor(price, { tokensIn, tokensOut }) : 0n;
+      // What the key is charged, the ledger records and the provider is paid (onCharge): never
+      // beyond the key's credit left (admission already bounds a job's cost by it).
+      const charge = req.lease.settle(tokensIn + tokensOut, cost);
       const provider = last?.address ?? null;
       o.store.recordJob(
         {
@@ -154,7 +157,6 @@ export class Dispatcher {
         receipt && provider ? { jobId, provider, receipt, verified: null } : null,
       );
       if (receipt && provider) o.verifier.push(jobId, provider, receipt);
-      req.lease.settle(tokensIn + tokensOut, charge);
       o.metrics.jobEnded(req.api, outcome, (performance.now() - t0) / 1000, tokensIn, tokensOut);
       o.onCharge?.({ jobId, keyId: req.lease.keyId, provider, amount: charge, price, receipt });
       return charge;

@@ -5,6 +5,8 @@
 // revocation (the CLI writes them while the gateway runs; re-read at most every second); the
 // gateway alone writes what was spent.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { JobInputBody, Price } from '../shared/market-protocol';
+import { chargeFor } from '../shared/receipt';
 import { sha256Bytes, sha256Hex } from './hash';
 import type { GatewayStore, KeyLimits, KeyRecord } from './storage/types';
 
@@ -66,6 +68,27 @@ function utcDay(ms: number): string {
   return dayCache.text;
 }
 
+/** Room for what a chat template adds around the messages (its markers, a default system text). */
+const TEMPLATE_TOKENS = 64;
+
+/**
+ * The most a job can cost at `price` (the gateway's price of the model, which a provider's floor
+ * is within): `maxTokens` completion tokens (the request's max_tokens or the default the gateway
+ * applies) and an upper bound of its prompt tokens. The prompt's UTF-8 byte count bounds its
+ * tokens for these tokenizers (byte-level BPE / SentencePiece with byte fallback: every token
+ * is at least one byte); a chat's bound is the byte count of its messages as JSON (roles,
+ * quotes and braces: ~30 bytes a message, more than a template's few marker tokens) plus
+ * TEMPLATE_TOKENS. Tensor jobs cost their per-request price.
+ */
+export function worstCaseCost(price: Price, body: JobInputBody, maxTokens: number): bigint {
+  let tokensIn = 0;
+  if (body.kind === 'completion') tokensIn = Buffer.byteLength(body.prompt, 'utf8');
+  else if (body.kind === 'chat') {
+    tokensIn = Buffer.byteLength(JSON.stringify(body.messages), 'utf8') + TEMPLATE_TOKENS;
+  }
+  return chargeFor(price, { tokensIn, tokensOut: maxTokens });
+}
+
 /** A token bucket refilled continuously: `limit` per minute. */
 class Bucket {
   level: number;
@@ -96,6 +119,8 @@ interface KeyState {
   secretHash: Buffer;
   loadedAt: number;
   running: number;
+  /** The most the key's running requests could still cost (one hold each, until it settles). */
+  held: bigint;
   requests: Bucket | null;
   tokens: Bucket | null;
 }
@@ -111,10 +136,14 @@ export interface Refusal {
 export interface Lease {
   keyId: string;
   headers: Record<string, string>;
-  /** Credit left before this request (the most it may be charged). */
+  /** Credit left for this request at admission (less what the key's other requests hold). */
   available: bigint;
-  /** Adds a finished request's tokens and charge; call once. */
-  settle(tokens: number, charge: bigint): void;
+  /**
+   * Adds a finished request's tokens and charge and releases its hold; call once. Returns the
+   * charge as made: never more than the key's credit left (nor its daily budget left).
+   */
+  settle(tokens: number, charge: bigint): bigint;
+  /** The request is over (its hold is released if it never settled). */
   release(): void;
 }
 
@@ -175,6 +204,7 @@ export class KeyService {
         secretHash: hashBytes(row.secretHash),
         loadedAt: t,
         running: 0,
+        held: 0n,
         requests: row.rpm ? new Bucket(row.rpm, t) : null,
         tokens: row.tpm ? new Bucket(row.tpm, t) : null,
       };
@@ -191,8 +221,14 @@ export class KeyService {
     return cached;
   }
 
-  /** Admits one request of an authenticated key, or says why not (429). */
-  admit(state: KeyState): Lease | Refusal {
+  /**
+   * Admits one request of an authenticated key, or says why not (429). `worstCase` is the most
+   * the request can cost (its max_tokens and an upper bound of its input at the gateway's
+   * price, the price a provider's floor is within): a request whose worst case is over the
+   * key's credit left, less what its running requests hold, is refused, as OpenRouter does;
+   * admitted, it holds that much until it settles.
+   */
+  admit(state: KeyState, worstCase = 0n): Lease | Refusal {
     const t = this.now();
     const r = state.record;
     const headers: Record<string, string> = {};
@@ -244,6 +280,19 @@ export class KeyService {
         `This key spent its daily budget of ${r.budgetPerDay}; it resets at 00:00 UTC.`,
       );
     }
+    const free = available - state.held;
+    const heldWords = (): string =>
+      state.held > 0n ? `, less ${state.held} held for its ${state.running} running requests` : '';
+    if (worstCase > free) {
+      return noCredit(
+        `This request could cost up to ${worstCase}, more than this key's credit left (${available}${heldWords()}). Lower max_tokens or add credit with \`idlerig gateway keys credit\`.`,
+      );
+    }
+    if (r.budgetPerDay !== null && r.spentToday + state.held + worstCase > r.budgetPerDay) {
+      return noCredit(
+        `This request could cost up to ${worstCase}, more than this key's daily budget of ${r.budgetPerDay} has left today (${r.budgetPerDay - r.spentToday}${heldWords()}). Lower max_tokens, or wait for 00:00 UTC.`,
+      );
+    }
     if (r.maxParallel !== null && state.running >= r.maxParallel) {
       return limited(
         `Too many parallel requests for this key: at most ${r.maxParallel} at once.`,
@@ -259,29 +308,52 @@ export class KeyService {
     }
     if (req) req.level -= 1;
     state.running++;
+    state.held += worstCase;
     let released = false;
     let settled = false;
+    const unhold = (): void => {
+      if (settled) return;
+      settled = true;
+      state.held -= worstCase;
+    };
     return {
       keyId: r.id,
       headers,
-      available,
+      available: free,
       settle: (tokens, charge) => {
-        if (settled) return;
-        settled = true;
+        if (settled) return 0n;
+        unhold();
+        const now = this.now();
         if (state.tokens) {
-          state.tokens.refill(this.now());
+          state.tokens.refill(now);
           state.tokens.level -= tokens;
         }
-        if (charge > 0n) {
-          const rec = state.record;
-          rec.spent += charge;
-          rec.spentToday += charge;
+        const rec = state.record;
+        const day = utcDay(now);
+        if (rec.spentDay !== day) {
+          rec.spentDay = day;
+          rec.spentToday = 0n;
+        }
+        // Belt and braces (admission already bounds it): never more than the credit left, nor
+        // the daily budget left, so a key never goes negative.
+        let made = charge;
+        const creditLeft = rec.credit - rec.spent;
+        if (made > creditLeft) made = creditLeft;
+        if (rec.budgetPerDay !== null && made > rec.budgetPerDay - rec.spentToday) {
+          made = rec.budgetPerDay - rec.spentToday;
+        }
+        if (made < 0n) made = 0n;
+        if (made > 0n) {
+          rec.spent += made;
+          rec.spentToday += made;
           this.store.saveSpend(rec.id, rec.spent, rec.spentToday, rec.spentDay);
         }
+        return made;
       },
       release: () => {
         if (released) return;
         released = true;
+        unhold();
         state.running--;
       },
     };

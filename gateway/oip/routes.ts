@@ -12,7 +12,7 @@ import { DispatchError } from '../dispatch';
 import { newJobId } from '../ids';
 import type { BodyError } from '../http';
 import { readBody, sendJson } from '../http';
-import { isRefusal } from '../keys';
+import { isRefusal, worstCaseCost } from '../keys';
 import type { Services } from '../services';
 import type { ServedModel } from '../providers/registry';
 import { checkRaw, elementCount, flatten, jsonToRaw, rawToJson } from './tensors';
@@ -204,7 +204,15 @@ async function infer(
   const wantBinary = new Map(
     (r.outputs ?? []).map((o) => [o.name, o.parameters?.binary_data === true || allBinary]),
   );
-  const lease = s.keys.admit(auth);
+  const job = {
+    kind: 'tensor' as const,
+    inputs,
+    ...(r.outputs ? { outputs: r.outputs.map((o) => o.name) } : {}),
+  };
+  const lease = s.keys.admit(
+    auth,
+    worstCaseCost(s.prices.priceOf(model.sha256, model.name, model.kind), job, 0),
+  );
   if (isRefusal(lease)) return oipError(res, lease.status, lease.message, lease.headers);
   const gone = new ClientGone();
   const onClose = (): void => {
@@ -216,11 +224,7 @@ async function infer(
       jobId: newJobId(),
       api: 'tensor',
       model,
-      body: {
-        kind: 'tensor',
-        inputs,
-        ...(r.outputs ? { outputs: r.outputs.map((o) => o.name) } : {}),
-      },
+      body: job,
       maxTokens: 0,
       prefs: {},
       lease,

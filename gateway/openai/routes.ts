@@ -8,7 +8,7 @@ import { DispatchError } from '../dispatch';
 import { newJobId } from '../ids';
 import type { BodyError } from '../http';
 import { parseJson, readBody, sendJson } from '../http';
-import { isRefusal, type Lease } from '../keys';
+import { isRefusal, worstCaseCost, type Lease } from '../keys';
 import type { ServedModel } from '../providers/registry';
 import type { Services } from '../services';
 import { openAiError, sendOpenAiError } from './errors';
@@ -137,7 +137,12 @@ export async function handleCompletions(
       'response_format',
     );
   }
-  const lease = s.keys.admit(auth);
+  const worst = worstCaseCost(
+    s.prices.priceOf(model.sha256, model.name, model.kind),
+    mapped.body,
+    mapped.maxTokens,
+  );
+  const lease = s.keys.admit(auth, worst);
   if (isRefusal(lease)) {
     s.metrics.jobs.inc({ api, outcome: 'refused' });
     return sendOpenAiError(

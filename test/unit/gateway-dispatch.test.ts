@@ -9,6 +9,7 @@ import { Wallet, type HDNodeWallet } from 'ethers';
 import OpenAI from 'openai';
 import { startGateway, type RunningGateway } from '../../gateway/index';
 import { createKey } from '../../gateway/keys';
+import { PriceList } from '../../gateway/prices';
 import { canonicalJson, type FrameOf, type GatewayFrame } from '../../shared/market-protocol';
 import {
   RECEIPT_TYPES,
@@ -29,7 +30,14 @@ const open: RawProvider[] = [];
 beforeAll(async () => {
   const d = await tempDir();
   cleanup = d.cleanup;
-  gw = await startGateway({ dataDir: d.dir, waitForProviderMs: 600, defaultMetrics: false });
+  gw = await startGateway({
+    dataDir: d.dir,
+    waitForProviderMs: 600,
+    defaultMetrics: false,
+    // Ceilings just above the providers' floors: a job's worst case (what admission holds
+    // against a key's credit and budget) is then of the order of what it costs.
+    prices: new PriceList({ default: { llm: { per: 'mtok', input: '0', output: '2000' } } }),
+  });
   client = new OpenAI({
     baseURL: `${gw.url}/v1`,
     apiKey: createKey(gw.store, { credit: 10n ** 18n }).key,
@@ -213,7 +221,8 @@ describe('dispatch', () => {
         headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'hand', prompt: 'x', max_tokens: 2 }),
       });
-    // Each job uses 7 tokens (5 in, 2 out) and costs 1.
+    // Each job uses 7 tokens (5 in, 2 out) and costs 1 (its worst case too: 2 tokens at 2000
+    // per million, rounded up).
     const tpm = createKey(gw.store, { credit: 1000n, limits: { tpm: 10 } }).key;
     expect((await call(tpm)).status).toBe(200);
     const second = await call(tpm);
