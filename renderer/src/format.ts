@@ -22,11 +22,15 @@ export function formatTokenAmount(amount: string, decimals: number, symbol: stri
   return formatAmount(amount, decimals, symbol, { maxFraction: 2 });
 }
 
+// One formatter for every clock: toLocaleTimeString builds a new one at each call.
+let clockFormat: Intl.DateTimeFormat | null = null;
+
 /** "14:30:05" in the user's locale. */
 export function formatClock(iso: string): string {
-  return new Date(iso).toLocaleTimeString(undefined, {
+  clockFormat ??= new Intl.DateTimeFormat(undefined, {
     hour: '2-digit',
     minute: '2-digit',
     second: '2-digit',
   });
+  return clockFormat.format(new Date(iso));
 }
