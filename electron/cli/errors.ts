@@ -36,16 +36,35 @@ export function systemWords(err: unknown): string {
   return firstLine(err instanceof Error ? err.message : String(err)) || 'unknown error';
 }
 
+/**
+ * Node's errno text inside a message that wrapped it ("Could not read X: ENOENT: no such file or
+ * directory, open 'X'", "Cannot read the price file X: ENOENT") in words: "…: no such file or
+ * folder". The wrapper names the file already.
+ */
+function errnoInWords(message: string): string {
+  return message
+    .replace(
+      /\b(E[A-Z]{2,}): [^,]*, \w+ '[^']*'( -> '[^']*')?/g,
+      (all, code: string) => SYSTEM_WORDS[code] ?? all,
+    )
+    .replace(/: (E[A-Z]{2,})(?=$|[.;)])/g, (all, code: string) =>
+      SYSTEM_WORDS[code] ? `: ${SYSTEM_WORDS[code]}` : all,
+    );
+}
+
 export function describeCliError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof IdlerigError)
-    return { message: firstLine(err.message), exitCode: err.code === 'INVALID_PARAMS' ? 2 : 1 };
+    return {
+      message: errnoInWords(firstLine(err.message)),
+      exitCode: err.code === 'INVALID_PARAMS' ? 2 : 1,
+    };
   const e = err as NodeJS.ErrnoException | null;
   const code = e && typeof e === 'object' ? e.code : undefined;
   if (code && SYSTEM_WORDS[code]) {
     const where = e!.path ? `${e!.path}: ` : '';
     return { message: `${where}${SYSTEM_WORDS[code]}`, exitCode: 1 };
   }
-  const text = err instanceof Error ? err.message : String(err);
+  const text = errnoInWords(err instanceof Error ? err.message : String(err));
   return {
     message: `unexpected error: ${firstLine(text) || 'unknown error'} (run with IDLERIG_DEBUG=1 for details)`,
     exitCode: 1,

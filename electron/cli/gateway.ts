@@ -100,7 +100,10 @@ export async function gatewayVerb(args: string[]): Promise<number> {
     try {
       prices = PriceList.load(resolve(values['price-file']));
     } catch (err) {
-      throw new IdlerigError('INVALID_PARAMS', (err as Error).message);
+      // A file that cannot be read is a failure (exit 1; its errno in words, errors.ts); one
+      // whose content is wrong, a usage mistake.
+      const unreadable = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      throw new IdlerigError(unreadable ? 'NOT_FOUND' : 'INVALID_PARAMS', (err as Error).message);
     }
   }
   const logger = pino(

@@ -17,6 +17,7 @@ import { WalletService } from '../provider/wallet/service';
 import type { WithdrawRequest } from '../provider/wallet/withdraw';
 import { findOwner, resolveDataDir, unreachableError } from './context';
 import { usage } from './errors';
+import { IdlerigError } from '../../shared/errors';
 import { parseCliArgs } from './args';
 
 export const WALLET_HELP = `  idlerig wallet status|claim [--json] [--data-dir DIR]
@@ -109,6 +110,9 @@ export async function walletVerb(args: string[]): Promise<number> {
   try {
     if (opts.action === 'status') {
       const s = await calls.status();
+      // No node key to show (it needs a passphrase, or cannot be read): the problem is the
+      // answer, one line on stderr like every failure.
+      if (s.problem && !s.node && !opts.json) throw new IdlerigError('KEY_LOCKED', s.problem);
       process.stdout.write(opts.json ? `${JSON.stringify(s)}\n` : statusText(s));
       return s.problem && !s.node ? 1 : 0;
     }

@@ -225,4 +225,43 @@ describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', ()
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toBe(`Hashing and copying ${STORIES} ...\n`);
   });
+
+  it('raw errno text is said in words: a missing --catalog, a missing --price-file (exit 1)', async () => {
+    const d = await dir();
+    const catalog = await runCli([
+      'models',
+      'catalog',
+      '--catalog',
+      join(d, 'none.json'),
+      '--data-dir',
+      d,
+    ]);
+    expect(catalog.code).toBe(1);
+    expect(oneLine(catalog.stderr)).toBe(
+      `idlerig: Could not read the model catalog ${join(d, 'none.json')}: no such file or folder`,
+    );
+    const prices = await runCli([
+      'gateway',
+      '--port',
+      '0',
+      '--price-file',
+      join(d, 'none'),
+      '--data-dir',
+      d,
+    ]);
+    expect(prices.code).toBe(1);
+    expect(oneLine(prices.stderr)).toBe(
+      `idlerig: Cannot read the price file ${join(d, 'none')}: no such file or folder`,
+    );
+  });
+
+  it("wallet status without the node key's passphrase is one idlerig: line on stderr (exit 1)", async () => {
+    const env = { IDLERIG_KEY_PASSPHRASE: '' };
+    const r = await runCli(['wallet', 'status', '--data-dir', await dir()], env);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(oneLine(r.stderr)).toMatch(
+      /^idlerig: The node key needs a passphrase: set IDLERIG_KEY_PASSPHRASE/,
+    );
+  });
 });
