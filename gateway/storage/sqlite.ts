@@ -183,9 +183,12 @@ export class SqliteStore implements GatewayStore {
     this.flushRows = opts.flushRows ?? 1000;
     this.onError = opts.onError ?? (() => undefined);
     this.db = new Database(file);
+    // The wait for another connection's lock first, so that it covers the pragmas below too (a
+    // second opener, e.g. `idlerig gateway keys` beside a running gateway, could otherwise get
+    // "database is locked" at once).
+    this.db.pragma('busy_timeout = 5000');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
       this.db.close();

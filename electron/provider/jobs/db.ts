@@ -53,10 +53,10 @@ export function openJobsDb(path: string, opts: OpenOptions = {}): OpenReport {
 function openChecked(path: string, opts: OpenOptions): Omit<OpenReport, 'created'> {
   const db = new Database(path);
   try {
+    db.pragma('busy_timeout = 5000'); // first: it covers the pragmas below too
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     if (opts.check !== false) {
       const result = db.pragma('quick_check', { simple: true });
       if (result !== 'ok') throw new Error(`integrity check: ${String(result)}`);
