@@ -220,6 +220,15 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   await page.getByRole('button', { name: 'Review' }).click();
   await expect(page.getByText('An address is 0x followed by 40 hex digits')).toBeVisible();
   await page.getByTestId('withdraw-to').fill(external);
+  // Zero is not "everything": a field error on Amount, nothing asked of the node.
+  await page.getByTestId('withdraw-amount').fill('0');
+  await page.getByRole('button', { name: 'Review' }).click();
+  await expect(page.getByTestId('withdraw-amount')).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.getByRole('dialog')).toContainText('Enter an amount above 0');
+  await expect(page.getByRole('dialog')).not.toContainText('There is nothing to withdraw');
+  await expect(page.getByTestId('withdraw-quote')).toHaveCount(0);
+  await page.getByTestId('withdraw-amount').fill('');
+  await expect(page.getByTestId('withdraw-amount')).toHaveAttribute('aria-invalid', 'false');
   await page.getByRole('button', { name: 'Review' }).click();
   const quote = page.getByTestId('withdraw-quote');
   await expect(quote).toContainText(`Send ${total}`);

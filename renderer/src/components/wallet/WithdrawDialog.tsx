@@ -39,7 +39,12 @@ export function WithdrawDialog({ status, onClose }: { status: WalletStatus; onCl
 
   const request = () => {
     let units: string | undefined;
-    if (amount.trim() !== '') units = parseTokenAmount(amount, decimals).toString();
+    if (amount.trim() !== '') {
+      const parsed = parseTokenAmount(amount, decimals);
+      // Zero is a typed amount, not "everything": said on the field, never sent.
+      if (parsed <= 0n) throw new Error('Enter an amount above 0');
+      units = parsed.toString();
+    }
     return { to: to.trim(), token, ...(units !== undefined ? { amount: units } : {}) };
   };
   const review = async (): Promise<void> => {
@@ -136,7 +141,10 @@ export function WithdrawDialog({ status, onClose }: { status: WalletStatus; onCl
             <TextField
               label="Amount"
               value={amount}
-              onChange={(e) => setAmount(e.target.value)}
+              onChange={(e) => {
+                setAmount(e.target.value);
+                setAmountError(null);
+              }}
               error={amountError !== null}
               helperText={amountError ?? 'Leave empty to send everything'}
               slotProps={{ htmlInput: { inputMode: 'decimal', 'data-testid': 'withdraw-amount' } }}
