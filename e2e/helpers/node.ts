@@ -40,17 +40,21 @@ export async function removeDataDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** `env`: variables added to the test process's own (e.g. the `npm start` demo default). */
+/**
+ * `env`: variables added to the test process's own (e.g. the `npm start` demo default).
+ * `port`: 0 picks a free one; a fixed one restarts a node where an open page expects it.
+ */
 export async function startNode(
   dataDir: string,
   env: NodeJS.ProcessEnv = {},
+  port = 0,
 ): Promise<RunningNode> {
   if (!process.env.IDLERIG_E2E_CLI && !existsSync(join(ROOT, 'dist', 'renderer', 'index.html'))) {
     throw new Error('The dashboard is not built: run `npm run build` before the e2e tests.');
   }
   const child = spawn(
     process.execPath,
-    [CLI, '--headless', '--port', '0', '--data-dir', dataDir, '--quiet'],
+    [CLI, '--headless', '--port', String(port), '--data-dir', dataDir, '--quiet'],
     {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -286,9 +286,17 @@ export class ApiHttpServer {
     res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'");
     res.end(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Idlerig: token required</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>Token required</h1><p>${error.message}</p></body></html>`,
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Idlerig: token required</title></head><body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>Token required</h1><p>${escapeHtml(error.message)}</p></body></html>`,
     );
   }
+}
+
+/** Text for an HTML page: `<token>` in a message is shown, not parsed as a tag. */
+function escapeHtml(text: string): string {
+  return text.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** The request target as a URL (its path still percent-encoded); null when unparsable. */

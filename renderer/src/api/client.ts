@@ -14,7 +14,12 @@ import {
 } from '../../../shared/api';
 import { IdlerigError, isErrorBody } from '../../../shared/errors';
 
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+/**
+ * `refused`: the node answers but refuses this page's token (it restarted with a new one, so the
+ * page needs the new Dashboard link; the client keeps trying, a new link opened in another tab
+ * gives this page the cookie too).
+ */
+export type ConnectionState = 'connecting' | 'open' | 'closed' | 'refused';
 
 export interface ApiClient {
   readonly transport: 'ipc' | 'http';
@@ -121,6 +126,21 @@ export class HttpApiClient implements ApiClient {
     for (const l of this.connListeners) l(state);
   }
 
+  /** Whether the node answers and refuses this page's token (HTTP 401). */
+  private async tokenRefused(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.base}/api/rpc/status.get`, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      return res.status === 401;
+    } catch {
+      return false;
+    }
+  }
+
   private ensureSocket(): void {
     if (this.socket || this.retryTimer) return;
     const url = new URL('/api/events', this.base);
@@ -147,6 +167,10 @@ export class HttpApiClient implements ApiClient {
     ws.onclose = () => {
       this.socket = null;
       this.setState('closed');
+      // A browser does not say why a WebSocket was refused: ask the node once with a call.
+      void this.tokenRefused().then((refused) => {
+        if (refused && this.state === 'closed') this.setState('refused');
+      });
       // Reconnect with a growing delay (0.5 s … 10 s): the node may be restarting.
       const delay = Math.min(10_000, 500 * 2 ** this.retry++);
       this.retryTimer = setTimeout(() => {

@@ -25,6 +25,11 @@ interface NodeStore {
   connection: ConnectionState;
   /** True once the event stream had been open and then dropped, until it is open again. */
   connectionLost: boolean;
+  /**
+   * True once the node answered but refused this page's token (it restarted with a new one),
+   * until the event stream is open again.
+   */
+  tokenRefused: boolean;
   /** The last error of a call made from the UI, shown in a snackbar. */
   lastError: string | null;
   /** Newest log entries received as events (the Logs view loads the tail first). */
@@ -51,6 +56,8 @@ export const useNodeStore = create<NodeStore>((set, get) => {
     try {
       return await fn();
     } catch (err) {
+      // A refused token is the connection banner's to explain (the node restarted), once.
+      if (err instanceof IdlerigError && err.code === 'UNAUTHORIZED') return undefined;
       set({ lastError: err instanceof Error ? err.message : String(err) });
       return undefined;
     }
@@ -82,6 +89,7 @@ export const useNodeStore = create<NodeStore>((set, get) => {
     statusReceivedAt: 0,
     connection: 'connecting',
     connectionLost: false,
+    tokenRefused: false,
     lastError: null,
     liveLogs: [],
     init(client) {
@@ -90,7 +98,12 @@ export const useNodeStore = create<NodeStore>((set, get) => {
       let wasOpen = false;
       const offConn = client.onConnection((connection) => {
         if (connection === 'open') wasOpen = true;
-        set({ connection, connectionLost: wasOpen && connection !== 'open' });
+        set((s) => ({
+          connection,
+          connectionLost: wasOpen && connection !== 'open',
+          // Retries in between ('connecting', 'closed') do not make the refusal untrue.
+          tokenRefused: connection === 'refused' || (s.tokenRefused && connection !== 'open'),
+        }));
         // After a reconnect, anything may have changed: reload the whole picture.
         if (connection === 'open') void get().refresh();
       });
