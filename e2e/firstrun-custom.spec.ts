@@ -45,8 +45,8 @@ test('first run with an imported wallet and a gateway of my own', async ({
   // Not a recovery phrase nor a key: said in words, the wizard stays on the step.
   await wizard.getByTestId('wallet-secret').fill('twelve words I do not have');
   await wizard.getByTestId('wallet-import').click();
-  await expect(wizard.getByRole('alert')).toBeVisible();
-  await expect(wizard.getByTestId('wallet-secret')).toBeVisible();
+  await expect(wizard.getByTestId('wallet-secret')).toHaveAttribute('aria-invalid', 'true');
+  await expect(wizard).toContainText('Not a valid recovery phrase');
   const key = `0x${'42'.repeat(32)}`;
   const address = new Wallet(key).address;
   await wizard.getByTestId('wallet-secret').fill(key);
@@ -145,4 +145,35 @@ test('first run at 420 px: refused gateway URLs are said on their own fields, th
   await expect(wizard.getByTestId('network-url-0')).toHaveAttribute('aria-invalid', 'false');
   const settings = (await rpc(node, 'settings.get', {})) as { network: { mode: unknown } };
   expect(settings.network.mode).toBeNull();
+});
+
+test('first run, Import: 0x… is answered as a private key, and an emptied field has no error', async ({
+  page,
+  console: watch,
+}) => {
+  watch.allow(/400 \(Bad Request\).*wallet\.import/);
+  dir = await makeDataDir();
+  node = await startNode(dir, { IDLERIG_DEMO_DEFAULT: '1' });
+  await page.goto(node.url);
+  const wizard = page.getByTestId('firstrun');
+  await wizard.getByTestId('wallet-choice-import').click();
+  const secret = wizard.getByTestId('wallet-secret');
+  await secret.fill('0x1234');
+  await wizard.getByTestId('wallet-import').click();
+  await expect(secret).toHaveAttribute('aria-invalid', 'true');
+  await expect(wizard).toContainText('Not a valid private key (64 hex digits');
+  await expect(wizard).not.toContainText('recovery phrase (12 to 24');
+  await page.setViewportSize({ width: 420, height: 800 });
+  await page.getByRole('dialog').screenshot({ path: test.info().outputPath('import-420.png') });
+  // Words that are not a phrase still get the phrase's message, on the field.
+  await secret.fill('twelve words I do not have');
+  await expect(secret).toHaveAttribute('aria-invalid', 'false');
+  await wizard.getByTestId('wallet-import').click();
+  await expect(wizard).toContainText('Not a valid recovery phrase');
+  // Cleared: no error left under the empty field.
+  await secret.fill('');
+  await expect(secret).toHaveAttribute('aria-invalid', 'false');
+  await expect(wizard).not.toContainText('Not a valid');
+  await expect(wizard.getByRole('alert')).toHaveCount(0);
+  await expect(wizard).toContainText('Kept encrypted by this app');
 });

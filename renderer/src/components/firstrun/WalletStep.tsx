@@ -14,6 +14,8 @@ import type { NewWallet } from '../../../../shared/api/wallet';
 import { useNodeStore } from '../../stores/node';
 
 type Choice = 'create' | 'import' | 'later';
+/** Thrown by a step that has shown its error on a field itself. */
+const KEPT = Symbol('shown on its field');
 
 export function WalletStep({ onDone }: { onDone: (summary: string) => void }) {
   const client = useNodeStore((s) => s.client);
@@ -22,6 +24,8 @@ export function WalletStep({ onDone }: { onDone: (summary: string) => void }) {
   const [words, setWords] = useState<Record<string, string>>({});
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<string | null>(null);
+  /** Why the secret was refused, shown on its field until it is edited. */
+  const [secretError, setSecretError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const run = async (fn: () => Promise<string>): Promise<void> => {
@@ -31,6 +35,8 @@ export function WalletStep({ onDone }: { onDone: (summary: string) => void }) {
     try {
       onDone(await fn());
     } catch (err) {
+      // Said on its field already.
+      if (err === KEPT) return;
       setError(err instanceof Error ? err.message : String(err));
     } finally {
       setBusy(false);
@@ -141,8 +147,12 @@ export function WalletStep({ onDone }: { onDone: (summary: string) => void }) {
             label="Recovery words or private key"
             type="password"
             value={secret}
-            onChange={(e) => setSecret(e.target.value)}
-            helperText="Kept encrypted by this app; never shown again."
+            onChange={(e) => {
+              setSecret(e.target.value);
+              setSecretError(null);
+            }}
+            error={secretError !== null}
+            helperText={secretError ?? 'Kept encrypted by this app; never shown again.'}
             slotProps={{ htmlInput: { 'data-testid': 'wallet-secret' } }}
           />
           <Box>
@@ -153,12 +163,21 @@ export function WalletStep({ onDone }: { onDone: (summary: string) => void }) {
               onClick={() =>
                 void run(async () => {
                   const v = secret.trim();
-                  const s = await client!.call(
-                    'wallet.import',
-                    /^(0x)?[0-9a-fA-F]{64}$/.test(v) ? { privateKey: v } : { mnemonic: v },
-                  );
-                  setSecret('');
-                  return `Earnings go to ${s.payout?.address ?? 'the imported wallet'}`;
+                  setSecretError(null);
+                  try {
+                    const s = await client!.call(
+                      'wallet.import',
+                      // 0x… is meant as a key, whatever its length: the key's message, not the words'.
+                      /^0x/i.test(v) || /^[0-9a-fA-F]{64}$/.test(v)
+                        ? { privateKey: v }
+                        : { mnemonic: v },
+                    );
+                    setSecret('');
+                    return `Earnings go to ${s.payout?.address ?? 'the imported wallet'}`;
+                  } catch (err) {
+                    setSecretError(err instanceof Error ? err.message : String(err));
+                    throw KEPT;
+                  }
                 })
               }
             >
