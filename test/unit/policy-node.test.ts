@@ -160,7 +160,8 @@ describe('earning policy in the provider node (fake nvidia-smi)', () => {
     const ctx = { transport: 'internal' as const };
     let s = await router.call('node.pause', { minutes: 60 }, ctx);
     expect(s).toMatchObject({ state: 'paused', reasonCode: 'PAUSED_BY_USER' });
-    expect(s.reason).toMatch(/^Paused by you until \d\d:\d\d$/);
+    // An hour from 23:00 on ends tomorrow, said with its weekday.
+    expect(s.reason).toMatch(/^Paused by you until (\w{3} )?\d\d:\d\d$/);
     s = await router.call('node.pause', { until: 'tomorrow' }, ctx);
     expect(new Date(s.pausedUntil!).getHours()).toBe(7);
     expect(s.reason).toMatch(/^Paused by you until \w{3} 07:00$/);
