@@ -92,6 +92,7 @@ export class HttpApiClient implements ApiClient {
         body: JSON.stringify(params),
       });
     } catch {
+      this.unanswered();
       throw new IdlerigError('UNAVAILABLE', 'The node does not answer. Is it still running?');
     }
     const body = (await res.json().catch(() => null)) as {
@@ -124,6 +125,35 @@ export class HttpApiClient implements ApiClient {
   private setState(state: ConnectionState): void {
     this.state = state;
     for (const l of this.connListeners) l(state);
+  }
+
+  /**
+   * A call got no answer: the event socket may still look open (an offline browser keeps it, as
+   * may a half-open TCP connection), so it is dropped and the reconnect loop decides; the
+   * connection banner shows meanwhile and the pages reload once it is open again.
+   */
+  private unanswered(): void {
+    const ws = this.socket;
+    if (!ws || this.state !== 'open') return;
+    ws.onclose = null;
+    ws.onmessage = null;
+    ws.close();
+    this.closed();
+  }
+
+  private closed(): void {
+    this.socket = null;
+    this.setState('closed');
+    // A browser does not say why a WebSocket was refused: ask the node once with a call.
+    void this.tokenRefused().then((refused) => {
+      if (refused && this.state === 'closed') this.setState('refused');
+    });
+    // Reconnect with a growing delay (0.5 s … 10 s): the node may be restarting.
+    const delay = Math.min(10_000, 500 * 2 ** this.retry++);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.ensureSocket();
+    }, delay);
   }
 
   /** Whether the node answers and refuses this page's token (HTTP 401). */
@@ -164,20 +194,7 @@ export class HttpApiClient implements ApiClient {
         for (const l of this.listeners) l(parsed.data.event);
       }
     };
-    ws.onclose = () => {
-      this.socket = null;
-      this.setState('closed');
-      // A browser does not say why a WebSocket was refused: ask the node once with a call.
-      void this.tokenRefused().then((refused) => {
-        if (refused && this.state === 'closed') this.setState('refused');
-      });
-      // Reconnect with a growing delay (0.5 s … 10 s): the node may be restarting.
-      const delay = Math.min(10_000, 500 * 2 ** this.retry++);
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = null;
-        this.ensureSocket();
-      }, delay);
-    };
+    ws.onclose = () => this.closed();
   }
 }
 

@@ -56,8 +56,13 @@ export const useNodeStore = create<NodeStore>((set, get) => {
     try {
       return await fn();
     } catch (err) {
-      // A refused token is the connection banner's to explain (the node restarted), once.
-      if (err instanceof IdlerigError && err.code === 'UNAUTHORIZED') return undefined;
+      // A refused token (the node restarted) and a node that does not answer are the
+      // connection banner's to explain, once.
+      if (
+        err instanceof IdlerigError &&
+        (err.code === 'UNAUTHORIZED' || err.code === 'UNAVAILABLE')
+      )
+        return undefined;
       set({ lastError: err instanceof Error ? err.message : String(err) });
       return undefined;
     }

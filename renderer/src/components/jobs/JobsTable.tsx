@@ -2,6 +2,7 @@
 // (every page is a jobs.list query; the grid never holds more than one page). A row opens the
 // job's detail.
 import { useEffect, useMemo, useState } from 'react';
+import Alert from '@mui/material/Alert';
 import Chip from '@mui/material/Chip';
 import {
   DataGrid,
@@ -108,8 +109,18 @@ export function JobsTable({
   // The grid's own filter panel adds to the page's filters (both go to the node).
   const [panel, setPanel] = useState<JobFilter>({});
   const filter = useMemo<JobFilter>(() => ({ ...toolbar, ...panel }), [toolbar, panel]);
-  const call = useNodeStore((s) => s.call);
+  const client = useNodeStore((s) => s.client);
   const version = useJobsStore((s) => s.version);
+  // A failed load is said as such (not as an empty record) and tried again when the event
+  // stream is open again (the node answers).
+  const connection = useNodeStore((s) => s.connection);
+  const [failure, setFailure] = useState<{ key: string; message: string } | null>(null);
+  const [attempt, setAttempt] = useState(0);
+  const [seenConnection, setSeenConnection] = useState(connection);
+  if (seenConnection !== connection) {
+    setSeenConnection(connection);
+    if (connection === 'open' && failure) setAttempt((n) => n + 1);
+  }
   const [page, setPage] = useState<GridPaginationModel>({ page: 0, pageSize: 25 });
   // New filters start at the first page.
   const [seenFilter, setSeenFilter] = useState(toolbar);
@@ -133,22 +144,38 @@ export function JobsTable({
     };
   }, [filter, page, sort]);
 
-  const key = `${JSON.stringify(query)}#${version}`;
+  const key = `${JSON.stringify(query)}#${version}#${attempt}`;
   const loading = loadedKey !== key;
   useEffect(() => {
+    if (!client) return;
     let live = true;
-    void call('jobs.list', query).then((r) => {
-      if (!live) return;
-      setLoadedKey(key);
-      if (r) {
+    client.call('jobs.list', query).then(
+      (r) => {
+        if (!live) return;
+        setLoadedKey(key);
+        setFailure(null);
         setRows(r.rows);
         setTotal(r.total);
-      }
-    });
+      },
+      (err: unknown) => {
+        if (!live) return;
+        setLoadedKey(key);
+        setFailure({ key, message: err instanceof Error ? err.message : String(err) });
+      },
+    );
     return () => {
       live = false;
     };
-  }, [call, query, key]);
+  }, [client, query, key]);
+
+  if (failure && !loading) {
+    return (
+      <Alert severity="error" data-testid="jobs-load-error" sx={{ mt: 2 }}>
+        Could not load the jobs: {failure.message} They load again by themselves when the node
+        answers.
+      </Alert>
+    );
+  }
 
   return (
     <div data-testid="jobs-grid" data-total={total} style={{ height: 560, width: '100%' }}>
