@@ -205,3 +205,70 @@ test('Dashboard: job figures for today and the 30-day earnings chart of voucher-
     await removeDataDir(dir);
   }
 });
+
+test('Dashboard: a tiny negative net (unpaid jobs) has readable ticks and no negative zero', async ({
+  page,
+  console: _console,
+}) => {
+  const dir = await makeDataDir();
+  try {
+    // Unpaid jobs whose electricity cost is tiny: the net after electricity is a hair below 0.
+    const { db } = openJobsDb(join(dir, 'jobs.db'));
+    const store = new JobStore(db);
+    const now = Date.now();
+    for (let d = 0; d < 3; d++) {
+      const id = `unpaid-${d}`;
+      const startedAt = now - d * 86_400_000 - 60_000;
+      store.start({
+        id,
+        startedAt,
+        gateway: 'ws://127.0.0.1:9/provider',
+        model: { id: 'stories', sha256: 'ab'.repeat(32) },
+        kind: 'chat',
+        tokensIn: 10,
+        price: { amount: 0n, unit: 'per-request' },
+        token: { symbol: 'IDLE', decimals: 18, address: '0x' + 'c'.repeat(40) },
+      });
+      store.recordEnergy({
+        id,
+        startedAt,
+        endedAt: startedAt + 30_000,
+        wh: 0.0001,
+        cost: 0.00001 * (d + 1),
+        currency: 'EUR',
+        estimated: false,
+        revenue: 0,
+      });
+      store.end(id, { status: 'done', endedAt: startedAt + 30_000, tokensOut: 5, ttftMs: 20 });
+    }
+    db.close();
+    const node = await startNode(dir);
+    try {
+      await page.goto(node.url);
+      await expect(page.getByTestId('stat-jobs-today')).toContainText('1');
+      await expect(page.getByTestId('stat-jobs-net-today')).toContainText('0.000 EUR');
+      await expect(page.getByTestId('stat-jobs-net-today')).not.toContainText('-0.000');
+      const chart = page.getByTestId('earnings-chart');
+      await expect(chart).toHaveAttribute('data-priced', 'true');
+      const ticks = chart.locator('.MuiChartsAxis-directionY .MuiChartsAxis-tickLabel');
+      await expect.poll(() => ticks.count()).toBeGreaterThan(2);
+      const labels = await ticks.allTextContents();
+      expect(labels.join(' | ')).not.toContain('<');
+      expect(new Set(labels).size, labels.join(' | ')).toBe(labels.length);
+      expect(labels).toContain('0');
+      expect(labels.some((l) => l.startsWith('−0.0000'))).toBe(true);
+      // The price is set in Settings → Token value.
+      await expect(page.getByTestId('earnings-chart-note')).toContainText(
+        '(Settings → Token value)',
+      );
+      await chart.screenshot({ path: test.info().outputPath('earnings-chart-tiny-net.png') });
+      await page.setViewportSize({ width: 420, height: 900 });
+      await chart.screenshot({ path: test.info().outputPath('earnings-chart-tiny-net-420.png') });
+      await page.goto('about:blank');
+    } finally {
+      await node.stop();
+    }
+  } finally {
+    await removeDataDir(dir);
+  }
+});

@@ -19,7 +19,7 @@ import { formatTokenAmount } from '../../../../shared/payments';
 import { useJobsStore } from '../../stores/jobs';
 import { useNodeStore } from '../../stores/node';
 import { formatEarnings, money } from './job-format';
-import { earningsSeries, formatSigned, toNumber, toUnits } from './earnings-series';
+import { earningsSeries, formatSigned, toNumber, tokenTickFormatter } from './earnings-series';
 
 export function EarningsChart() {
   const theme = useTheme();
@@ -43,10 +43,9 @@ export function EarningsChart() {
       : `Paid by vouchers ${tokens(s.totalPaid)} · ${electricity} · net after electricity ${formatSigned(s.totalNet, decimals, symbol)}`;
   const priceNote =
     s.price !== null
-      ? `Electricity converted at 1 ${symbol} = ${s.price} ${s.currency} (Settings → Network).`
-      : `${symbol || 'The token'} has no price in ${s.currency || 'the electricity currency'} (Settings → Network): net after electricity is not computed; the electricity cost has its own axis.`;
-  const tick = (v: number) => formatTokenAmount(toUnits(Math.max(0, v), decimals), decimals, '');
-  const signedTick = (v: number) => (v < 0 ? `−${tick(-v)}` : tick(v));
+      ? `Electricity converted at 1 ${symbol} = ${s.price} ${s.currency} (Settings → Token value).`
+      : `${symbol || 'The token'} has no price in ${s.currency || 'the electricity currency'} (Settings → Token value): net after electricity is not computed; the electricity cost has its own axis.`;
+  const signedTick = tokenTickFormatter([...paidValues, ...(netValues ?? [])], decimals);
   const costTick = (v: number) => v.toLocaleString(undefined, { maximumSignificantDigits: 3 });
   return (
     <Card
@@ -87,7 +86,12 @@ export function EarningsChart() {
             },
           ]}
           yAxis={[
-            { id: 'token', width: 80, valueFormatter: signedTick },
+            {
+              id: 'token',
+              // Wide enough for the longest tick ("−0.000025"): MUI cuts longer labels off.
+              width: Math.max(80, 28 + 7 * signedTick.chars),
+              valueFormatter: signedTick,
+            },
             ...(netValues
               ? []
               : [

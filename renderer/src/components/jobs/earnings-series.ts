@@ -57,6 +57,30 @@ export function toNumber(units: bigint, decimals: number): number {
   return Number(units) / 10 ** decimals;
 }
 
+/**
+ * The token axis's tick labels, through the one token formatter with as many fraction digits as
+ * the chart's largest value needs (two significant digits of it, at most 8): tiny amounts get
+ * distinct ticks ("−0.000015") instead of the same cut-off "−< 0.0001" on every tick, and a
+ * tick that is zero at that precision reads "0", never "−0".
+ */
+export function tokenTickFormatter(
+  values: readonly number[],
+  decimals: number,
+): ((v: number) => string) & { chars: number } {
+  const largest = Math.max(0, ...values.map((v) => Math.abs(v)));
+  const needed = largest > 0 ? Math.ceil(-Math.log10(largest)) + 1 : 0;
+  const maxFraction = Math.min(8, decimals, Math.max(4, needed));
+  // The longest label's length, for the axis's width: sign, whole digits, point, fraction.
+  const chars = 2 + Math.max(1, Math.floor(Math.log10(Math.max(1, largest))) + 1) + maxFraction;
+  return Object.assign(format, { chars });
+  function format(v: number): string {
+    const units = toUnits(Math.abs(v), decimals);
+    const text = formatTokenAmount(units, decimals, '', { maxFraction });
+    if (units === 0n || text.startsWith('<')) return '0';
+    return v < 0 ? `−${text}` : text;
+  }
+}
+
 /** A signed amount through the one token formatter ("−0.5 IDLE"). */
 export function formatSigned(units: bigint, decimals: number, symbol: string): string {
   const text = formatTokenAmount(units < 0n ? -units : units, decimals, symbol);
