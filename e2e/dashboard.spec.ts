@@ -306,6 +306,8 @@ test('a banner says so when the node goes away', async ({ page, node, console: w
   await expect(page.getByTestId('connection-banner')).toHaveCount(0);
   // Chromium logs each refused reconnection attempt of the event stream; those are expected here.
   watch.allow(new RegExp(`WebSocket connection to 'ws://127\\.0\\.0\\.1:${node.port}/api/events'`));
+  // And the page's question after each drop, whether the node answers and refuses its token.
+  watch.allow(new RegExp(`ERR_CONNECTION_REFUSED \\(http://127\\.0\\.0\\.1:${node.port}/api/rpc/`));
   await node.stop();
   await expect(page.getByTestId('connection-banner')).toContainText('Reconnecting to the node');
 });
