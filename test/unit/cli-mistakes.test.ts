@@ -32,6 +32,10 @@ const isRoot = process.getuid?.() === 0;
 const STORIES = join(REPO, 'test/fixtures/stories260K.gguf');
 
 describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', () => {
+  if (isRoot)
+    console.log(
+      'skipped: the permission case of jobs --csv (root may write any folder, so it cannot be refused)',
+    );
   it('jobs --csv into a folder that does not exist: named, exit 1, nothing left behind', async () => {
     const data = await dir();
     const missing = join(data, 'no', 'such', 'dir');
