@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { BUILT, REPO, runCli } from '../helpers/cli';
 import { MAX_ENGINE_THREADS } from '../../shared/api/engine';
 import { JobsListParamsSchema } from '../../shared/api/jobs';
+import { oneLine } from '../helpers/one-line';
 import { tempDir } from '../helpers/tmp';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -19,19 +20,12 @@ async function dir(): Promise<string> {
   return t.dir;
 }
 
-/** The one line a failed command prints, checked to be the only one and free of a stack. */
-function oneLine(stderr: string): string {
-  expect(stderr).not.toContain('    at ');
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^idlerig: /);
-  return lines[0]!;
-}
-
 const isRoot = process.getuid?.() === 0;
 const STORIES = join(REPO, 'test/fixtures/stories260K.gguf');
 
 describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', () => {
+  if (!BUILT)
+    console.log('skipped: dist/main/cli.js is missing; run `npm run build` (npm test does)');
   if (isRoot)
     console.log(
       'skipped: the permission case of jobs --csv (root may write any folder, so it cannot be refused)',

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:net';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BUILT, REPO, runCli } from '../helpers/cli';
+import { oneLine } from '../helpers/one-line';
 import { tempDir } from '../helpers/tmp';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -19,15 +20,6 @@ async function dir(): Promise<string> {
 }
 
 const STORIES = join(REPO, 'test/fixtures/stories260K.gguf');
-
-/** The one line a failed command prints, checked to be the only one and free of a stack. */
-function oneLine(stderr: string): string {
-  expect(stderr).not.toContain('    at ');
-  const lines = stderr.trimEnd().split('\n');
-  expect(lines, stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^idlerig: /);
-  return lines[0]!;
-}
 
 describe.skipIf(!BUILT)('idlerig: user mistakes and environment trouble, in words', () => {
   if (!BUILT)
