@@ -57,6 +57,9 @@ type NodeEvents = { event: [ApiEvent] };
 /** The whole shutdown fits in 5 s (the shells force an exit a little later). */
 export const STOP_BUDGET_MS = 4000;
 
+/** How long after a job's start or end (and other power reports) the node's state is decided. */
+const REFRESH_DELAY_MS = 25;
+
 /** Runs fn; rejects when it has not settled within ms. */
 function withTimeout(fn: () => Promise<unknown>, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
@@ -109,6 +112,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
    */
   private committed: Settings | null = null;
   private pauseTimer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
   private readonly stopHooks: Array<{ name: string; run: () => Promise<unknown> }> = [];
   private running = false;
   /** Filled by the hosting shell: what it adds to the node (the login item under Electron). */
@@ -249,7 +253,7 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
         now: this.now,
         warn: (code, message) => this.addWarning(code, message),
       });
-      this.power.on('changed', () => this.refreshState());
+      this.power.on('changed', () => this.refreshSoon());
       this.power.on('telemetry', (samples) => this.emit('event', { type: 'telemetry', samples }));
       await this.power.start();
       // The fit estimate of the Models page uses the GPUs the power services detected.
@@ -313,6 +317,8 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     this.running = false;
     if (this.pauseTimer) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     const deadline = Date.now() + STOP_BUDGET_MS;
     const failed: string[] = [];
     const steps = async (named: Array<[string, () => Promise<unknown>]>): Promise<void> => {
@@ -457,8 +463,22 @@ export class ProviderNode extends EventEmitter<NodeEvents> {
     this.refreshState();
   }
 
+  /**
+   * What the power services report (a job started or ended, the market's view, a reading) is
+   * decided REFRESH_DELAY_MS later, once for a burst: a decision and the status event of a
+   * changed state take about a millisecond of this thread, which must not fall in the turn that
+   * forwards a job's first token. A setting changed by the user is decided at once.
+   */
+  private refreshSoon(): void {
+    if (this.refreshTimer || !this.running) return;
+    this.refreshTimer = setTimeout(() => this.refreshState(), REFRESH_DELAY_MS);
+    this.refreshTimer.unref();
+  }
+
   /** Recomputes the state; emits a status event when it changed; arms the pause-expiry timer. */
   private refreshState(): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     if (!this.running) return;
     const settings = this.committed ?? this.settings.get();
     const next = this.power

@@ -110,6 +110,8 @@ type TestParams = z.output<typeof EngineTestParamsSchema>;
 
 /** engine.status events for changes of the running jobs: at most one per this many ms. */
 const JOBS_EVENT_MS = 250;
+/** …and never sooner than this after the change. */
+const JOBS_EVENT_MIN_MS = 25;
 
 export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   readonly supervisor: EngineSupervisor;
@@ -154,23 +156,25 @@ export class EngineService extends EventEmitter<{ event: [ApiEvent] }> {
   private jobsTimer: NodeJS.Timeout | null = null;
 
   /**
-   * The running jobs changed: an engine.status event now, or (when one went out less than
-   * JOBS_EVENT_MS ago) one when that time is up, carrying the latest list. Many short jobs a
-   * second (tensor jobs) thus cost a few events a second, and the last state always goes out.
+   * The running jobs changed: an engine.status event JOBS_EVENT_MIN_MS later (never in the turn
+   * that sends a job to the engine or forwards its first token: building the status costs a
+   * fraction of a millisecond), or when JOBS_EVENT_MS have passed since the last one, carrying
+   * the latest list. Many short jobs a second (tensor jobs) thus cost a few events a second, and
+   * the last state always goes out.
    */
   private jobsChanged(): void {
     if (this.jobsTimer) return;
-    const wait = this.lastJobsEvent + JOBS_EVENT_MS - performance.now();
+    const wait = Math.max(
+      JOBS_EVENT_MIN_MS,
+      this.lastJobsEvent + JOBS_EVENT_MS - performance.now(),
+    );
     const send = (): void => {
       this.jobsTimer = null;
       this.lastJobsEvent = performance.now();
       this.emit('event', { type: 'engine.status', engine: this.status() });
     };
-    if (wait <= 0) send();
-    else {
-      this.jobsTimer = setTimeout(send, wait);
-      this.jobsTimer.unref?.();
-    }
+    this.jobsTimer = setTimeout(send, wait);
+    this.jobsTimer.unref?.();
   }
 
   private withNodeView(engine: ReturnType<EngineSupervisor['status']>): EngineStatus {
