@@ -327,16 +327,20 @@ class ProgressPrinter {
   private readonly tty = Boolean(process.stderr.isTTY);
 
   update(v: DownloadView): void {
-    if (v.notice && v.notice !== this.lastNotice) {
+    // A retry's reason (in words, from the downloader) is its notice: said once, on its line.
+    const waiting = v.state === 'stalled' && v.retry?.at ? v.retry : null;
+    if (v.notice && v.notice !== this.lastNotice && !waiting) {
       this.lastNotice = v.notice;
       this.line(`${v.file}: ${v.notice}`);
     }
-    if (v.state !== this.lastState) {
-      this.lastState = v.state;
-      if (v.state === 'stalled' && v.retry?.at) {
-        const s = Math.max(0, Math.round((Date.parse(v.retry.at) - Date.now()) / 1000));
+    const state = waiting ? `retry ${waiting.attempt}` : v.state;
+    if (state !== this.lastState) {
+      this.lastState = state;
+      if (waiting) {
+        const s = Math.max(0, Math.round((Date.parse(waiting.at!) - Date.now()) / 1000));
+        this.lastNotice = v.notice;
         this.line(
-          `${v.file}: stalled – retrying in ${s} s (attempt ${v.retry.attempt} of ${v.retry.max})`,
+          `${v.file}: ${v.notice ?? 'the download failed'} – retrying in ${s} s (attempt ${waiting.attempt} of ${waiting.max})`,
         );
       } else if (v.state === 'verifying') this.line(`${v.file}: verifying`);
       else if (v.state === 'queued') this.line(`${v.file}: queued`);

@@ -197,4 +197,31 @@ describe('idlerig models (child processes)', () => {
     node2.run.child.kill('SIGTERM');
     expect((await node2.run.exit).code).toBe(0);
   });
+
+  it('pull says what went wrong in words: a refused URL at once, a server error with "retrying" (never "stalled")', async () => {
+    await setup();
+    const data = join(dir, 'data');
+    // A URL the user typed where nothing listens: said at once, not retried five times.
+    const closed = await startRangeServer();
+    const port = closed.port;
+    await closed.close();
+    const t0 = Date.now();
+    const refused = run(['models', 'pull', `http://127.0.0.1:${port}/x.gguf`, '--data-dir', data]);
+    expect((await refused.exit).code).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(refused.stderr().trim()).toBe(
+      `idlerig: x.gguf: 127.0.0.1:${port} refused the connection (ECONNREFUSED): nothing answers at that address and port`,
+    );
+
+    // A catalog model whose server has an error: retried, the reason on the retry line.
+    server.routes.set('/mnist.onnx', { body: fixture(FIXTURE.mnist.file), status: 503 });
+    const busy = run(['models', 'pull', 'fx-mnist', '--data-dir', data]);
+    await waitUntil(() => /retrying in/.test(busy.stderr()), 20_000);
+    busy.child.kill('SIGKILL');
+    await busy.exit;
+    expect(busy.stderr()).toMatch(
+      /^mnist-8\.onnx: 127\.0\.0\.1:\d+ had a server error \(HTTP 503 Service Unavailable\) – retrying in \d+ s \(attempt 1 of 5\)$/m,
+    );
+    expect(busy.stderr()).not.toMatch(/stall/i);
+  });
 });

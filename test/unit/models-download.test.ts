@@ -766,4 +766,97 @@ describe('downloads and imports: hardening', () => {
     );
     for (const v of [refused, dns, gone, busy]) expect(v.error!.message).not.toMatch(/stall/i);
   });
+
+  it('a URL the user typed: refused or a name not found is said at once, not retried; a catalog url retries', async () => {
+    const { m, views } = await manager({ maxRetries: 3, retryBaseMs: 20, retryMaxMs: 40 });
+    const closed = await startRangeServer();
+    const closedPort = closed.port;
+    await closed.close();
+    // A URL pull (no catalog id): nothing listens there, so the user hears it at once.
+    await m.enqueue(
+      request('/r.onnx', FIXTURE.mnist, {
+        id: 'typed',
+        catalogId: null,
+        urls: [`http://127.0.0.1:${closedPort}/m.onnx`],
+      }),
+    );
+    const typed = await m.waitFor('typed');
+    expect(typed.state).toBe('failed');
+    expect(typed.error).toEqual({
+      code: 'DOWNLOAD_FAILED',
+      message: `127.0.0.1:${closedPort} refused the connection (ECONNREFUSED): nothing answers at that address and port`,
+    });
+    expect(views.filter((v) => v.id === 'typed' && v.state === 'stalled')).toEqual([]);
+
+    // The same refusal for a catalog url is retried (a server restarting refuses for a moment).
+    await m.enqueue(
+      request('/r.onnx', FIXTURE.mnist, {
+        id: 'catalog',
+        urls: [`http://127.0.0.1:${closedPort}/m.onnx`],
+      }),
+    );
+    const catalog = await m.waitFor('catalog');
+    expect(catalog.error!.message).toMatch(/refused the connection .*; gave up after 3 retries$/);
+    expect(views.filter((v) => v.id === 'catalog' && v.state === 'stalled')).toHaveLength(3);
+
+    // A name not found (ENOTFOUND): final for a typed url (a mirror would still be tried),
+    // retried for a catalog one; offline (EAI_AGAIN) is retried for both.
+    const { withRetries } = await import('../../electron/provider/models/download-retry');
+    const { TransientError } = await import('../../electron/provider/models/download-http');
+    const tries = async (
+      typedUrl: boolean,
+      err: InstanceType<typeof TransientError>,
+      urls = [new URL('https://a.example/m.gguf')],
+    ): Promise<{ calls: string[]; retries: number; error: unknown }> => {
+      const calls: string[] = [];
+      let retries = 0;
+      const error = await withRetries(
+        urls,
+        async (url) => {
+          calls.push(url.host);
+          throw err;
+        },
+        {
+          policy: { maxRetries: 2, retryBaseMs: 1, retryMaxMs: 1 },
+          signal: new AbortController().signal,
+          file: 'm.gguf',
+          typedUrl,
+          onRetry: () => retries++,
+          notice: () => undefined,
+        },
+      ).catch((e: unknown) => e);
+      return { calls, retries, error };
+    };
+    const notFound = new TransientError(
+      'The server name a.example was not found (ENOTFOUND): check the address, or whether this machine is online',
+      'name-not-found',
+      'ENOTFOUND',
+    );
+    const typedDns = await tries(true, notFound);
+    expect(typedDns.calls).toEqual(['a.example']);
+    expect(typedDns.retries).toBe(0);
+    expect(typedDns.error).toBeInstanceOf(IdlerigError);
+    expect((typedDns.error as IdlerigError).message).toBe(notFound.message);
+    expect((typedDns.error as IdlerigError).details).toEqual({
+      reason: 'name-not-found',
+      errno: 'ENOTFOUND',
+    });
+    const mirrors = await tries(true, notFound, [
+      new URL('https://a.example/m.gguf'),
+      new URL('https://b.example/m.gguf'),
+    ]);
+    expect(mirrors.calls).toEqual(['a.example', 'b.example']);
+    const catalogDns = await tries(false, notFound);
+    expect(catalogDns.retries).toBe(2);
+    expect((catalogDns.error as IdlerigError).message).toMatch(/; gave up after 2 retries$/);
+    const offline = await tries(
+      true,
+      new TransientError(
+        'Could not reach a.example: this machine seems to be offline (EAI_AGAIN)',
+        'offline',
+        'EAI_AGAIN',
+      ),
+    );
+    expect(offline.retries).toBe(2);
+  });
 });

@@ -2,12 +2,16 @@
 // server error) is retried after a growing delay with jitter (so that many nodes that lost the
 // same server do not come back at the same instant), a limited number of times per url; then the
 // next mirror, then a final error in words. A refusal (404, a size mismatch) moves to the next
-// mirror at once; a resumed file whose sha256 is wrong is downloaded once more from zero.
+// mirror at once; a resumed file whose sha256 is wrong is downloaded once more from zero. For a
+// URL the user typed (a URL pull), a name that does not exist and an address where nothing
+// listens are theirs to fix, so they are said at once, not retried; for a catalog url (the
+// publisher's server) they are retried: an offline Mac reads ENOTFOUND, a restarting server
+// refuses for a moment.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IdlerigError } from '../../../shared/errors';
 import type { ScopedLogger } from '../logs/logger';
 import { redactUrl } from './policy';
-import { TransientError } from './download-http';
+import { TransientError, type FailureReason } from './download-http';
 
 export interface RetryPolicy {
   /** Retries after a transient failure, per url. */
@@ -49,6 +53,20 @@ export interface RetryLoopOptions {
   notice(text: string): void;
   log?: ScopedLogger;
   random?: () => number;
+  /** The user typed the url (a URL pull, not a catalog model): see FINAL_FOR_A_TYPED_URL. */
+  typedUrl?: boolean;
+}
+
+/** What a retry does not cure when the user typed the url: the address is theirs to fix. */
+const FINAL_FOR_A_TYPED_URL: ReadonlySet<FailureReason> = new Set(['name-not-found', 'refused']);
+
+/** A transient failure that is final here, as the refusal it is (the message already in words). */
+function finalFailure(err: TransientError, typedUrl: boolean): IdlerigError | null {
+  if (!typedUrl || !FINAL_FOR_A_TYPED_URL.has(err.reason)) return null;
+  return new IdlerigError('DOWNLOAD_FAILED', err.message, {
+    reason: err.reason,
+    ...(err.code ? { errno: err.code } : {}),
+  });
 }
 
 function isAbort(err: unknown, signal: AbortSignal): boolean {
@@ -89,31 +107,37 @@ export async function withRetries<T>(
           );
           continue;
         }
-        lastError = err;
-        if (!(err instanceof TransientError)) {
+        const failure =
+          err instanceof TransientError ? (finalFailure(err, !!opts.typedUrl) ?? err) : err;
+        lastError = failure;
+        if (!(failure instanceof TransientError)) {
           // A refusal by this server (404, size mismatch): a mirror may still serve the file.
-          if (err instanceof IdlerigError && err.code === 'DOWNLOAD_FAILED' && u < urls.length - 1)
+          if (
+            failure instanceof IdlerigError &&
+            failure.code === 'DOWNLOAD_FAILED' &&
+            u < urls.length - 1
+          )
             break;
-          throw err;
+          throw failure;
         }
         tries++;
         if (tries > policy.maxRetries) {
           if (u < urls.length - 1) break;
-          throw gaveUp(err, policy.maxRetries);
+          throw gaveUp(failure, policy.maxRetries);
         }
         const delay = retryDelayMs(tries, policy, opts.random);
         opts.log?.warn('download attempt failed; retrying', {
           file: opts.file,
           attempt: tries,
           delayMs: delay,
-          reason: err.reason,
-          error: err.message,
+          reason: failure.reason,
+          error: failure.message,
         });
         opts.onRetry({
           attempt: tries,
           max: policy.maxRetries,
           at: new Date(Date.now() + delay),
-          reason: err.message,
+          reason: failure.message,
         });
         await sleep(delay, undefined, { signal });
       }

@@ -56,6 +56,11 @@ export interface DownloadSpec {
   sha256: string | null;
   /** Pinned size, or null when only the server knows. */
   sizeBytes: number | null;
+  /**
+   * The user typed the url (a URL pull): a name not found or a refused connection is said at
+   * once instead of retried (download-retry.ts). Default false (a catalog model).
+   */
+  typedUrl?: boolean;
 }
 
 export interface DownloadEvents {
@@ -148,6 +153,7 @@ export async function downloadModel(
       policy: opts,
       signal: opts.signal,
       file: spec.file,
+      typedUrl: spec.typedUrl ?? false,
       onRetry: (info) => opts.events.state('stalled', info),
       notice: (text) => opts.events.notice(text),
       ...(opts.log ? { log: opts.log } : {}),

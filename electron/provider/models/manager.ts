@@ -378,7 +378,13 @@ export class DownloadManager extends EventEmitter<ManagerEvents> {
     let result: DownloadResult;
     try {
       result = await downloadModel(
-        { file: j.file, urls: j.urls, sha256: j.sha256, sizeBytes: j.sizeBytes },
+        {
+          file: j.file,
+          urls: j.urls,
+          sha256: j.sha256,
+          sizeBytes: j.sizeBytes,
+          typedUrl: j.catalogId === null,
+        },
         {
           modelsDir: this.opts.modelsDir,
           stallTimeoutMs: this.opts.stallTimeoutMs ?? 30_000,
