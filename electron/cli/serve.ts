@@ -5,7 +5,7 @@ import { startHeadless } from '../provider/headless';
 import { installProcessGuards } from '../provider/process-guard';
 import { assertLockFree } from '../provider/datadir-lock';
 import { nodeKeyProtection } from '../provider/market/node-market';
-import { nodeKeyPath } from '../provider/wallet/node-key';
+import { nodeKeyPath, readPassphraseFile } from '../provider/wallet/node-key';
 import { resolveDataDir } from './context';
 import { gatewayWsUrl } from '../../shared/market-protocol';
 import { IdlerigError } from '../../shared/errors';
@@ -83,6 +83,15 @@ export async function serveVerb(opts: ServeOptions): Promise<number> {
     process.stderr.write(
       `WARNING: listening on ${host}, not loopback. Anyone who can reach this address and learns the token can control this node.\n`,
     );
+  }
+  // A passphrase file that cannot be read (missing, unreadable, empty) is a mistake in the flags:
+  // said now, exit 2, before the node takes the data folder (not later as an offline market).
+  if (opts.keyPassphraseFile !== undefined) {
+    try {
+      await readPassphraseFile(opts.keyPassphraseFile);
+    } catch (err) {
+      throw new IdlerigError('INVALID_PARAMS', (err as Error).message);
+    }
   }
   const staticUrl = new URL('../renderer/', import.meta.url);
   const staticDir = existsSync(new URL('index.html', staticUrl)) ? fileURLToPath(staticUrl) : null;

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BUILT, REPO, runCli } from '../helpers/cli';
+import { BUILT, REPO, runCli, startCli } from '../helpers/cli';
 import { MAX_ENGINE_THREADS } from '../../shared/api/engine';
 import { JobsListParamsSchema } from '../../shared/api/jobs';
 import { oneLine } from '../helpers/one-line';
@@ -261,5 +261,37 @@ describe.skipIf(!BUILT)('idlerig: mistakes and trouble in one line of words', ()
     expect(oneLine(r.stderr)).toMatch(
       /^idlerig: The node key needs a passphrase: set IDLERIG_KEY_PASSPHRASE/,
     );
+  });
+
+  it('--headless with a passphrase file that cannot be read fails the start in one line (exit 2), before taking the data folder', async () => {
+    const files = await dir();
+    const empty = join(files, 'empty');
+    await writeFile(empty, '\nsecond line\n');
+    const cases: [string, string][] = [
+      [
+        join(files, 'nonexistent'),
+        `idlerig: Cannot read the passphrase file ${join(files, 'nonexistent')}: no such file or folder`,
+      ],
+      [files, `idlerig: Cannot read the passphrase file ${files}: is a folder, not a file`],
+      [empty, `idlerig: The passphrase file ${empty} is empty`],
+    ];
+    for (const [file, said] of cases) {
+      const data = await dir();
+      const cli = startCli(
+        ['--headless', '--port', '0', '--key-passphrase-file', file, '--data-dir', data],
+        { IDLERIG_KEY_PASSPHRASE: '' },
+      );
+      // Without the check the node starts (and runs on, its market offline): stop it then.
+      const ended = await Promise.race([
+        cli.exited,
+        new Promise<null>((r) => setTimeout(() => r(null), 10_000)),
+      ]);
+      if (ended === null) cli.child.kill('SIGKILL');
+      expect(ended?.code, `${file}: ${cli.stdout()}${cli.stderr()}`).toBe(2);
+      expect(cli.stdout()).toBe('');
+      expect(oneLine(cli.stderr())).toBe(said);
+      // The data folder was not taken (no lock, no files).
+      expect(await readdir(data)).toEqual([]);
+    }
   });
 });

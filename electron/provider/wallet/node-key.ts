@@ -286,6 +286,25 @@ export interface PassphraseSources {
   prompt?: boolean;
 }
 
+/**
+ * The passphrase in a --key-passphrase-file: its first line. A file that cannot be read, or whose
+ * first line is empty, is a KEY_LOCKED error naming the file (the headless start checks it first).
+ */
+export async function readPassphraseFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new IdlerigError(
+      'KEY_LOCKED',
+      `Cannot read the passphrase file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (!line) throw new IdlerigError('KEY_LOCKED', `The passphrase file ${file} is empty`);
+  return line;
+}
+
 /** The headless node's passphrase: the environment, a file, or a prompt, in that order. */
 export function headlessPassphrase(
   src: PassphraseSources = {},
@@ -295,20 +314,7 @@ export function headlessPassphrase(
     if (cached !== null) return cached;
     const env = src.env ?? process.env;
     if (env.IDLERIG_KEY_PASSPHRASE) return (cached = env.IDLERIG_KEY_PASSPHRASE);
-    if (src.file) {
-      let text: string;
-      try {
-        text = await readFile(src.file, 'utf8');
-      } catch (err) {
-        throw new IdlerigError(
-          'KEY_LOCKED',
-          `Cannot read the passphrase file ${src.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        );
-      }
-      const line = text.split(/\r?\n/)[0] ?? '';
-      if (!line) throw new IdlerigError('KEY_LOCKED', `The passphrase file ${src.file} is empty`);
-      return (cached = line);
-    }
+    if (src.file) return (cached = await readPassphraseFile(src.file));
     if ((src.prompt ?? true) && process.stdin.isTTY && process.stderr.isTTY) {
       const first = await promptHidden(
         creating
