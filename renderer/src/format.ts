@@ -34,3 +34,44 @@ export function formatClock(iso: string): string {
   });
   return clockFormat.format(new Date(iso));
 }
+
+// The job list's dates: a Date's toLocaleString builds a new formatter at each call.
+let fullDateTime: Intl.DateTimeFormat | null = null;
+let thisYearDateTime: Intl.DateTimeFormat | null = null;
+let otherYearDate: Intl.DateTimeFormat | null = null;
+
+/** "12/1/2026, 10:20:31 PM" in the user's locale: a moment in full. */
+export function formatDateTime(iso: string): string {
+  fullDateTime ??= new Intl.DateTimeFormat(undefined, {
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: '2-digit',
+    second: '2-digit',
+  });
+  return fullDateTime.format(new Date(iso));
+}
+
+/**
+ * For a table cell: "Dec 1, 10:20 PM" this year, "Dec 1, 2025" (no time) in another; the cell's
+ * title gives the moment in full.
+ */
+export function formatShortDateTime(iso: string, now: Date = new Date()): string {
+  const at = new Date(iso);
+  if (at.getFullYear() === now.getFullYear()) {
+    thisYearDateTime ??= new Intl.DateTimeFormat(undefined, {
+      month: 'short',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: '2-digit',
+    });
+    return thisYearDateTime.format(at);
+  }
+  otherYearDate ??= new Intl.DateTimeFormat(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+  });
+  return otherYearDate.format(at);
+}

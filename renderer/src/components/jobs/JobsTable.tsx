@@ -3,90 +3,16 @@
 // job's detail.
 import { useEffect, useMemo, useState } from 'react';
 import Alert from '@mui/material/Alert';
-import Chip from '@mui/material/Chip';
 import {
   DataGrid,
-  type GridColDef,
   type GridFilterModel,
   type GridPaginationModel,
   type GridSortModel,
 } from '@mui/x-data-grid';
 import type { JobFilter, JobRow, JobsListParams } from '../../../../shared/api';
-import { JOB_SORT_FIELDS } from '../../../../shared/api/jobs';
 import { useNodeStore } from '../../stores/node';
 import { useJobsStore } from '../../stores/jobs';
-import { formatEarned, formatEnergy, formatMs, KIND_LABELS, STATUS_LABELS } from './job-format';
-
-const SORTABLE = new Set<string>(JOB_SORT_FIELDS);
-const STATUS_COLOR: Record<JobRow['status'], 'default' | 'success' | 'error' | 'warning' | 'info'> =
-  {
-    running: 'info',
-    done: 'success',
-    failed: 'error',
-    cancelled: 'warning',
-    declined: 'default',
-  };
-
-const baseColumns: GridColDef<JobRow>[] = [
-  {
-    field: 'startedAt',
-    headerName: 'Started',
-    width: 170,
-    valueFormatter: (v: string) => new Date(v).toLocaleString(),
-  },
-  { field: 'modelId', headerName: 'Model', flex: 1, minWidth: 140 },
-  {
-    field: 'kind',
-    headerName: 'Kind',
-    width: 120,
-    sortable: false,
-    valueGetter: (_v, r) => `${r.kind ? KIND_LABELS[r.kind] : '—'}${r.test ? ' · test' : ''}`,
-  },
-  {
-    field: 'status',
-    headerName: 'Status',
-    width: 120,
-    type: 'singleSelect',
-    valueOptions: Object.keys(STATUS_LABELS),
-    renderCell: (p) => (
-      <Chip size="small" color={STATUS_COLOR[p.row.status]} label={STATUS_LABELS[p.row.status]} />
-    ),
-  },
-  {
-    field: 'tokensOut',
-    headerName: 'Tokens in/out',
-    width: 120,
-    filterable: false,
-    valueGetter: (_v, r) => r.tokensOut,
-    valueFormatter: (_v, r) => `${r.tokensIn ?? '—'} / ${r.tokensOut ?? '—'}`,
-  },
-  {
-    field: 'durationMs',
-    headerName: 'Duration',
-    width: 100,
-    filterable: false,
-    valueFormatter: (v: number | null) => formatMs(v),
-  },
-  {
-    field: 'energyWh',
-    headerName: 'Energy',
-    width: 100,
-    filterable: false,
-    valueFormatter: (v: number | null) => (v === null ? '—' : formatEnergy(v / 1000)),
-  },
-  {
-    field: 'earned',
-    headerName: 'Earned',
-    width: 140,
-    filterable: false,
-    valueFormatter: (_v, r) => formatEarned(r),
-  },
-];
-const columns: GridColDef<JobRow>[] = baseColumns.map((c) => ({
-  ...c,
-  sortable: c.sortable ?? SORTABLE.has(c.field),
-  filterable: c.filterable ?? (c.field === 'modelId' || c.field === 'status'),
-}));
+import { JOB_COLUMNS, SORTABLE } from './job-columns';
 
 /** The grid's own filter panel (model equals, status is) as the node's filter. */
 function fromGridFilter(model: GridFilterModel, base: JobFilter): JobFilter {
@@ -181,7 +107,7 @@ export function JobsTable({
     <div data-testid="jobs-grid" data-total={total} style={{ height: 560, width: '100%' }}>
       <DataGrid
         rows={rows}
-        columns={columns}
+        columns={JOB_COLUMNS}
         getRowId={(r) => r.id}
         rowCount={total}
         loading={loading}

@@ -26,12 +26,17 @@ export function formatEarnings(amounts: readonly TokenAmount[]): string {
   return shown.map((a) => formatTokenAmount(a.amount, a.decimals, a.symbol)).join(' + ');
 }
 
-export function formatEarned(row: JobRow): string {
+/** What a job earned, "0.0123 IDLE"; "Test (unpaid)" for a test job; "—" for nothing known. */
+export function formatEarnedAmount(row: JobRow): string {
   if (row.test) return 'Test (unpaid)';
   if (row.earned === null || !row.token) return '—';
-  const amount = formatTokenAmount(row.earned, row.token.decimals, row.token.symbol);
+  return formatTokenAmount(row.earned, row.token.decimals, row.token.symbol);
+}
+
+export function formatEarned(row: JobRow): string {
+  const amount = formatEarnedAmount(row);
   // A job paid by a signed voucher (the wallet can claim it) says so.
-  return row.voucherId ? `${amount} (voucher)` : amount;
+  return row.voucherId && !row.test && amount !== '—' ? `${amount} (voucher)` : amount;
 }
 
 export function formatMs(ms: number | null): string {
