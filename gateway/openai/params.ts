@@ -1,6 +1,9 @@
 // The OpenAI request bodies the gateway accepts (chat completions and legacy completions), mapped
 // onto the wire protocol's job input. Unknown fields are ignored as OpenAI does; a bad known
-// field is a 400 naming it (`param`).
+// field is a 400 naming it (`param`). A known field the gateway cannot honour (tools, logprobs,
+// ...) is refused in words the same way, never dropped: a requester must not get an answer that
+// quietly ignored part of the request. response_format is honoured (text, or a grammar for
+// json_object / json_schema on models with structuredOutput; routes.ts refuses it on others).
 import { z } from 'zod';
 import type { JobInputBody, WireSampling } from '../../shared/market-protocol';
 import type { ProviderPreferences } from '../matching';
@@ -37,6 +40,9 @@ const Common = z.object({
     .nullish(),
 });
 
+/** A field the gateway cannot honour: absent or null only, else a 400 naming it, in words. */
+const unsupported = (message: string) => z.null({ error: message }).nullish();
+
 const ResponseFormat = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
   z.object({ type: z.literal('json_object') }),
@@ -54,17 +60,30 @@ const ContentPart = z.object({ type: z.literal('text'), text: z.string() });
 const Message = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant']),
   content: z.union([z.string(), z.array(ContentPart)]).nullable(),
+  tool_calls: unsupported('tool calls are not supported by this gateway: it has no tools'),
+  function_call: unsupported(
+    'function calls are not supported by this gateway: it has no functions',
+  ),
 });
 
 export const ChatRequestSchema = Common.extend({
   messages: z.array(Message).min(1, 'messages must not be empty'),
   response_format: ResponseFormat.nullish(),
+  tools: unsupported('tools (function calling) are not supported by this gateway'),
+  tool_choice: unsupported('tool_choice is not supported by this gateway: it has no tools'),
+  parallel_tool_calls: unsupported(
+    'parallel_tool_calls is not supported by this gateway: it has no tools',
+  ),
+  functions: unsupported('functions (function calling) are not supported by this gateway'),
+  function_call: unsupported('function_call is not supported by this gateway: it has no functions'),
+  logprobs: z.literal(false, { error: 'logprobs are not supported by this gateway' }).nullish(),
+  top_logprobs: unsupported('top_logprobs are not supported by this gateway'),
 });
 export const CompletionRequestSchema = Common.extend({
   prompt: z.union([z.string(), z.array(z.string()).length(1, 'only one prompt per request')]),
   echo: z.literal(false, { error: 'echo is not supported' }).nullish(),
   best_of: z.literal(1, { error: 'best_of must be 1' }).nullish(),
-  logprobs: z.null({ error: 'logprobs are not supported' }).nullish(),
+  logprobs: unsupported('logprobs are not supported by this gateway'),
 });
 
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;

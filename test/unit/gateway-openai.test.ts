@@ -303,6 +303,114 @@ describe('errors in OpenAI shape', () => {
     expect(await post('completions', { n: 2 })).toEqual(['n', 'only n=1 is supported']);
   });
 
+  it('tools, functions and logprobs are refused in words with param set, never ignored (the SDK raises BadRequestError)', async () => {
+    const messages = [{ role: 'user' as const, content: 'Once upon a time' }];
+    const tool = {
+      type: 'function' as const,
+      function: { name: 'weather', parameters: { type: 'object', properties: {} } },
+    };
+    const refused = async (
+      extra: Record<string, unknown>,
+      param: string,
+      message: string,
+    ): Promise<void> => {
+      const err = await client.chat.completions
+        .create({ model: 'stories260K', messages, max_tokens: 2, ...extra } as never)
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(err, JSON.stringify(extra)).toBeInstanceOf(OpenAI.BadRequestError);
+      expect(err).toMatchObject({
+        status: 400,
+        type: 'invalid_request_error',
+        param,
+        error: { message, param, type: 'invalid_request_error' },
+      });
+    };
+    await refused(
+      { tools: [tool] },
+      'tools',
+      'tools (function calling) are not supported by this gateway',
+    );
+    await refused(
+      { tool_choice: 'auto' },
+      'tool_choice',
+      'tool_choice is not supported by this gateway: it has no tools',
+    );
+    await refused(
+      { functions: [tool.function] },
+      'functions',
+      'functions (function calling) are not supported by this gateway',
+    );
+    await refused(
+      { function_call: { name: 'weather' } },
+      'function_call',
+      'function_call is not supported by this gateway: it has no functions',
+    );
+    await refused(
+      {
+        messages: [
+          ...messages,
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 'c1', type: 'function', function: { name: 'weather', arguments: '{}' } },
+            ],
+          },
+        ],
+      },
+      'messages[1].tool_calls',
+      'tool calls are not supported by this gateway: it has no tools',
+    );
+    await refused({ logprobs: true }, 'logprobs', 'logprobs are not supported by this gateway');
+    await expect(
+      client.completions.create({ model: 'stories260K', prompt: 'x', logprobs: 2 }),
+    ).rejects.toMatchObject({
+      status: 400,
+      param: 'logprobs',
+      error: { message: 'logprobs are not supported by this gateway' },
+    });
+    // response_format: an unknown type is refused in words; text, json_object and json_schema
+    // are honoured (the test provider's model can follow a grammar).
+    await refused(
+      { response_format: { type: 'xml' } },
+      'response_format.type',
+      'response_format.type must be one of "text", "json_object", "json_schema"',
+    );
+    const text = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 24,
+      temperature: 0,
+      response_format: { type: 'text' },
+    });
+    expect(text.choices[0]!.message.content).toBe(engineChat);
+    const json = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 24,
+      temperature: 0,
+      response_format: { type: 'json_object' },
+    });
+    expect(json.choices[0]!.message.content).toMatch(/^\s*\{/);
+    const schema = await client.chat.completions.create({
+      model: 'stories260K',
+      messages,
+      max_tokens: 48,
+      temperature: 0,
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'answer',
+          schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
+        },
+      },
+    });
+    expect(schema.choices[0]!.message.content).toMatch(/^\s*\{\s*"ok"\s*:\s*(true|false)/);
+  });
+
   it('requests-per-minute limit: 429 with x-ratelimit-* and retry-after-ms', async () => {
     const k = await createKey(gw.dataDir, ['--credit', '1000000', '--rpm', '2']);
     const call = () =>
