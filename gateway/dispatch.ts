@@ -18,9 +18,9 @@ import { runAttempt } from './attempt';
 import { DispatchError } from './dispatch-error';
 import { newJobId } from './ids';
 import type { Lease } from './keys';
-import { pickProvider, type ProviderPreferences } from './matching';
+import { FAILURE_COOLDOWN_MS, pickProvider, type ProviderPreferences } from './matching';
 import type { GatewayMetrics } from './metrics';
-import type { PriceList } from './prices';
+import { priceParts, withinParsed, type PriceList } from './prices';
 import type { ReceiptVerifier } from './receipts';
 import type { ProviderRegistry, ServedModel } from './providers/registry';
 import type { ProviderSession } from './providers/session';
@@ -103,6 +103,63 @@ function isoAt(ms: number): string {
   return `${isoPrefix}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z`;
 }
 
+/**
+ * Why no provider took a job, in words, over every provider serving the model (not only the last
+ * one tried), and what the requester can do: retry later (the 503's retry-after-ms says when),
+ * raise provider.max_price when that is what kept the providers out.
+ */
+function noProviderMessage(
+  o: DispatchOptions,
+  req: JobRequest,
+  ceiling: Price,
+  tried: ReadonlySet<ProviderSession>,
+  attempts: number,
+  lastWhy: string,
+): string {
+  const name = req.model.name;
+  const counts = { tried: 0, busy: 0, gatewayPrice: 0, failed: 0, maxPrice: 0 };
+  const ceilingParts = priceParts(ceiling);
+  const now = Date.now();
+  const serving = o.registry.serving(req.model.sha256).filter((c) => c.session.address);
+  for (const c of serving) {
+    if (tried.has(c.session)) counts.tried++;
+    else if (c.session.free <= 0) counts.busy++;
+    else if (!withinParsed(c.floor, ceilingParts)) counts.gatewayPrice++;
+    else if (now - c.stats.lastFailureAt < FAILURE_COOLDOWN_MS) counts.failed++;
+    // Nothing of the gateway's kept it out: the requester's provider.max_price did.
+    else if (req.prefs.maxPrice) counts.maxPrice++;
+  }
+  const why = [
+    counts.busy ? `${counts.busy} busy or paused` : null,
+    counts.gatewayPrice
+      ? `${counts.gatewayPrice} asking more than this gateway's price for it`
+      : null,
+    counts.failed
+      ? `${counts.failed} failed a job in the last ${FAILURE_COOLDOWN_MS / 1000} s`
+      : null,
+    counts.maxPrice
+      ? `${counts.maxPrice} asking more than this request's provider.max_price`
+      : null,
+  ].filter(Boolean);
+  const others = serving.length - counts.tried;
+  // (provider.allow_fallbacks false ends a job at its first provider with a 502, not here.)
+  const said = [
+    `No provider ran this ${name} request in ${o.waitForProviderMs} ms` +
+      (attempts ? `: ${attempts} tried it and could not run it (the last one: ${lastWhy})` : ''),
+    others === 0
+      ? `No ${attempts ? 'other ' : ''}provider serves it now`
+      : `${attempts ? 'Also serving it' : 'Serving it now'}: ${others} ${others === 1 ? 'provider' : 'providers'}${why.length ? ` (${why.join(', ')})` : ''}`,
+  ];
+  const todo = [
+    counts.maxPrice ? 'raise provider.max_price' : null,
+    others === 0 && !attempts ? 'choose another model from GET /v1/models' : null,
+  ].filter(Boolean);
+  said.push(
+    `Retry later (retry-after-ms says when)${todo.length ? `, or ${todo.join(', or ')}` : ''}`,
+  );
+  return `${said.join('. ')}.`;
+}
+
 export class Dispatcher {
   constructor(private readonly o: DispatchOptions) {}
 
@@ -181,9 +238,7 @@ export class Dispatcher {
             503,
             'server_error',
             'no_provider',
-            attempts > 0
-              ? `No provider could run ${req.model.name} (${lastWhy}); tried ${attempts}. Retry later.`
-              : `No provider has room for ${req.model.name} at a price within this gateway's; waited ${o.waitForProviderMs} ms. Retry later.`,
+            noProviderMessage(o, req, ceiling, exclude, attempts, lastWhy),
           );
         }
         await o.registry.waitForChange(left, req.signal);

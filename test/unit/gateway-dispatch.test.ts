@@ -183,8 +183,8 @@ describe('dispatch', () => {
     expect(res.status).toBe(503);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
     expect(res.headers.get('retry-after-ms')).toBeTruthy();
-    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(
-      /No provider has room for hand/,
+    expect(((await res.json()) as { error: { message: string } }).error.message).toBe(
+      'No provider ran this hand request in 600 ms. Serving it now: 1 provider (1 busy or paused). Retry later (retry-after-ms says when).',
     );
     expect(only.offers).toHaveLength(0);
     only.p.send({ type: 'resume' });
@@ -242,6 +242,44 @@ describe('dispatch', () => {
     );
     serving.p.close();
     await serving.p.closed;
+  });
+
+  it('503 no_provider says why over every provider serving the model, not the last one only, and what the requester can do', async () => {
+    const declining = await provider('1000', 'decline');
+    const dear = await provider('1900', 'serve');
+    const pricey = await provider('5000', 'serve');
+    const ask = async (
+      prefs: Record<string, unknown>,
+    ): Promise<{ status: number; retryAfterMs: string | null; message: string; code: string }> => {
+      const res = await fetch(`${gw.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${client.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'hand', prompt: 'x', max_tokens: 2, provider: prefs }),
+      });
+      const { error } = (await res.json()) as { error: { message: string; code: string } };
+      return {
+        status: res.status,
+        retryAfterMs: res.headers.get('retry-after-ms'),
+        message: error.message,
+        code: error.code,
+      };
+    };
+    try {
+      // The cheap one declines; the dear one is above the request's own max_price, the pricey one
+      // above the gateway's price.
+      const capped = await ask({ max_price: { completion: '1500' } });
+      expect(capped).toMatchObject({ status: 503, code: 'no_provider' });
+      expect(Number(capped.retryAfterMs)).toBeGreaterThan(0);
+      expect(capped.message).toBe(
+        "No provider ran this hand request in 600 ms: 1 tried it and could not run it (the last one: declined: TOO_HOT). Also serving it: 2 providers (1 asking more than this gateway's price for it, 1 asking more than this request's provider.max_price). Retry later (retry-after-ms says when), or raise provider.max_price.",
+      );
+      expect(declining.offers).toHaveLength(1);
+      expect(dear.offers).toHaveLength(0);
+      expect(pricey.offers).toHaveLength(0);
+    } finally {
+      for (const x of [declining, dear, pricey]) x.p.close();
+      await Promise.all([declining.p.closed, dear.p.closed, pricey.p.closed]);
+    }
   });
 
   it('a receipt signed by another key is stored as failed verification and the provider is skipped for 30 s', async () => {
