@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Locator, Page } from '@playwright/test';
 import { expect, test } from './helpers/fixtures';
 import { makeDataDir, removeDataDir, startNode, type RunningNode } from './helpers/node';
+import { rpc } from './helpers/rpc';
 import { openJobsDb } from '../electron/provider/jobs/db';
 import { JobStore } from '../electron/provider/jobs/store';
 
@@ -113,6 +114,44 @@ async function overflowing(cells: Locator): Promise<string[]> {
   );
 }
 
+/** The little of the page's DOM the layout checks use (the e2e code is type-checked without it). */
+interface PageDom {
+  document: {
+    createRange(): {
+      setStart(node: unknown, offset: number): void;
+      setEnd(node: unknown, offset: number): void;
+      getClientRects(): ArrayLike<{ top: number }>;
+    };
+  };
+}
+type TextNodes = { childNodes: ArrayLike<{ nodeType: number; textContent: string | null }> };
+
+/**
+ * How the element's own text is drawn: over how many lines, and its words (split at white
+ * space) that are drawn over more than one.
+ */
+async function textLines(el: Locator): Promise<{ lines: number; broken: string[] }> {
+  return el.evaluate((root) => {
+    const { document } = globalThis as unknown as PageDom;
+    const tops = (node: unknown, from: number, to: number) => {
+      const range = document.createRange();
+      range.setStart(node, from);
+      range.setEnd(node, to);
+      return new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+    };
+    const broken: string[] = [];
+    const lines = new Set<number>();
+    for (const node of Array.from((root as unknown as TextNodes).childNodes)) {
+      if (node.nodeType !== 3) continue;
+      const text = node.textContent ?? '';
+      for (const top of tops(node, 0, text.length)) lines.add(top);
+      for (const m of text.matchAll(/\S+/g))
+        if (tops(node, m.index, m.index + m[0].length).size > 1) broken.push(m[0]);
+    }
+    return { lines: lines.size, broken };
+  });
+}
+
 async function openJobs(page: Page, width: number): Promise<Locator> {
   await page.setViewportSize({ width, height: 800 });
   await page.goto(`${node.url}#/jobs`);
@@ -152,4 +191,33 @@ test('Jobs table at 1280 px: every column fits and no cell is cut off', async ({
   await expect(started).toHaveText(/^\w{3} \d{1,2}, \d{1,2}:\d\d\s?[AP]M$/);
   await expect(started.locator('span')).toHaveAttribute('title', /\d{4}, \d{1,2}:\d\d:\d\d/);
   await page.screenshot({ path: test.info().outputPath('jobs-1280.png') });
+});
+
+test('Job detail at 420 px: words wrap between words, the net has its currency', async ({
+  page,
+}) => {
+  const grid = await openJobs(page, 420);
+  await grid.getByRole('row').nth(1).click();
+  await expect(page.getByTestId('job-status')).toHaveText('Failed (LIMIT_EXCEEDED)');
+  const reason = page.getByTestId('job-reason');
+  await expect(reason).toHaveText(FAILED_REASON);
+  // The reason and the times need more than one line at this width: they break between words.
+  expect((await textLines(reason)).lines, 'the reason wraps').toBeGreaterThan(1);
+  for (const id of ['job-reason', 'job-started', 'job-ended', 'job-status'])
+    expect((await textLines(page.getByTestId(id))).broken, id).toEqual([]);
+  // A hash longer than its column still fits the dialog (it may break anywhere).
+  const sha = page.getByTestId('job-model-sha-');
+  const dialog = (await page.getByRole('dialog').boundingBox())!;
+  const shaBox = (await sha.boundingBox())!;
+  expect(shaBox.x + shaBox.width).toBeLessThanOrEqual(dialog.x + dialog.width);
+  // Nothing earned, no energy measured: the net is zero in the electricity currency.
+  const { power } = await rpc<{ power: { electricity: { currency: string } } }>(
+    node,
+    'settings.get',
+  );
+  await expect(page.getByTestId('job-net-after-electricity')).toHaveText(
+    `0.000 ${power.electricity.currency}`,
+  );
+  await page.screenshot({ path: test.info().outputPath('job-detail-failed-420.png') });
+  await page.getByRole('button', { name: 'Close' }).click();
 });

@@ -8,8 +8,10 @@ import DialogContent from '@mui/material/DialogContent';
 import DialogTitle from '@mui/material/DialogTitle';
 import Typography from '@mui/material/Typography';
 import type { JobDetail } from '../../../../shared/api';
+import { formatDateTime } from '../../format';
 import { useNodeStore } from '../../stores/node';
 import { Loading } from '../Loading';
+import { JobFacts } from './JobFacts';
 import {
   formatEarned,
   formatEnergy,
@@ -18,42 +20,6 @@ import {
   money,
   STATUS_LABELS,
 } from './job-format';
-
-function Facts({ title, rows }: { title: string; rows: [string, string][] }) {
-  return (
-    <Box component="section" sx={{ mb: 2 }}>
-      <Typography variant="h3" sx={{ fontSize: 15, fontWeight: 600, mb: 0.5 }}>
-        {title}
-      </Typography>
-      <Box
-        component="dl"
-        sx={{
-          display: 'grid',
-          gridTemplateColumns: 'max-content 1fr',
-          columnGap: 2,
-          rowGap: 0.5,
-          m: 0,
-        }}
-      >
-        {rows.map(([k, v]) => (
-          <Box key={k} sx={{ display: 'contents' }}>
-            <Typography component="dt" variant="body2" color="text.secondary">
-              {k}
-            </Typography>
-            <Typography
-              component="dd"
-              variant="body2"
-              sx={{ m: 0, wordBreak: 'break-all' }}
-              data-testid={`job-${k.toLowerCase().replace(/[^a-z]+/g, '-')}`}
-            >
-              {v}
-            </Typography>
-          </Box>
-        ))}
-      </Box>
-    </Box>
-  );
-}
 
 export function JobDetailDialog({ id, onClose }: { id: string | null; onClose: () => void }) {
   const call = useNodeStore((s) => s.call);
@@ -66,8 +32,11 @@ export function JobDetailDialog({ id, onClose }: { id: string | null; onClose: (
       live = false;
     };
   }, [id, call]);
-  const at = (iso: string | null) => (iso ? new Date(iso).toLocaleString() : '—');
-  const c = job?.currency ?? '';
+  // A job without an energy record (failed at once) has no currency of its own: its net is in
+  // the electricity currency the market client converts into, the one set now.
+  const electricity = useNodeStore((s) => s.settings?.power.electricity.currency ?? '');
+  const at = (iso: string | null) => (iso ? formatDateTime(iso) : '—');
+  const c = job?.currency ?? electricity;
   return (
     <Dialog
       open={id !== null}
@@ -82,7 +51,7 @@ export function JobDetailDialog({ id, onClose }: { id: string | null; onClose: (
           <Loading />
         ) : (
           <>
-            <Facts
+            <JobFacts
               title="What ran"
               rows={[
                 ['Model', job.modelId ?? '—'],
@@ -96,7 +65,7 @@ export function JobDetailDialog({ id, onClose }: { id: string | null; onClose: (
                 ...(job.reason ? ([['Reason', job.reason]] as [string, string][]) : []),
               ]}
             />
-            <Facts
+            <JobFacts
               title="Timings"
               rows={[
                 ['Started', at(job.startedAt)],
@@ -110,7 +79,7 @@ export function JobDetailDialog({ id, onClose }: { id: string | null; onClose: (
                 ],
               ]}
             />
-            <Facts
+            <JobFacts
               title="Energy and pay"
               rows={[
                 [
