@@ -379,36 +379,32 @@ describe('errors in OpenAI shape', () => {
       'response_format.type',
       'response_format.type must be one of "text", "json_object", "json_schema"',
     );
-    const text = await client.chat.completions.create({
-      model: 'stories260K',
-      messages,
-      max_tokens: 24,
-      temperature: 0,
-      response_format: { type: 'text' },
-    });
-    expect(text.choices[0]!.message.content).toBe(engineChat);
-    const json = await client.chat.completions.create({
-      model: 'stories260K',
-      messages,
-      max_tokens: 24,
-      temperature: 0,
-      response_format: { type: 'json_object' },
-    });
-    expect(json.choices[0]!.message.content).toMatch(/^\s*\{/);
-    const schema = await client.chat.completions.create({
-      model: 'stories260K',
-      messages,
-      max_tokens: 48,
-      temperature: 0,
-      response_format: {
+    const answer = async (
+      response_format: OpenAI.ChatCompletionCreateParams['response_format'],
+      max_tokens = 24,
+    ): Promise<string | null> =>
+      (
+        await client.chat.completions.create({
+          model: 'stories260K',
+          messages,
+          max_tokens,
+          temperature: 0,
+          response_format,
+        })
+      ).choices[0]!.message.content;
+    expect(await answer({ type: 'text' })).toBe(engineChat);
+    expect(await answer({ type: 'json_object' })).toMatch(/^\s*\{/);
+    const schema = await answer(
+      {
         type: 'json_schema',
         json_schema: {
           name: 'answer',
           schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] },
         },
       },
-    });
-    expect(schema.choices[0]!.message.content).toMatch(/^\s*\{\s*"ok"\s*:\s*(true|false)/);
+      48,
+    );
+    expect(schema).toMatch(/^\s*\{\s*"ok"\s*:\s*(true|false)/);
   });
 
   it('requests-per-minute limit: 429 with x-ratelimit-* and retry-after-ms', async () => {

@@ -104,6 +104,13 @@ async function manager(
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/** A loopback port nothing listens on (a server's, closed): a connection there is refused. */
+async function portNothingListensOn(): Promise<number> {
+  const closed = await startRangeServer();
+  await closed.close();
+  return closed.port;
+}
+
 describe('model downloads', () => {
   it('downloads a file with progress events, verifies it and records it', async () => {
     server.routes.set('/stories.gguf', { body: stories, throttle: 2 * 1024 * 1024 });
@@ -715,9 +722,7 @@ describe('downloads and imports: hardening', () => {
   it('says in words what went wrong: refused, name not found, no such file, server error (not "stalled")', async () => {
     const { m, views } = await manager({ maxRetries: 1, retryBaseMs: 20, retryMaxMs: 40 });
     // Refused: a loopback port nothing listens on.
-    const closed = await startRangeServer();
-    const closedPort = closed.port;
-    await closed.close();
+    const closedPort = await portNothingListensOn();
     await m.enqueue(
       request('/r.onnx', FIXTURE.mnist, {
         id: 'refused',
@@ -769,9 +774,7 @@ describe('downloads and imports: hardening', () => {
 
   it('a URL the user typed: refused or a name not found is said at once, not retried; a catalog url retries', async () => {
     const { m, views } = await manager({ maxRetries: 3, retryBaseMs: 20, retryMaxMs: 40 });
-    const closed = await startRangeServer();
-    const closedPort = closed.port;
-    await closed.close();
+    const closedPort = await portNothingListensOn();
     // A URL pull (no catalog id): nothing listens there, so the user hears it at once.
     await m.enqueue(
       request('/r.onnx', FIXTURE.mnist, {
