@@ -221,3 +221,39 @@ test('Job detail at 420 px: words wrap between words, the net has its currency',
   await page.screenshot({ path: test.info().outputPath('job-detail-failed-420.png') });
   await page.getByRole('button', { name: 'Close' }).click();
 });
+
+/** The x axis's tick labels of the earnings chart, left to right, with their boxes. */
+async function dayLabels(page: Page): Promise<{ text: string; left: number; right: number }[]> {
+  const chart = page.getByTestId('earnings-chart');
+  await expect(chart).toHaveAttribute('data-days', '30');
+  const labels = chart.locator('.MuiChartsAxis-directionX .MuiChartsAxis-tickLabel');
+  await expect.poll(() => labels.count()).toBeGreaterThan(1);
+  const boxes = await labels.evaluateAll((els) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { text: e.textContent ?? '', left: r.left, right: r.right };
+    }),
+  );
+  return boxes.filter((b) => b.text !== '').sort((a, b) => a.left - b.left);
+}
+
+test('Earnings chart: the day labels never run together, at 420 or 1280 px', async ({ page }) => {
+  for (const width of [420, 1280]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.goto(node.url);
+    await page.getByTestId('earnings-chart').scrollIntoViewIfNeeded();
+    const labels = await dayLabels(page);
+    expect(labels.length, `${width} px: several days are labelled`).toBeGreaterThanOrEqual(
+      width === 420 ? 2 : 5,
+    );
+    for (let i = 1; i < labels.length; i++)
+      expect(
+        labels[i]!.left - labels[i - 1]!.right,
+        `${width} px: '${labels[i - 1]!.text}' and '${labels[i]!.text}' are apart`,
+      ).toBeGreaterThanOrEqual(8);
+    for (const l of labels) expect(l.text).toMatch(/^[A-Z][a-z]{2} \d{1,2}$/);
+    await page
+      .getByTestId('earnings-chart')
+      .screenshot({ path: test.info().outputPath(`earnings-chart-${width}.png`) });
+  }
+});

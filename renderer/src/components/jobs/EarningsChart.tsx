@@ -82,7 +82,10 @@ export function EarningsChart() {
               scaleType: 'band',
               data: s.dates,
               valueFormatter: (d: string) => label(d),
-              tickLabelInterval: (_v: string, i: number) => i % 5 === 0,
+              // A tick every 5 days, every 10 where they would be closer than a label's width
+              // ("Nov 12" ran into "Nov 17" at 420 px); labels that would still touch are hidden.
+              tickInterval: (_v: string, i: number) => i % 5 === 0,
+              tickSpacing: 64,
             },
           ]}
           yAxis={[
