@@ -257,3 +257,37 @@ test('Earnings chart: the day labels never run together, at 420 or 1280 px', asy
       .screenshot({ path: test.info().outputPath(`earnings-chart-${width}.png`) });
   }
 });
+
+test('Power page: the field labels are whole and the two switches line up, at 420 and 1280 px', async ({
+  page,
+}) => {
+  for (const width of [420, 1280]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.goto(`${node.url}#/power`);
+    const section = page.getByTestId('settings-conditions');
+    await expect(section.getByTestId('power-cap')).toBeVisible();
+    await section.scrollIntoViewIfNeeded();
+    const cut = await page
+      .locator('label.MuiInputLabel-root')
+      .evaluateAll((els) =>
+        els
+          .filter((e) => e.scrollWidth > e.clientWidth)
+          .map((e) => `${e.textContent} (${e.scrollWidth} > ${e.clientWidth})`),
+      );
+    expect(cut, `${width} px: labels cut off`).toEqual([]);
+    // No cap set: the field is empty, its label above it and "No cap" inside.
+    await expect(section.getByTestId('power-cap')).toHaveValue('');
+    await expect(section.getByTestId('power-cap')).toHaveAttribute('placeholder', 'No cap');
+    await expect(section.locator('label', { hasText: 'Power cap per GPU (W)' })).toHaveAttribute(
+      'data-shrink',
+      'true',
+    );
+    // "Only earn when I am away" and "Pause while on battery": their switches start at one x
+    // (the thumbs inside move with the state).
+    const track = (id: string) => section.locator('.MuiSwitch-root', { has: page.getByTestId(id) });
+    const idle = (await track('idle-enabled').boundingBox())!;
+    const battery = (await track('battery-pause').boundingBox())!;
+    expect(Math.abs(idle.x - battery.x), `${width} px: the switches line up`).toBeLessThan(1);
+    await section.screenshot({ path: test.info().outputPath(`power-conditions-${width}.png`) });
+  }
+});

@@ -1,5 +1,6 @@
 // A number field of a settings section, wired to its saver: the node's (or the local) error for
-// `path` shows on the field in red instead of the helper text, and typing clears it.
+// `path` shows on the field in red instead of the helper text, and typing clears it. A field with
+// a placeholder keeps its label above it.
 import TextField from '@mui/material/TextField';
 import type { SxProps, Theme } from '@mui/material/styles';
 import type { Saver } from './useSave';
@@ -49,7 +50,12 @@ export function NumberField({
       disabled={disabled}
       error={error !== null}
       helperText={error ?? helperText}
-      slotProps={{ htmlInput: { min, max, step, 'data-testid': testId } }}
+      slotProps={{
+        htmlInput: { min, max, step, 'data-testid': testId },
+        // A placeholder is only seen with the label above the field; the label then has the
+        // outline's width to itself (inside an empty field it is cut to the field's).
+        ...(placeholder ? { inputLabel: { shrink: true } } : {}),
+      }}
       sx={sx}
     />
   );

@@ -38,7 +38,8 @@ export function ConditionsSection({ power, saver }: { power: PowerSettings; save
       title="When to stop"
       description="Idle-only mode, battery, the temperature limit and a power cap."
     >
-      <Stack spacing={2}>
+      {/* Flex gap: the Stack's margins would reset a switch label's -11 px and indent it. */}
+      <Stack spacing={2} useFlexGap>
         <Box sx={{ display: 'flex', gap: 2, alignItems: 'center', flexWrap: 'wrap' }}>
           <FormControlLabel
             control={
@@ -104,6 +105,7 @@ export function ConditionsSection({ power, saver }: { power: PowerSettings; save
             onChange={setCap}
             saver={saver}
             helperText="Empty: no cap"
+            placeholder="No cap"
             min={10}
             testId="power-cap"
             sx={{ width: 190 }}
