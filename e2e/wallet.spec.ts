@@ -34,8 +34,23 @@ let dir: string;
 let gwDir: string;
 let gateway: GatewayProc | null = null;
 let node: RunningNode | null = null;
-/** The sum of the three jobs' prices as the node's job record has them. */
+/** The sum of the jobs' prices as the node's job record has them (three, then four). */
 let jobsTotal = 0n;
+/** The requester, with a key of the gateway. */
+let client: OpenAI;
+type Row = {
+  gateway: string | null;
+  status: string;
+  earned: string | null;
+  voucherId: string | null;
+};
+/** The gateway's jobs that are done, as the node's job record has them. */
+const paid = async (): Promise<Row[]> =>
+  (await rpc<{ rows: Row[] }>(node!, 'jobs.list', { limit: 100 })).rows.filter(
+    (r) => r.gateway === gateway!.url && r.status === 'done',
+  );
+const paidTotal = async (): Promise<bigint> =>
+  (await paid()).reduce((sum, r) => sum + BigInt(r.earned ?? '0'), 0n);
 const show = (units: bigint): string =>
   formatTokenAmount(units, 18, 'IDD', { maxFraction: 6, locale: 'en-US' });
 
@@ -97,7 +112,7 @@ test.beforeAll(async () => {
   await rpc(node, 'models.import', { path: STORIES });
 
   const key = await createKey(gwDir, ['--credit', (10n ** 24n).toString()]);
-  const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0 });
+  client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: key, maxRetries: 0 });
   await expect
     .poll(async () => (await client.models.list()).data.map((m) => m.id), { timeout: 30_000 })
     .toContain('stories260K.gguf');
@@ -111,20 +126,10 @@ test.beforeAll(async () => {
     expect(r.usage!.completion_tokens).toBe(maxTokens);
   }
   // Every job's price in the job record, each linked to the voucher that paid it.
-  type Row = {
-    gateway: string | null;
-    status: string;
-    earned: string | null;
-    voucherId: string | null;
-  };
-  const paid = async (): Promise<Row[]> =>
-    (await rpc<{ rows: Row[] }>(node!, 'jobs.list', { limit: 100 })).rows.filter(
-      (r) => r.gateway === gateway!.url && r.status === 'done',
-    );
   await expect
     .poll(async () => (await paid()).filter((r) => r.voucherId).length, { timeout: 20_000 })
     .toBe(3);
-  jobsTotal = (await paid()).reduce((sum, r) => sum + BigInt(r.earned ?? '0'), 0n);
+  jobsTotal = await paidTotal();
   // Big enough to show in the page's 6 decimals.
   expect(jobsTotal).toBeGreaterThan(10n ** 13n);
 });
@@ -149,7 +154,7 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   await expect(page.getByRole('heading', { level: 1, name: 'Wallet' })).toBeVisible();
 
   // Earnings: the sum of the three jobs' prices, vouchers checked against the chain.
-  const total = show(jobsTotal);
+  let total = show(jobsTotal);
   await expect(page.getByTestId('wallet-earned')).toContainText(total, { timeout: 15_000 });
   await expect(page.getByTestId('wallet-claimable')).toContainText(total);
   await expect(page.getByTestId('wallet-payout')).toContainText('Node key (kept here)');
@@ -195,14 +200,42 @@ test('create a payout wallet with the backup check, claim the earnings, withdraw
   await page.getByTestId('wallet-payout').getByRole('button', { name: 'QR code' }).click();
   await expect(page.getByTestId('wallet-payout-qr')).toBeVisible();
 
-  // Claim now, confirmed first.
+  // Claim now, confirmed first. The offer is "at least" what is claimable now: one more job
+  // ends while the dialog is open (the page's refreshes of the wallet held back meanwhile, so
+  // the offer stays as read), the claim collects its voucher too and says by how much.
   await page.getByRole('button', { name: 'Claim now' }).click();
-  await expect(page.getByRole('dialog')).toContainText(total);
-  await expect(page.getByRole('dialog')).toContainText(payoutAddress);
-  await page.getByRole('button', { name: 'Confirm claim' }).click();
-  await expect(page.getByRole('dialog')).toContainText(`Claimed ${total}: confirmed`, {
-    timeout: 20_000,
+  const claimDialog = page.getByRole('dialog');
+  await expect(claimDialog).toContainText(`Collect at least ${total} in one transaction`);
+  await expect(claimDialog).toContainText(payoutAddress);
+  let release = (): void => undefined;
+  const held = new Promise<void>((done) => (release = done));
+  await page.route('**/api/rpc/wallet.status', async (route) => {
+    await held;
+    await route.continue();
   });
+  const offered = jobsTotal;
+  await client.completions.create({
+    model: 'stories260K.gguf',
+    prompt: 'Once upon a time',
+    max_tokens: 10,
+    temperature: 0,
+  });
+  await expect
+    .poll(async () => (await paid()).filter((r) => r.voucherId).length, { timeout: 20_000 })
+    .toBe(4);
+  jobsTotal = await paidTotal();
+  expect(jobsTotal).toBeGreaterThan(offered);
+  await expect(claimDialog).toContainText(`Collect at least ${total}`);
+  await claimDialog.screenshot({ path: test.info().outputPath('claim-offer.png') });
+  await page.getByRole('button', { name: 'Confirm claim' }).click();
+  total = show(jobsTotal);
+  await expect(claimDialog).toContainText(
+    `Claimed ${total} (${show(jobsTotal - offered)} of it earned after the offer): confirmed`,
+    { timeout: 20_000 },
+  );
+  await claimDialog.screenshot({ path: test.info().outputPath('claim-done.png') });
+  // (The refreshes go on from here, through the route.)
+  release();
   await page.getByRole('button', { name: 'Close' }).click();
   await expect(page.getByTestId('wallet-claimed')).toContainText(total);
   await expect(page.getByTestId('wallet-claimable')).toContainText('0 IDD');

@@ -9,7 +9,7 @@ import DialogTitle from '@mui/material/DialogTitle';
 import Typography from '@mui/material/Typography';
 import type { WalletStatus, WalletTx } from '../../../../shared/api';
 import { useWalletStore } from '../../stores/wallet';
-import { showAmount } from './amounts';
+import { claimedText, showAmount } from './amounts';
 
 export function ClaimDialog({ status, onClose }: { status: WalletStatus; onClose: () => void }) {
   const attempt = useWalletStore((s) => s.attempt);
@@ -18,7 +18,11 @@ export function ClaimDialog({ status, onClose }: { status: WalletStatus; onClose
   const [error, setError] = useState<string | null>(null);
   const [done, setDone] = useState<WalletTx | null | undefined>(undefined);
   const claimable = status.earnings.filter((e) => BigInt(e.claimable) > 0n);
+  const offer = claimable.map((e) => ({ amount: e.claimable, token: e.token }));
+  // What was offered when Confirm was pressed (the status refreshes after the claim).
+  const [offered, setOffered] = useState(offer);
   const claim = async (): Promise<void> => {
+    setOffered(offer);
     setBusy(true);
     setError(null);
     const r = await attempt('wallet.claim', {});
@@ -40,13 +44,9 @@ export function ClaimDialog({ status, onClose }: { status: WalletStatus; onClose
         {done === undefined ? (
           <>
             <Typography gutterBottom>
-              Collect{' '}
-              <strong>
-                {claimable
-                  .map((e) => showAmount({ amount: e.claimable, token: e.token }))
-                  .join(', ')}
-              </strong>{' '}
-              in one transaction, paid to:
+              {/* The claim takes every voucher there is when it is sent: more if jobs end. */}
+              Collect at least <strong>{offer.map(showAmount).join(', ')}</strong> in one
+              transaction, paid to:
             </Typography>
             <Typography
               sx={{ fontFamily: 'monospace', fontSize: 13, wordBreak: 'break-all', mb: 1 }}
@@ -54,7 +54,8 @@ export function ClaimDialog({ status, onClose }: { status: WalletStatus; onClose
               {status.payout?.address}
             </Typography>
             <Typography variant="body2" color="text.secondary">
-              The node key sends it and pays its gas.
+              Jobs that end before it is sent are collected too. The node key sends it and pays its
+              gas.
             </Typography>
           </>
         ) : done === null ? (
@@ -63,7 +64,7 @@ export function ClaimDialog({ status, onClose }: { status: WalletStatus; onClose
           <Alert severity={done.state === 'failed' ? 'error' : 'success'}>
             {done.state === 'failed'
               ? `The claim failed: ${done.error}`
-              : `Claimed ${done.value ? showAmount(done.value) : ''}: ${done.state}.`}
+              : `Claimed ${done.value ? claimedText(done.value, offered) : 'your earnings'}: ${done.state}.`}
           </Alert>
         )}
         {error && (
