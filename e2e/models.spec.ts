@@ -120,6 +120,22 @@ test('download a model from the catalog, watch it finish, test it, delete it', a
   await expect(page.getByTestId('download-button-fx-stories')).toBeVisible();
 });
 
+test('a server error during a download: the state says it retries, with the attempt, and the caption says why (never "Stalled")', async ({
+  page,
+}) => {
+  await page.goto(node.url);
+  await page.getByTestId('nav-models').click();
+  server.routes.set('/stories.gguf', { body: fixture(FIXTURE.stories.file), status: 503 });
+  await page.getByTestId('download-button-fx-stories').click();
+  const state = page.getByTestId('download-state-fx-stories');
+  await expect(state).toHaveText(/^Retrying in \d+ s \(attempt \d+ of \d+\)$/, { timeout: 15_000 });
+  await expect(page.getByTestId('download-fx-stories')).toContainText('server error (HTTP 503');
+  await expect(page.getByTestId('download-fx-stories')).not.toContainText(/stalled/i);
+  await page.getByTestId('download-fx-stories').getByRole('button', { name: 'Cancel' }).click();
+  await expect(page.getByTestId('download-fx-stories')).toHaveCount(0);
+  await expect(page.getByTestId('download-button-fx-stories')).toBeVisible();
+});
+
 test('offline: the fit estimates say so once, explain low confidence, and the node logs one warning', async ({
   page,
 }) => {

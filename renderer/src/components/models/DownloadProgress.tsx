@@ -1,5 +1,5 @@
 // A download's progress: the bar, bytes / speed / ETA, its state in words (queued, downloading,
-// stalled – retrying in N s, verifying, done, failed with the reason) and pause/resume/cancel.
+// retrying in N s (with the reason), verifying, done, failed with the reason) and pause/resume/cancel.
 import { useEffect, useState } from 'react';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
@@ -26,8 +26,12 @@ export function downloadStateText(d: DownloadView, retryIn: number | null): stri
       return 'Queued';
     case 'downloading':
       return 'Downloading';
-    case 'stalled':
-      return retryIn !== null ? `Stalled – retrying in ${retryIn} s` : 'Stalled – retrying';
+    case 'stalled': {
+      // Waiting to retry after any failure (a stall, a server error, offline): the reason, in
+      // the downloader's words, is the caption under this line (notice).
+      const attempt = d.retry ? ` (attempt ${d.retry.attempt} of ${d.retry.max})` : '';
+      return retryIn !== null ? `Retrying in ${retryIn} s${attempt}` : `Retrying${attempt}`;
+    }
     case 'verifying':
       return 'Verifying';
     case 'paused':
