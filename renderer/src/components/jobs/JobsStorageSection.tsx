@@ -5,7 +5,6 @@ import Button from '@mui/material/Button';
 import MenuItem from '@mui/material/MenuItem';
 import TextField from '@mui/material/TextField';
 import Typography from '@mui/material/Typography';
-import type { Settings } from '../../../../shared/api';
 import { SettingsSection } from '../SettingsSection';
 import { formatBytes } from '../../format';
 import { useNodeStore } from '../../stores/node';
@@ -19,10 +18,11 @@ const CHOICES: { value: string; label: string }[] = [
   { value: '730', label: '2 years' },
 ];
 
-export function JobsStorageSection({ settings }: { settings: Settings }) {
+export function JobsStorageSection() {
   const updateSettings = useNodeStore((s) => s.updateSettings);
   const storage = useJobsStore((s) => s.storage);
-  const saved = settings.jobs.retentionDays;
+  // Its own setting only: the section does not render again at other settings or status events.
+  const saved = useNodeStore((s) => s.settings?.jobs.retentionDays ?? null);
   const savedValue = saved === null ? 'forever' : String(saved);
   const [value, setValue] = useState(savedValue);
   const [error, setError] = useState<string | null>(null);

@@ -1,13 +1,13 @@
 // Settings → Token value: what one of the market's tokens is worth in the electricity currency
 // (settings.network.pricing). The node turns the earning policy's floor (electricity cost plus the
 // margin) into a token price with it, and counts each job's earnings in that currency for the net.
-// Keyed by the saved pricing (SettingsPage), so a change made elsewhere resets the form.
+// Keyed by the saved pricing (TokenValueSettings), so a change made elsewhere resets the form.
 import { useState } from 'react';
 import Alert from '@mui/material/Alert';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import TextField from '@mui/material/TextField';
-import type { Settings, SettingsPatch } from '../../../../shared/api';
+import type { NetworkSettings, SettingsPatch } from '../../../../shared/api';
 import { DEMO_NETWORK_PRICING } from '../../../../shared/api/devnet';
 import { NumberField } from '../form/NumberField';
 import { numberOf, type FieldErrors, type Saver } from '../form/useSave';
@@ -22,20 +22,23 @@ export const TOKEN_VALUE_FIELDS = [
 type NetworkPatch = NonNullable<SettingsPatch['network']>;
 
 export function TokenValueSection({
-  settings,
+  pricing,
+  currency,
+  mode,
   saver,
 }: {
-  settings: Settings;
+  pricing: NetworkSettings['pricing'];
+  /** The electricity currency (settings.power.electricity). */
+  currency: string;
+  mode: NetworkSettings['mode'];
   saver: Saver<NetworkPatch>;
 }) {
-  const pricing = settings.network.pricing;
-  const currency = settings.power.electricity.currency;
   const [value, setValue] = useState(String(pricing.currencyPerToken));
   const [symbol, setSymbol] = useState(pricing.tokenSymbol);
   const [decimals, setDecimals] = useState(String(pricing.tokenDecimals));
   const symbolError = saver.fieldError('pricing.tokenSymbol');
   const demo =
-    settings.network.mode === 'demo' &&
+    mode === 'demo' &&
     pricing.currencyPerToken === DEMO_NETWORK_PRICING.currencyPerToken &&
     pricing.tokenSymbol === DEMO_NETWORK_PRICING.tokenSymbol;
   const shown = symbol.trim() || pricing.tokenSymbol;
