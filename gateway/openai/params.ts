@@ -42,6 +42,12 @@ const Common = z.object({
 
 /** A field the gateway cannot honour: absent or null only, else a 400 naming it, in words. */
 const unsupported = (message: string) => z.null({ error: message }).nullish();
+/**
+ * The same for a list (tools, functions, a message's tool_calls): an empty one asks for nothing
+ * and is accepted, as generic clients send `tools: []` with every request.
+ */
+const unsupportedList = (message: string) =>
+  z.array(z.unknown()).max(0, { error: message }).nullish();
 
 const ResponseFormat = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
@@ -60,7 +66,7 @@ const ContentPart = z.object({ type: z.literal('text'), text: z.string() });
 const Message = z.object({
   role: z.enum(['system', 'developer', 'user', 'assistant']),
   content: z.union([z.string(), z.array(ContentPart)]).nullable(),
-  tool_calls: unsupported('tool calls are not supported by this gateway: it has no tools'),
+  tool_calls: unsupportedList('tool calls are not supported by this gateway: it has no tools'),
   function_call: unsupported(
     'function calls are not supported by this gateway: it has no functions',
   ),
@@ -69,12 +75,17 @@ const Message = z.object({
 export const ChatRequestSchema = Common.extend({
   messages: z.array(Message).min(1, 'messages must not be empty'),
   response_format: ResponseFormat.nullish(),
-  tools: unsupported('tools (function calling) are not supported by this gateway'),
-  tool_choice: unsupported('tool_choice is not supported by this gateway: it has no tools'),
-  parallel_tool_calls: unsupported(
-    'parallel_tool_calls is not supported by this gateway: it has no tools',
-  ),
-  functions: unsupported('functions (function calling) are not supported by this gateway'),
+  tools: unsupportedList('tools (function calling) are not supported by this gateway'),
+  // "none" asks for no tool: accepted; anything else is refused.
+  tool_choice: z
+    .literal('none', { error: 'tool_choice is not supported by this gateway: it has no tools' })
+    .nullish(),
+  parallel_tool_calls: z
+    .literal(false, {
+      error: 'parallel_tool_calls is not supported by this gateway: it has no tools',
+    })
+    .nullish(),
+  functions: unsupportedList('functions (function calling) are not supported by this gateway'),
   function_call: unsupported('function_call is not supported by this gateway: it has no functions'),
   logprobs: z.literal(false, { error: 'logprobs are not supported by this gateway' }).nullish(),
   top_logprobs: unsupported('top_logprobs are not supported by this gateway'),

@@ -365,6 +365,17 @@ describe('errors in OpenAI shape', () => {
       'tool calls are not supported by this gateway: it has no tools',
     );
     await refused({ logprobs: true }, 'logprobs', 'logprobs are not supported by this gateway');
+    // What generic clients send with every request and which asks for nothing is accepted.
+    const none = await client.chat.completions.create({
+      model: 'stories260K',
+      messages: [...messages, { role: 'assistant', content: 'Once', tool_calls: [] }],
+      max_tokens: 2,
+      tools: [],
+      tool_choice: 'none',
+      parallel_tool_calls: false,
+      logprobs: false,
+    } as never);
+    expect(none.choices[0]!.message.content).toBeTruthy();
     await expect(
       client.completions.create({ model: 'stories260K', prompt: 'x', logprobs: 2 }),
     ).rejects.toMatchObject({
