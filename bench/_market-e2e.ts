@@ -19,6 +19,7 @@ import { median, r1, r3 } from './_stats';
 
 const env = process.env;
 const RUNS = Number(env.BENCH_MARKET_RUNS ?? 7);
+const WARMUP = Math.max(1, Number(env.BENCH_MARKET_WARMUP ?? 10));
 const TOKENS = 256;
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -239,13 +240,19 @@ export async function endToEnd() {
         threads: r.threads,
       };
     };
+    // Each side serves WARMUP runs first: a gateway and a node serve job after job, and their
+    // first few run in V8's interpreter before the JIT compiles the path (BENCH_MARKET_WARMUP=1
+    // measures the cold case).
     const warm = await viaEngine();
-    await viaGateway();
-    await viaGateway(client2, nodeModel);
+    for (let i = 1; i < WARMUP; i++) await viaEngine();
+    for (let i = 0; i < WARMUP; i++) {
+      await viaGateway();
+      await viaGateway(client2, nodeModel);
+    }
     const direct = await directSide(warm.threads);
-    await direct.one();
+    for (let i = 0; i < WARMUP; i++) await direct.one();
     const sdk = await sdkFloorSide();
-    for (let i = 0; i < 3; i++) await sdk.one();
+    for (let i = 0; i < Math.max(3, WARMUP); i++) await sdk.one();
     const runs = {
       direct: [] as Run[],
       engine: [] as Run[],
@@ -287,6 +294,7 @@ export async function endToEnd() {
       model: MODELS.stories.file,
       completion_tokens: TOKENS,
       runs: RUNS,
+      warmup_runs: WARMUP,
       threads: warm.threads,
       node_llama_cpp_direct: d,
       engine_alone: e,
