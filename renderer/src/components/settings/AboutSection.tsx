@@ -1,9 +1,8 @@
 // Settings → About: the version, the mode, how this page reaches the node, the license.
 import type { ReactNode } from 'react';
-import Box from '@mui/material/Box';
-import Typography from '@mui/material/Typography';
 import { useNodeStore } from '../../stores/node';
 import { SettingsSection } from '../SettingsSection';
+import { FactList } from '../FactList';
 
 export function AboutSection() {
   const transport = useNodeStore((s) => s.client?.transport);
@@ -26,27 +25,7 @@ export function AboutSection() {
       title="About"
       description="Idlerig rents your idle GPU to a decentralized AI-inference market."
     >
-      <Box
-        component="dl"
-        sx={{
-          display: 'grid',
-          gridTemplateColumns: 'max-content 1fr',
-          columnGap: 3,
-          rowGap: 1,
-          m: 0,
-        }}
-      >
-        {rows.map(([label, value]) => (
-          <Box key={label} sx={{ display: 'contents' }}>
-            <Typography component="dt" variant="body2" color="text.secondary">
-              {label}
-            </Typography>
-            <Typography component="dd" variant="body2" sx={{ m: 0 }}>
-              {value}
-            </Typography>
-          </Box>
-        ))}
-      </Box>
+      <FactList rows={rows} />
     </SettingsSection>
   );
 }
