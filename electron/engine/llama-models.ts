@@ -55,6 +55,8 @@ export class LlamaModels {
   private readonly models = new Map<string, LoadedLlm>();
   private readonly loading = new Map<string, Promise<LoadedLlm>>();
   private readonly retired = new Set<LoadedLlm>();
+  /** Bumped by every settings change: a load that began before it must not serve later jobs. */
+  private generation = 0;
   private vramTotal = 0;
 
   constructor(
@@ -77,6 +79,10 @@ export class LlamaModels {
 
   /** The settings changed: idle models go now, running ones when their last job ends. */
   async retireAll(): Promise<void> {
+    // Loads still under way keep the settings they began with: they serve the jobs already
+    // waiting for them and then retire; a job asked for from now on starts a load of its own.
+    this.generation++;
+    this.loading.clear();
     for (const m of [...this.models.values()]) {
       this.models.delete(m.ref.sha256);
       if (m.pins === 0) await this.disposeModel(m, 'settings changed');
@@ -164,11 +170,13 @@ export class LlamaModels {
     hashMs: number,
   ): Promise<LoadedLlm> {
     const started = performance.now();
+    // The settings it began with, throughout (a change meanwhile retires it when loaded).
+    const generation = this.generation;
+    const { llm } = this.config();
     const llama = await this.library.ensure();
     const lib = await this.library.module();
     if (llama.gpu !== false && this.vramTotal === 0)
       this.vramTotal = (await llama.getVramState().catch(() => ({ total: 0 }))).total;
-    const { llm } = this.config();
 
     // What it will hold: the weights and a context of `parallelism` sequences.
     const insights = await lib.GgufInsights.from(await lib.readGgufFileInfo(path), llama);
@@ -250,7 +258,9 @@ export class LlamaModels {
       parallelism: llm.parallelism,
       trainContextSize,
     };
-    this.models.set(ref.sha256, m);
+    if (generation === this.generation) this.models.set(ref.sha256, m);
+    // The settings changed while it loaded: it goes when the jobs that waited for it are done.
+    else this.retired.add(m);
     this.log('info', 'model loaded', {
       file: ref.file,
       backend: this.library.backendName(),

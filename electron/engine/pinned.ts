@@ -20,7 +20,11 @@ export async function acquirePinned<T extends Pinned>(
   }
   let pending = loading.get(key);
   if (!pending) {
-    pending = load().finally(() => loading.delete(key));
+    const started: Promise<T> = load().finally(() => {
+      // A load the owner gave up on (its settings changed) may end after a newer one started.
+      if (loading.get(key) === started) loading.delete(key);
+    });
+    pending = started;
     loading.set(key, pending);
   }
   const entry = await pending;

@@ -195,4 +195,23 @@ describe('threads', () => {
     const old = await running;
     expect(old).toMatchObject({ finish_reason: 'cancelled', threads: 2 });
   });
+
+  it('new settings while the model is still loading: the job that waited ends on it, the next one gets the new settings', async () => {
+    // A load takes a few ms here; the change lands at a different point of it each round.
+    for (let delayMs = 0; delayMs <= 12; delayMs++) {
+      await ctx.engine.reconfigure({
+        modelsDir: ctx.modelsDir,
+        llm: { backend: 'cpu', threads: 2 },
+      });
+      // Nothing loaded now (the change retired it): this job starts a load with threads 2.
+      const waiting = job(MODELS.stories);
+      await new Promise((r) => setTimeout(r, delayMs));
+      const changed = ctx.engine.reconfigure({ modelsDir: ctx.modelsDir, llm: { backend: 'cpu' } });
+      // It ends on the settings its load began with: 2, or 1 when the change got in first.
+      expect([1, 2]).toContain((await waiting).threads);
+      await changed;
+      expect((await job(MODELS.stories)).threads, `change after ${delayMs} ms`).toBe(1);
+      expect((await ctx.engine.loadedModels()).map((m) => m.llm?.threads)).toEqual([1]);
+    }
+  });
 });
