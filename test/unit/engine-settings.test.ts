@@ -209,7 +209,9 @@ describe('engine settings in a running node (real engine)', () => {
       });
     node.engine.applySettings({ ...node.settings.get().engine, threads: 2 });
     expect((await market('same-turn')).threads).toBe(2);
-    await router.call('settings.update', { engine: { threads: null } }, ctx);
+    // Back to what the settings say, as the node's next state decision applies them (the
+    // settings never changed, so a settings.update of the same value would apply nothing).
+    node.engine.applySettings(node.settings.get().engine);
     await job(router, 'settled');
     expect((await market('none-in-flight')).threads).toBe(1);
     // A change that leaves the engine's configuration as it is (another group) reconfigures nothing.
