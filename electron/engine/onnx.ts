@@ -45,6 +45,8 @@ interface LoadedOnnx {
   activeJobs: number;
   queuedJobs: number;
   pins: number;
+  /** Its settings changed: it finishes the jobs that hold it, then it is released. */
+  retired: boolean;
 }
 
 /**
@@ -72,6 +74,8 @@ const MAX_SESSIONS = 8;
 export class OnnxEngine {
   private readonly sessions = new Map<string, LoadedOnnx>();
   private readonly loading = new Map<string, Promise<LoadedOnnx>>();
+  /** Bumped by every settings change: a session opened before it must not serve later jobs. */
+  private configGeneration = 0;
   /**
    * Per model (sha256), the latest job's turn: the next one follows it. Taken when a job
    * arrives, before the checks that wait (verification, opening), so that a model's jobs reach
@@ -92,10 +96,35 @@ export class OnnxEngine {
     this.thread = new OnnxThread(entry, log, () => this.sessions.clear(), threadLimits);
   }
 
+  /**
+   * New settings: idle sessions go now; a busy one (a model that never idles under steady
+   * traffic) retires and is released when its last job ends, and a session still opening keeps
+   * the settings it began with and retires likewise; the next job opens one with the new settings.
+   */
   async reconfigure(config: EngineConfig): Promise<void> {
     const changed = JSON.stringify(this.config.onnx) !== JSON.stringify(config.onnx);
     this.config = config;
-    if (changed) await this.unload();
+    if (!changed) return;
+    this.configGeneration++;
+    this.loading.clear();
+    for (const m of [...this.sessions.values()]) {
+      this.sessions.delete(m.ref.sha256);
+      m.retired = true;
+      if (m.pins === 0) await this.release(m, 'settings changed');
+    }
+  }
+
+  private async release(m: LoadedOnnx, why: string): Promise<void> {
+    this.log('info', 'model unloaded', { file: m.ref.file, why });
+    if (m.generation === this.thread.generation)
+      await this.thread.call({ op: 'release', session: m.session }).catch(() => {});
+  }
+
+  /** Ends a pin; a retired session whose last pin this was is released. */
+  private unpin(m: LoadedOnnx): void {
+    m.pins--;
+    m.lastUsed = Date.now();
+    if (m.retired && m.pins === 0) void this.release(m, 'settings changed');
   }
 
   info(): Promise<NonNullable<EngineInfo['onnx']>> {
@@ -108,7 +137,7 @@ export class OnnxEngine {
 
   async load(ref: ModelRef): Promise<LoadedModel> {
     const m = await this.acquire(ref);
-    m.pins--;
+    this.unpin(m);
     return this.describe(m);
   }
 
@@ -152,9 +181,7 @@ export class OnnxEngine {
   private async evict(m: LoadedOnnx, why: string): Promise<void> {
     if (this.sessions.get(m.ref.sha256) !== m) return;
     this.sessions.delete(m.ref.sha256);
-    this.log('info', 'model unloaded', { file: m.ref.file, why });
-    if (m.generation === this.thread.generation)
-      await this.thread.call({ op: 'release', session: m.session }).catch(() => {});
+    await this.release(m, why);
   }
 
   private async acquire(ref: ModelRef): Promise<LoadedOnnx> {
@@ -171,6 +198,7 @@ export class OnnxEngine {
     hashMs: number,
   ): Promise<LoadedOnnx> {
     const started = performance.now();
+    const configGeneration = this.configGeneration;
     const threads = chooseThreads({
       cores: os.availableParallelism(),
       modelBytes: sizeBytes,
@@ -209,8 +237,10 @@ export class OnnxEngine {
       activeJobs: 0,
       queuedJobs: 0,
       pins: 0,
+      retired: configGeneration !== this.configGeneration,
     };
-    this.sessions.set(ref.sha256, m);
+    // Settings that changed while it opened: it serves the jobs that waited for it, then goes.
+    if (!m.retired) this.sessions.set(ref.sha256, m);
     this.log('info', 'model loaded', {
       file: ref.file,
       executionProviders: opened.executionProviders,
@@ -238,8 +268,7 @@ export class OnnxEngine {
       try {
         return await this.runInTurn(m, params, job, prev, posted);
       } finally {
-        m.pins--;
-        m.lastUsed = Date.now();
+        this.unpin(m);
       }
     } finally {
       posted.resolve();
@@ -279,7 +308,10 @@ export class OnnxEngine {
         await prev.before;
       }
       // Its thread died while this job waited: the session is gone with it.
-      if (m.generation !== this.thread.generation || this.sessions.get(m.ref.sha256) !== m)
+      if (
+        m.generation !== this.thread.generation ||
+        (!m.retired && this.sessions.get(m.ref.sha256) !== m)
+      )
         throw new IdlerigError(
           'ENGINE_CRASHED',
           'ONNX Runtime stopped while the job waited for its turn; the next job starts it again',

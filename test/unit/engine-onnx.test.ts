@@ -189,4 +189,28 @@ describe('ONNX through the engine process', () => {
       });
     }
   });
+
+  it('new ONNX settings reach a model that never idles: the jobs running finish, the next ones run on a session with the new settings', async () => {
+    const { images } = mnist();
+    const one = (i: number) =>
+      ctx.engine.infer(MODELS.mnist, {
+        id: String(i),
+        inputs: [{ name: 'Input3', shape: [1, 1, 28, 28], datatype: 'FP32', data: images[i]! }],
+      });
+    await one(0);
+    expect((await ctx.engine.loadedModels())[0]?.onnx?.threads).toBe(1);
+    // Steady traffic: 3,000 images in flight when the change arrives, so the session is busy.
+    const busy = Promise.all(images.slice(0, 3000).map((_, i) => one(i)));
+    let finished = false;
+    void busy.then(() => (finished = true));
+    const running = async () => (await ctx.engine.loadedModels())[0]?.activeJobs ?? 0;
+    while (!finished && (await running()) === 0) await new Promise((r) => setTimeout(r, 1));
+    expect(finished, 'the change must reach the engine while the model is busy').toBe(false);
+    await ctx.engine.reconfigure({ modelsDir: ctx.modelsDir, onnx: { threads: 2 } });
+    expect((await busy).every((r) => r.outputs[0]!.shape[1] === 10)).toBe(true);
+    await one(1);
+    const loaded = await ctx.engine.loadedModels();
+    expect(loaded.map((m) => m.onnx?.threads)).toEqual([2]);
+    await ctx.engine.reconfigure({ modelsDir: ctx.modelsDir });
+  }, 60_000);
 });
