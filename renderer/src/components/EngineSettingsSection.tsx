@@ -11,8 +11,6 @@ import Checkbox from '@mui/material/Checkbox';
 import FormControlLabel from '@mui/material/FormControlLabel';
 import Stack from '@mui/material/Stack';
 import TextField from '@mui/material/TextField';
-import Typography from '@mui/material/Typography';
-import CheckIcon from '@mui/icons-material/Check';
 import {
   ENGINE_BACKENDS,
   MAX_ENGINE_PARALLELISM,
@@ -26,6 +24,7 @@ import {
 import type { IdlerigError } from '../../../shared/errors';
 import { useNodeStore } from '../stores/node';
 import { SettingsSection } from './SettingsSection';
+import { SavedNote } from './form/SavedNote';
 
 type Field = keyof EngineSettings;
 
@@ -329,16 +328,7 @@ function EngineForm({
           <Button type="submit" variant="contained" disabled={!dirty || busy}>
             Save
           </Button>
-          {justSaved && !dirty ? (
-            <Typography
-              role="status"
-              color="success.main"
-              variant="body2"
-              sx={{ display: 'flex', alignItems: 'center', gap: 0.5 }}
-            >
-              <CheckIcon fontSize="small" aria-hidden /> Saved
-            </Typography>
-          ) : null}
+          {justSaved && !dirty ? <SavedNote /> : null}
         </Box>
       </Stack>
     </Box>

@@ -7,6 +7,7 @@ import Typography from '@mui/material/Typography';
 import type { SettingsPatch } from '../../../../shared/api';
 import type { IdlerigError } from '../../../../shared/errors';
 import { useNodeStore } from '../../stores/node';
+import { SavedNote } from './SavedNote';
 
 /** Field path inside the group ("temperature.maxC") → message. */
 export type FieldErrors = Record<string, string>;
@@ -106,9 +107,7 @@ export function useSave<G extends SaveGroup = 'power'>(
         {general}
       </Alert>
     ) : saved ? (
-      <Typography variant="body2" color="success.main" sx={{ mt: 1 }} role="status">
-        Saved
-      </Typography>
+      <SavedNote sx={{ mt: 1 }} />
     ) : Object.keys(errors).length > 0 ? (
       <Typography variant="body2" color="error" sx={{ mt: 1 }} role="alert">
         Not saved: check the marked field{Object.keys(errors).length === 1 ? '' : 's'}.

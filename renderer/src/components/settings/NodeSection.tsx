@@ -3,11 +3,10 @@ import { useState, type FormEvent } from 'react';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import TextField from '@mui/material/TextField';
-import Typography from '@mui/material/Typography';
-import CheckIcon from '@mui/icons-material/Check';
 import type { IdlerigError } from '../../../../shared/errors';
 import { useNodeStore } from '../../stores/node';
 import { SettingsSection } from '../SettingsSection';
+import { SavedNote } from '../form/SavedNote';
 
 /** The message of a validation error about `node.name`, if the error is one. */
 function nameError(error: IdlerigError): string {
@@ -81,16 +80,7 @@ function NodeNameForm({ saved }: { saved: string }) {
       <Button type="submit" variant="contained" disabled={!dirty || busy} sx={{ mt: '2px' }}>
         Save
       </Button>
-      {justSaved && !dirty ? (
-        <Typography
-          role="status"
-          color="success.main"
-          variant="body2"
-          sx={{ display: 'flex', alignItems: 'center', gap: 0.5, mt: 1 }}
-        >
-          <CheckIcon fontSize="small" aria-hidden /> Saved
-        </Typography>
-      ) : null}
+      {justSaved && !dirty ? <SavedNote sx={{ mt: 1 }} /> : null}
     </Box>
   );
 }
